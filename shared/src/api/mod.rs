@@ -1,0 +1,124 @@
+//! HTTP API: routing, auth, and the list / get / step handlers. The Lambda adapter (`http`) turns
+//! API Gateway events into `ApiRequest`s; handlers never see Lambda types.
+
+pub mod auth;
+pub mod get;
+pub mod http;
+pub mod list;
+pub mod step;
+mod views;
+
+use crate::error::ApiError;
+
+/// A request as the handlers see it.
+#[derive(Clone, Debug, Default)]
+pub struct ApiRequest {
+    pub method: String,
+    pub path: String,
+    pub query: Vec<(String, String)>,
+    pub authorization: Option<String>,
+    /// `scheme://host` the request arrived at, for absolute links.
+    pub base_url: String,
+    pub request_id: String,
+}
+
+#[derive(Clone, Debug, PartialEq)]
+pub struct ApiResponse {
+    pub status: u16,
+    pub body: String,
+    pub retry_after: Option<u64>,
+}
+
+impl ApiResponse {
+    pub fn json<T: serde::Serialize>(value: &T) -> Self {
+        match serde_json::to_string(value) {
+            Ok(body) => ApiResponse { status: 200, body, retry_after: None },
+            Err(_) => Self::error(&ApiError::internal(), ""),
+        }
+    }
+
+    pub fn error(e: &ApiError, request_id: &str) -> Self {
+        ApiResponse { status: e.status(), body: e.body(request_id).to_string(), retry_after: e.retry_after }
+    }
+}
+
+/// The routes of the API, parsed from the path.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Route {
+    List { project: String },
+    Get { project: String, execution: String },
+    Step { project: String, execution: String, step: String },
+}
+
+/// Which function a binary is; each serves one route.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Endpoint {
+    List,
+    Get,
+    Step,
+}
+
+impl Route {
+    /// Parses `/v1/projects/{p}/workflow-executions[/{e}[/step-executions/{s}]]`, after any stage
+    /// prefix API Gateway may leave in front.
+    pub fn parse(path: &str) -> Option<Route> {
+        let start = path.find("/v1/projects/")?;
+        let segments: Vec<String> = path[start + 1..]
+            .trim_end_matches('/')
+            .split('/')
+            .map(|s| percent_decode(s))
+            .collect::<Option<_>>()?;
+        let segs: Vec<&str> = segments.iter().map(String::as_str).collect();
+        let ok = |s: &str| crate::keys::valid_id(s);
+        match segs.as_slice() {
+            ["v1", "projects", p, "workflow-executions"] if ok(p) => Some(Route::List { project: p.to_string() }),
+            ["v1", "projects", p, "workflow-executions", e] if ok(p) && ok(e) => {
+                Some(Route::Get { project: p.to_string(), execution: e.to_string() })
+            }
+            ["v1", "projects", p, "workflow-executions", e, "step-executions", s] if ok(p) && ok(e) && ok(s) => {
+                Some(Route::Step { project: p.to_string(), execution: e.to_string(), step: s.to_string() })
+            }
+            _ => None,
+        }
+    }
+
+    pub fn project(&self) -> &str {
+        match self {
+            Route::List { project } | Route::Get { project, .. } | Route::Step { project, .. } => project,
+        }
+    }
+
+    pub fn endpoint(&self) -> Endpoint {
+        match self {
+            Route::List { .. } => Endpoint::List,
+            Route::Get { .. } => Endpoint::Get,
+            Route::Step { .. } => Endpoint::Step,
+        }
+    }
+}
+
+fn percent_decode(s: &str) -> Option<String> {
+    url::form_urlencoded::parse(format!("x={}", s.replace('+', "%2B")).as_bytes())
+        .next()
+        .map(|(_, v)| v.into_owned())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn parses_the_three_routes_with_or_without_a_stage() {
+        assert_eq!(Route::parse("/v1/projects/p1/workflow-executions"), Some(Route::List { project: "p1".into() }));
+        assert_eq!(
+            Route::parse("/prod/v1/projects/p1/workflow-executions/e%2D1/"),
+            Some(Route::Get { project: "p1".into(), execution: "e-1".into() })
+        );
+        assert_eq!(
+            Route::parse("/v1/projects/p1/workflow-executions/e1/step-executions/s1"),
+            Some(Route::Step { project: "p1".into(), execution: "e1".into(), step: "s1".into() })
+        );
+        assert_eq!(Route::parse("/v1/projects/p1/other"), None);
+        assert_eq!(Route::parse("/v1/projects/p%23x/workflow-executions"), None);
+    }
+}

@@ -1,0 +1,52 @@
+//! `GET .../step-executions/{stepId}`: the step summary and its bodies, from one BatchGetItem.
+
+use super::views::{body_view, error_view, ErrorView};
+use crate::bodies::BodyView;
+use crate::error::ApiError;
+use crate::keys::{self, BodyField, CollectionItem};
+use crate::store::items::{self, STEP_FIELDS};
+use crate::store::{BodyLinks, CollectionReads, Item};
+use serde::Serialize;
+use serde_json::{Map, Value};
+use std::collections::HashMap;
+
+#[derive(Serialize)]
+pub struct StepResponse {
+    #[serde(flatten)]
+    pub summary: Map<String, Value>,
+    pub input: Option<BodyView>,
+    pub output: Option<BodyView>,
+    pub error: Option<ErrorView>,
+}
+
+pub async fn step<S: CollectionReads + BodyLinks>(
+    store: &S,
+    project: &str,
+    execution_id: &str,
+    step_id: &str,
+    now_epoch: i64,
+) -> Result<StepResponse, ApiError> {
+    let found = store.step_items(project, execution_id, step_id).await.map_err(|e| {
+        tracing::error!(error = %e, "step read failed");
+        ApiError::internal()
+    })?;
+    let mut summary: Option<&Item> = None;
+    let mut bodies: HashMap<BodyField, &Item> = HashMap::new();
+    for item in found.iter().filter(|it| !items::is_expired(it, now_epoch)) {
+        match items::string_attr(item, keys::SK).and_then(keys::parse_collection_sk) {
+            Some(CollectionItem::Step(_)) => summary = Some(item),
+            Some(CollectionItem::StepBody(_, f)) => {
+                bodies.insert(f, item);
+            }
+            _ => {}
+        }
+    }
+    let summary = summary.ok_or_else(|| ApiError::not_found("step execution"))?;
+    let details = body_view(store, bodies.get(&BodyField::ErrorDetails).copied()).await?;
+    Ok(StepResponse {
+        summary: items::summary_json(summary, &["id", "executionId", "projectId"], &STEP_FIELDS[..STEP_FIELDS.len() - 1]),
+        input: body_view(store, bodies.get(&BodyField::Input).copied()).await?,
+        output: body_view(store, bodies.get(&BodyField::Output).copied()).await?,
+        error: error_view(summary, details),
+    })
+}

@@ -1,0 +1,49 @@
+//! Response shapes shared by get and step.
+
+use crate::bodies::BodyView;
+use crate::error::ApiError;
+use crate::store::items::{self, StoredBody};
+use crate::store::{BodyLinks, Item};
+use serde::Serialize;
+use serde_json::value::RawValue;
+use serde_json::{Map, Value};
+
+/// `error` of an execution or step: code and message, and details as a body.
+#[derive(Serialize)]
+pub struct ErrorView {
+    #[serde(flatten)]
+    pub summary: Map<String, Value>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub details: Option<BodyView>,
+}
+
+/// Turns a stored body item into what the client gets: inline JSON or a presigned `$ref`.
+pub async fn body_view<L: BodyLinks>(links: &L, item: Option<&Item>) -> Result<Option<BodyView>, ApiError> {
+    let Some(item) = item else { return Ok(None) };
+    match items::stored_body(item) {
+        Some(StoredBody::Inline(bytes)) => {
+            let text = String::from_utf8(bytes).map_err(|_| corrupt())?;
+            Ok(Some(BodyView::Inline(RawValue::from_string(text).map_err(|_| corrupt())?)))
+        }
+        Some(StoredBody::External { object_key, mut reference }) => {
+            reference.url = links.presign(&object_key).await.map_err(|e| {
+                tracing::error!(error = %e, "presign failed");
+                ApiError::internal()
+            })?;
+            Ok(Some(BodyView::Ref { reference }))
+        }
+        None => Err(corrupt()),
+    }
+}
+
+fn corrupt() -> ApiError {
+    tracing::error!("stored body is unreadable");
+    ApiError::internal()
+}
+
+/// The `error` view, when the record has an error.
+pub fn error_view(summary: &Item, details: Option<BodyView>) -> Option<ErrorView> {
+    let error = summary.get("error").map(items::attr_to_json)?;
+    let Value::Object(summary) = error else { return None };
+    Some(ErrorView { summary, details })
+}

@@ -1,0 +1,284 @@
+//! The DynamoDB and S3 adapter behind the store ports.
+
+use super::*;
+use crate::keys::{self, BodyField};
+use crate::retry;
+use aws_sdk_dynamodb::error::{ProvideErrorMetadata, SdkError};
+use aws_sdk_dynamodb::types::{KeysAndAttributes, Put, Select, TransactWriteItem};
+use aws_sdk_s3::presigning::PresigningConfig;
+use std::time::Duration;
+
+/// Real DynamoDB answers at most 100 keys per BatchGetItem.
+pub const BATCH_GET_MAX: usize = 100;
+/// Real DynamoDB takes at most 100 actions per transaction.
+pub const TRANSACTION_MAX_ITEMS: usize = 100;
+/// Real DynamoDB refuses transactions larger than 4 MB.
+pub const TRANSACTION_MAX_BYTES: usize = 4 * 1024 * 1024;
+
+#[derive(Clone, Debug)]
+pub struct Store {
+    pub dynamodb: aws_sdk_dynamodb::Client,
+    pub s3: aws_sdk_s3::Client,
+    pub table: String,
+    pub bucket: String,
+    pub presign_ttl: Duration,
+}
+
+impl Store {
+    pub fn new(clients: &crate::aws::Clients, settings: &crate::config::Settings) -> Self {
+        Store {
+            dynamodb: clients.dynamodb.clone(),
+            s3: clients.s3.clone(),
+            table: settings.table_name.clone(),
+            bucket: settings.bucket_name.clone(),
+            presign_ttl: Duration::from_secs(settings.presign_ttl_seconds),
+        }
+    }
+}
+
+fn s(v: impl Into<String>) -> AttributeValue {
+    AttributeValue::S(v.into())
+}
+
+const RETRYABLE_CODES: [&str; 7] = [
+    "ThrottlingException",
+    "ProvisionedThroughputExceededException",
+    "RequestLimitExceeded",
+    "InternalServerError",
+    "InternalFailure",
+    "ServiceUnavailable",
+    "TransactionInProgressException",
+];
+
+/// Sorts SDK failures into retryable and permanent ones.
+pub fn classify<E: ProvideErrorMetadata + std::fmt::Debug, R: std::fmt::Debug>(err: SdkError<E, R>) -> StoreError {
+    match &err {
+        SdkError::ServiceError(se) => {
+            let code = se.err().code().unwrap_or("Unknown").to_string();
+            if RETRYABLE_CODES.contains(&code.as_str()) {
+                StoreError::Transient(code)
+            } else {
+                StoreError::Permanent(format!("{code}: {}", se.err().message().unwrap_or("")))
+            }
+        }
+        SdkError::ConstructionFailure(_) => StoreError::Permanent(format!("{err:?}")),
+        _ => StoreError::Transient(format!("{err}")),
+    }
+}
+
+impl Store {
+    fn partition_query(&self, q: &PartitionQuery) -> aws_sdk_dynamodb::operation::query::builders::QueryFluentBuilder {
+        let mut req = self
+            .dynamodb
+            .query()
+            .table_name(&self.table)
+            .index_name(q.index.index_name())
+            .key_condition_expression("#p = :p AND #l BETWEEN :from AND :to")
+            .expression_attribute_names("#p", q.index.key_attribute())
+            .expression_attribute_names("#l", keys::LSK)
+            .expression_attribute_values(":p", s(&q.partition))
+            .expression_attribute_values(":from", s(&q.from))
+            .expression_attribute_values(":to", s(&q.to))
+            .scan_index_forward(q.ascending)
+            .set_exclusive_start_key(q.start.clone());
+        let mut clauses = Vec::new();
+        for (i, (attribute, values)) in q.filters.iter().enumerate() {
+            req = req.expression_attribute_names(format!("#f{i}"), *attribute);
+            let mut placeholders = Vec::new();
+            for (j, v) in values.iter().enumerate() {
+                let ph = format!(":f{i}_{j}");
+                req = req.expression_attribute_values(&ph, s(v));
+                placeholders.push(ph);
+            }
+            clauses.push(format!("#f{i} IN ({})", placeholders.join(", ")));
+        }
+        if !clauses.is_empty() {
+            req = req.filter_expression(clauses.join(" AND "));
+        }
+        req
+    }
+}
+
+impl ListingReads for Store {
+    async fn query_partition(&self, q: &PartitionQuery) -> Result<PartitionPage, StoreError> {
+        let out = self.partition_query(q).limit(q.limit).send().await.map_err(classify)?;
+        Ok(PartitionPage { items: out.items.unwrap_or_default(), next: out.last_evaluated_key })
+    }
+
+    async fn count_partition(&self, q: &PartitionQuery) -> Result<u64, StoreError> {
+        let mut total = 0u64;
+        let mut start = None;
+        loop {
+            let out = self
+                .partition_query(q)
+                .select(Select::Count)
+                .set_exclusive_start_key(start)
+                .send()
+                .await
+                .map_err(classify)?;
+            total += out.count as u64;
+            match out.last_evaluated_key {
+                Some(k) if !k.is_empty() => start = Some(k),
+                _ => return Ok(total),
+            }
+        }
+    }
+}
+
+impl CollectionReads for Store {
+    async fn execution_collection(&self, project: &str, execution_id: &str) -> Result<Vec<Item>, StoreError> {
+        let mut items = Vec::new();
+        let mut start = None;
+        loop {
+            let out = self
+                .dynamodb
+                .query()
+                .table_name(&self.table)
+                .key_condition_expression("#pk = :pk AND #sk < :stop")
+                .expression_attribute_names("#pk", keys::PK)
+                .expression_attribute_names("#sk", keys::SK)
+                .expression_attribute_values(":pk", s(keys::execution_pk(project, execution_id)))
+                .expression_attribute_values(":stop", s(keys::STEP_BODIES_START))
+                .set_exclusive_start_key(start)
+                .send()
+                .await
+                .map_err(classify)?;
+            items.extend(out.items.unwrap_or_default());
+            match out.last_evaluated_key {
+                Some(k) if !k.is_empty() => start = Some(k),
+                _ => return Ok(items),
+            }
+        }
+    }
+
+    async fn step_items(&self, project: &str, execution_id: &str, step_id: &str) -> Result<Vec<Item>, StoreError> {
+        let pk = keys::execution_pk(project, execution_id);
+        let mut wanted = vec![(pk.clone(), keys::step_sk(step_id))];
+        wanted.extend(BodyField::ALL.map(|f| (pk.clone(), keys::step_body_sk(step_id, f))));
+        self.batch_get(&wanted).await
+    }
+}
+
+impl KeyReads for Store {
+    async fn api_key(&self, key_id: &str) -> Result<Option<Item>, StoreError> {
+        let out = self
+            .dynamodb
+            .get_item()
+            .table_name(&self.table)
+            .key(keys::PK, s(keys::api_key_pk(key_id)))
+            .key(keys::SK, s(keys::API_KEY_SK))
+            .send()
+            .await
+            .map_err(classify)?;
+        Ok(out.item)
+    }
+}
+
+impl BodyLinks for Store {
+    async fn presign(&self, object_key: &str) -> Result<String, StoreError> {
+        let config = PresigningConfig::expires_in(self.presign_ttl).map_err(|e| StoreError::Permanent(e.to_string()))?;
+        let req = self
+            .s3
+            .get_object()
+            .bucket(&self.bucket)
+            .key(object_key)
+            .presigned(config)
+            .await
+            .map_err(|e| StoreError::Permanent(format!("presign: {e}")))?;
+        Ok(req.uri().to_string())
+    }
+}
+
+impl IngestWrites for Store {
+    async fn batch_get(&self, wanted: &[(String, String)]) -> Result<Vec<Item>, StoreError> {
+        let mut found = Vec::new();
+        for chunk in wanted.chunks(BATCH_GET_MAX) {
+            let mut keys_to_read: Vec<Item> = chunk
+                .iter()
+                .map(|(pk, sk)| HashMap::from([(keys::PK.to_string(), s(pk)), (keys::SK.to_string(), s(sk))]))
+                .collect();
+            let mut attempt = 0;
+            // Real DynamoDB may leave keys unprocessed under load; ask again for exactly those.
+            while !keys_to_read.is_empty() {
+                let request = KeysAndAttributes::builder()
+                    .set_keys(Some(keys_to_read))
+                    .build()
+                    .map_err(|e| StoreError::Permanent(e.to_string()))?;
+                let out = self
+                    .dynamodb
+                    .batch_get_item()
+                    .request_items(&self.table, request)
+                    .send()
+                    .await
+                    .map_err(classify)?;
+                if let Some(mut r) = out.responses {
+                    found.extend(r.remove(&self.table).unwrap_or_default());
+                }
+                keys_to_read = out
+                    .unprocessed_keys
+                    .and_then(|mut u| u.remove(&self.table))
+                    .map(|k| k.keys)
+                    .unwrap_or_default();
+                if !keys_to_read.is_empty() {
+                    if attempt >= retry::MAX_ATTEMPTS {
+                        return Err(StoreError::Transient("unprocessed keys after retries".into()));
+                    }
+                    retry::sleep(attempt).await;
+                    attempt += 1;
+                }
+            }
+        }
+        Ok(found)
+    }
+
+    async fn transact_put(&self, puts: &[GuardedPut]) -> Result<(), StoreError> {
+        let mut items = Vec::with_capacity(puts.len());
+        for put in puts {
+            let mut p = Put::builder().table_name(&self.table).set_item(Some(put.item.clone()));
+            p = match put.expected_version {
+                None => p.condition_expression("attribute_not_exists(#pk)").expression_attribute_names("#pk", keys::PK),
+                Some(v) => p
+                    .condition_expression("#v = :v")
+                    .expression_attribute_names("#v", keys::VERSION)
+                    .expression_attribute_values(":v", AttributeValue::N(v.to_string())),
+            };
+            let p = p.build().map_err(|e| StoreError::Permanent(e.to_string()))?;
+            items.push(TransactWriteItem::builder().put(p).build());
+        }
+        match self.dynamodb.transact_write_items().set_transact_items(Some(items)).send().await {
+            Ok(_) => Ok(()),
+            Err(SdkError::ServiceError(se)) if se.err().is_transaction_canceled_exception() => {
+                let reasons = match se.err() {
+                    aws_sdk_dynamodb::operation::transact_write_items::TransactWriteItemsError::TransactionCanceledException(e) => {
+                        e.cancellation_reasons().iter().filter_map(|r| r.code().map(str::to_string)).collect::<Vec<_>>()
+                    }
+                    _ => Vec::new(),
+                };
+                if reasons.iter().any(|c| c == "ConditionalCheckFailed") {
+                    Err(StoreError::Conflict)
+                } else {
+                    Err(StoreError::Transient(format!("transaction cancelled: {reasons:?}")))
+                }
+            }
+            Err(e) => Err(classify(e)),
+        }
+    }
+
+    async fn put_object(&self, key: &str, bytes: Vec<u8>) -> Result<(), StoreError> {
+        self.s3
+            .put_object()
+            .bucket(&self.bucket)
+            .key(key)
+            .content_type(crate::bodies::CONTENT_TYPE)
+            .body(bytes.into())
+            .send()
+            .await
+            .map(|_| ())
+            .map_err(|e| match e {
+                SdkError::ServiceError(se) if se.raw().status().as_u16() < 500 && se.raw().status().as_u16() != 429 => {
+                    StoreError::Permanent(format!("s3: {}", se.err()))
+                }
+                other => StoreError::Transient(format!("s3: {other}")),
+            })
+    }
+}
