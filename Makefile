@@ -1,0 +1,40 @@
+# Entry points; see scripts/ for the local stack. State of running services lives in .local/.
+SHELL := bash
+.SHELLFLAGS := -euo pipefail -c
+.PHONY: tools dev down key test lint validate bench
+
+# Local-stack tools (.venv from requirements-dev.txt); reinstalled only when that file changes.
+tools:
+	@scripts/bootstrap-tools
+
+# Local stack on http://127.0.0.1:9000 with demo data; prints a demo API key.
+dev:
+	scripts/dev up
+
+down:
+	scripts/dev down
+
+# Prints a new API key for PROJECT, and nothing else, on stdout (needs `make dev` running).
+key:
+	@[[ -n "$(PROJECT)" ]] || { echo "usage: make key PROJECT=<projectId> [NAME=<label>]" >&2; exit 2; }
+	@[[ -f .local/functions.env ]] || { echo "no .local/functions.env: run make dev first" >&2; exit 2; }
+	@set -a; . .local/functions.env; set +a; \
+	  cargo run -q --bin runledger -- key create --project "$(PROJECT)" --name "$(or $(NAME),cli)"
+
+# Builds everything, runs the suite against its own stack (ports 4577/9100), always stops it.
+test: tools
+	cargo build --workspace --all-targets
+	trap 'scripts/test-stack down' EXIT; \
+	  scripts/test-stack up; \
+	  set -a; . .local/test.env; set +a; \
+	  cargo nextest run --workspace --no-fail-fast
+
+lint:
+	cargo fmt --all --check
+	cargo clippy --workspace --all-targets -- -D warnings
+
+validate: tools
+	.venv/bin/cfn-lint infra/template.yaml
+
+bench:
+	bash scripts/bench

@@ -1,0 +1,165 @@
+# Helpers shared by scripts/dev and scripts/test-stack; sourced, not run.
+# Background services run in their own process group (setsid); stopping one stops that group and
+# every process below it (cargo lambda watch starts the functions as its children).
+
+ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
+LOCAL="$ROOT/.local"
+VENV="$ROOT/.venv"
+mkdir -p "$LOCAL"
+
+log() { printf '%s\n' "$*" >&2; }
+die() { log "error: $*"; exit 1; }
+
+ensure_tools() {
+  "$ROOT/scripts/bootstrap-tools"
+  # `cargo lambda` is the venv's cargo-lambda executable used as a cargo subcommand.
+  export PATH="$VENV/bin:$PATH"
+}
+
+# HTTP status of a request, "000" when nothing answers. Any status means the server is up.
+http_status() { # url max_seconds [curl args...]
+  local url=$1 max=$2
+  shift 2
+  curl -s -o /dev/null -w '%{http_code}' --max-time "$max" "$@" "$url" 2>/dev/null || true
+}
+
+answers() { [[ $(http_status "$1" 3) != 000 ]]; }
+
+# The pid file holds the process-group leader; it counts only if that process is still alive and
+# still runs the expected program (guards against a recycled pid).
+running() { # name pattern
+  local file="$LOCAL/$1.pid" pid
+  [[ -f $file ]] || return 1
+  pid=$(<"$file")
+  [[ -n $pid ]] && kill -0 "$pid" 2>/dev/null &&
+    tr '\0' ' ' <"/proc/$pid/cmdline" 2>/dev/null | grep -q -- "$2"
+}
+
+start_bg() { # name logfile command...
+  local name=$1 logfile=$2
+  shift 2
+  rm -f "$LOCAL/$name.pid"
+  # The child records its own pid after setsid, so the pid file names the group leader.
+  setsid bash -c 'echo $$ >"$0"; exec "$@"' "$LOCAL/$name.pid" "$@" >"$logfile" 2>&1 </dev/null &
+  local i
+  for i in $(seq 50); do
+    [[ -s $LOCAL/$name.pid ]] && return 0
+    sleep 0.1
+  done
+  die "$name did not start; see $logfile"
+}
+
+# All processes below pid. cargo lambda watch starts each function in a session of its own, so
+# killing its process group alone could leave functions behind if it does not exit cleanly.
+descendants() { # pid
+  ps -e -o pid=,ppid= | awk -v root="$1" '
+    { parent[$1] = $2 }
+    END { for (p in parent) for (q = parent[p]; q > 1; q = parent[q]) if (q == root) { print p; break } }'
+}
+
+stop_bg() { # name pattern
+  local file="$LOCAL/$1.pid" pid i p kids alive
+  [[ -f $file ]] || return 0
+  pid=$(<"$file")
+  if running "$1" "$2"; then
+    kids=$(descendants "$pid")
+    kill -TERM -- "-$pid" 2>/dev/null || true
+    for i in $(seq 50); do
+      alive=0
+      for p in "$pid" $kids; do kill -0 "$p" 2>/dev/null && alive=1; done
+      ((alive)) || break
+      sleep 0.2
+    done
+    kill -KILL -- "-$pid" 2>/dev/null || true
+    for p in $kids; do kill -KILL "$p" 2>/dev/null || true; done
+    log "stopped $1 (pid $pid)"
+  fi
+  rm -f "$file"
+}
+
+# Waits until url answers with any HTTP status. A request may itself take minutes: cargo lambda
+# watch starts (and if needed compiles) a function on its first request and holds the request.
+wait_http() { # name url timeout_seconds watched_service_name pattern logfile [curl args...]
+  local name=$1 url=$2 timeout=$3 svc=$4 pattern=$5 logfile=$6
+  shift 6
+  local deadline=$((SECONDS + timeout)) status left
+  while :; do
+    left=$((deadline - SECONDS))
+    ((left > 0)) || { tail -n 40 "$logfile" >&2 || true; die "$name did not answer within ${timeout}s ($url); see $logfile"; }
+    status=$(http_status "$url" "$left" "$@")
+    if [[ $status != 000 ]]; then
+      log "$name answered (HTTP $status)"
+      return 0
+    fi
+    running "$svc" "$pattern" || { tail -n 40 "$logfile" >&2 || true; die "$svc exited; see $logfile"; }
+    sleep 1
+  done
+}
+
+# Starts moto_server on 127.0.0.1:port unless our own one already answers there.
+start_moto() { # name port
+  local name=$1 port=$2 url="http://127.0.0.1:$2"
+  if running "$name" moto_server && answers "$url"; then
+    log "$name already running on $url"
+    return 0
+  fi
+  stop_bg "$name" moto_server
+  answers "$url" && die "port $port is taken by another program; stop it or set AWS_ENDPOINT_URL"
+  start_bg "$name" "$LOCAL/$name.log" "$VENV/bin/moto_server" -H 127.0.0.1 -p "$port"
+  local i
+  for i in $(seq 100); do
+    answers "$url" && { log "$name listening on $url"; return 0; }
+    running "$name" moto_server || break
+    sleep 0.3
+  done
+  tail -n 20 "$LOCAL/$name.log" >&2 || true
+  die "$name did not start on $url; see $LOCAL/$name.log"
+}
+
+# The variables the functions (and the CLI and tests) read; the same names as in the template's
+# Globals, plus the standard AWS SDK ones for the local endpoint.
+write_env() { # file endpoint cursor_secret
+  local file=$1 endpoint=$2 secret=$3
+  {
+    echo "AWS_ENDPOINT_URL=$endpoint"
+    echo "AWS_REGION=${AWS_REGION:-us-east-1}"
+    # Real credentials in the environment win; the emulator accepts any.
+    [[ -n ${AWS_ACCESS_KEY_ID:-} ]] || echo "AWS_ACCESS_KEY_ID=test"
+    [[ -n ${AWS_SECRET_ACCESS_KEY:-} ]] || echo "AWS_SECRET_ACCESS_KEY=test"
+    echo "TABLE_NAME=${TABLE_NAME:-runledger}"
+    echo "BUCKET_NAME=${BUCKET_NAME:-runledger-bodies}"
+    echo "CURSOR_SECRET=$secret"
+    echo "RETENTION_DAYS=90"
+    echo "BODY_INLINE_MAX_BYTES=8192"
+    echo "LIST_SHARDS=1"
+    echo "S3_FORCE_PATH_STYLE=true"
+    echo "PRESIGN_TTL_SECONDS=900"
+    echo "RUST_LOG=info"
+  } >"$file.tmp"
+  mv "$file.tmp" "$file"
+}
+
+random_hex() { "${VENV}/bin/python" -c 'import secrets; print(secrets.token_hex(32))'; }
+
+provision() { # endpoint
+  AWS_ENDPOINT_URL=$1 "$VENV/bin/python" "$ROOT/scripts/provision.py" >&2
+}
+
+# Starts `cargo lambda watch` with env_file unless one is already running with the same file
+# contents (a changed env file means a restart).
+start_watch() { # name port env_file [extra watch args...]
+  local name=$1 port=$2 env_file=$3
+  shift 3
+  local sum
+  sum=$(sha256sum "$env_file" | cut -d' ' -f1)
+  if running "$name" "lambda watch" && [[ -f $LOCAL/$name.envsum && $(<"$LOCAL/$name.envsum") == "$sum" ]]; then
+    log "$name already running on http://127.0.0.1:$port"
+    return 0
+  fi
+  stop_bg "$name" "lambda watch"
+  answers "http://127.0.0.1:$port/" && die "port $port is taken by another program"
+  (cd "$ROOT" && start_bg "$name" "$LOCAL/$name.log" \
+    cargo lambda watch -A 127.0.0.1 -P "$port" --env-file "$env_file" "$@")
+  echo "$sum" >"$LOCAL/$name.envsum"
+  log "$name starting on http://127.0.0.1:$port (log: $LOCAL/$name.log)"
+}
