@@ -15,6 +15,12 @@ pub struct Clients {
 }
 
 pub async fn clients(settings: &Settings) -> Clients {
+    clients_for(settings, None).await
+}
+
+/// As `clients`, with an explicit endpoint in place of the environment's (tests route calls
+/// through a fault-injecting proxy this way).
+pub async fn clients_for(settings: &Settings, endpoint_url: Option<&str>) -> Clients {
     let http = aws_smithy_http_client::Builder::new()
         .tls_provider(Provider::Rustls(CryptoMode::Ring))
         .build_https();
@@ -25,11 +31,11 @@ pub async fn clients(settings: &Settings) -> Clients {
         .with_max_attempts(5)
         .with_initial_backoff(Duration::from_millis(25))
         .with_max_backoff(Duration::from_secs(2));
-    let shared = aws_config::defaults(BehaviorVersion::latest())
-        .http_client(http)
-        .retry_config(retry)
-        .load()
-        .await;
+    let mut loader = aws_config::defaults(BehaviorVersion::latest()).http_client(http).retry_config(retry);
+    if let Some(url) = endpoint_url {
+        loader = loader.endpoint_url(url);
+    }
+    let shared = loader.load().await;
     let dynamodb = aws_sdk_dynamodb::Client::from_conf(
         aws_sdk_dynamodb::config::Builder::from(&shared).interceptor(RoundTripCounter).build(),
     );

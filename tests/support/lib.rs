@@ -1,1 +1,176 @@
+//! Shared helpers of the integration and end-to-end tests. The tests run against the stack that
+//! `scripts/test-stack up` starts (moto and `cargo lambda watch`) and read its `.local/test.env`
+//! variables; without them they fail rather than pass vacuously.
 
+use aws_sdk_dynamodb::types::AttributeValue;
+use runledger::config::Settings;
+use runledger::store::dynamo::Store;
+use runledger::store::Item;
+use serde_json::value::RawValue;
+use serde_json::{json, Value};
+use std::collections::BTreeMap;
+
+pub fn require_env(name: &str) -> String {
+    std::env::var(name).unwrap_or_else(|_| panic!("{name} is not set: run the tests with `make test`"))
+}
+
+/// Settings of the functions under test, from the same environment they were started with.
+pub fn settings() -> Settings {
+    require_env("AWS_ENDPOINT_URL");
+    Settings::from_env().expect("test environment settings")
+}
+
+pub async fn store() -> Store {
+    let settings = settings();
+    let clients = runledger::aws::clients(&settings).await;
+    Store::new(&clients, &settings)
+}
+
+/// Store whose calls go through `endpoint` instead of the environment's.
+pub async fn store_via(endpoint: &str) -> Store {
+    let settings = settings();
+    let clients = runledger::aws::clients_for(&settings, Some(endpoint)).await;
+    Store::new(&clients, &settings)
+}
+
+/// A project id no other test uses, so tests share one table without seeing each other.
+pub fn project(prefix: &str) -> String {
+    format!("{prefix}-{}", &uuid::Uuid::new_v4().simple().to_string()[..10])
+}
+
+pub fn id() -> String {
+    uuid::Uuid::new_v4().to_string()
+}
+
+/// An ISO timestamp `minutes` before now, at millisecond precision.
+pub fn minutes_ago(minutes: i64) -> String {
+    runledger::dates::format(chrono::Utc::now() - chrono::Duration::minutes(minutes))
+}
+
+pub fn execution(project: &str, id: &str, status: &str, started: &str, extra: Value) -> Value {
+    let mut e = json!({"kind": "execution", "projectId": project, "id": id, "workflowId": "wf-1",
+                       "status": status, "dateStarted": started});
+    merge(&mut e, extra);
+    e
+}
+
+pub fn step(project: &str, execution: &str, id: &str, status: &str, started: &str, extra: Value) -> Value {
+    let mut e = json!({"kind": "step", "projectId": project, "executionId": execution, "id": id,
+                       "stepName": "step", "status": status, "dateStarted": started});
+    merge(&mut e, extra);
+    e
+}
+
+fn merge(into: &mut Value, extra: Value) {
+    if let (Some(a), Value::Object(b)) = (into.as_object_mut(), extra) {
+        a.extend(b);
+    }
+}
+
+pub fn raw(events: &[Value]) -> Vec<Box<RawValue>> {
+    events.iter().map(|e| RawValue::from_string(e.to_string()).expect("json")).collect()
+}
+
+pub async fn create_key(project: &str) -> String {
+    let settings = settings();
+    let clients = runledger::aws::clients(&settings).await;
+    let admin = runledger::apikeys::KeyAdmin { dynamodb: &clients.dynamodb, table: &settings.table_name };
+    admin.create(project, "test", chrono::Utc::now().timestamp()).await.expect("create key").token
+}
+
+/// Every item of an execution's collection (bodies and steps included), without the write
+/// counter, keyed by sort key: the stored state to compare across runs.
+pub async fn stored_state(store: &Store, project: &str, execution_id: &str) -> BTreeMap<String, Value> {
+    let out = store
+        .dynamodb
+        .query()
+        .table_name(&store.table)
+        .key_condition_expression("pk = :pk")
+        .expression_attribute_values(":pk", AttributeValue::S(runledger::keys::execution_pk(project, execution_id)))
+        .consistent_read(true)
+        .send()
+        .await
+        .expect("query collection");
+    out.items()
+        .iter()
+        .map(|item: &Item| {
+            let sk = item.get("sk").and_then(|v| v.as_s().ok()).cloned().unwrap_or_default();
+            let attrs: serde_json::Map<String, Value> = item
+                .iter()
+                .filter(|(k, _)| k.as_str() != "ver")
+                .map(|(k, v)| (k.clone(), runledger::store::items::attr_to_json(v)))
+                .collect();
+            (sk, Value::Object(attrs))
+        })
+        .collect()
+}
+
+/// HTTP client for the running functions: the API routes and the Lambda Invoke API.
+pub struct Api {
+    pub base: String,
+    client: reqwest::Client,
+}
+
+impl Api {
+    pub fn from_env() -> Api {
+        Api { base: require_env("RUNLEDGER_API_URL"), client: reqwest::Client::new() }
+    }
+
+    /// GET a path (or absolute URL) with an optional bearer key; returns status and JSON body.
+    pub async fn get(&self, path_or_url: &str, key: Option<&str>) -> (u16, Value) {
+        let url = if path_or_url.starts_with("http") { path_or_url.to_string() } else { format!("{}{path_or_url}", self.base) };
+        let mut req = self.client.get(url);
+        if let Some(k) = key {
+            req = req.bearer_auth(k);
+        }
+        let resp = req.send().await.expect("GET");
+        let status = resp.status().as_u16();
+        let text = resp.text().await.expect("body");
+        (status, serde_json::from_str(&text).unwrap_or_else(|_| json!({"unparsed": text})))
+    }
+
+    /// Invokes a function through the Lambda Invoke API, as any AWS SDK's Lambda client would.
+    pub async fn invoke(&self, function: &str, payload: &Value) -> (Option<String>, Value) {
+        let url = format!("{}/2015-03-31/functions/{function}/invocations", self.base);
+        let resp = self.client.post(url).json(payload).send().await.expect("invoke");
+        let function_error = resp.headers().get("x-amz-function-error").and_then(|v| v.to_str().ok()).map(str::to_string);
+        let body: Value = resp.json().await.expect("invoke response json");
+        (function_error, body)
+    }
+
+    pub async fn fetch_bytes(&self, url: &str) -> (u16, Vec<u8>) {
+        let resp = self.client.get(url).send().await.expect("fetch");
+        (resp.status().as_u16(), resp.bytes().await.expect("bytes").to_vec())
+    }
+}
+
+/// `scripts/fault_proxy.py`, started for one test and stopped when dropped.
+pub struct FaultProxy {
+    pub url: String,
+    child: std::process::Child,
+}
+
+impl FaultProxy {
+    /// `rate`: share of requests answered with a fault (0 for a plain serialising proxy).
+    pub fn start(rate: f64, seed: u64) -> FaultProxy {
+        use std::io::BufRead;
+        let script = concat!(env!("CARGO_MANIFEST_DIR"), "/../scripts/fault_proxy.py");
+        let mut child = std::process::Command::new("python3")
+            .args([script, "--upstream", &require_env("AWS_ENDPOINT_URL")])
+            .args(["--rate", &rate.to_string(), "--seed", &seed.to_string()])
+            .stdout(std::process::Stdio::piped())
+            .spawn()
+            .expect("start fault proxy");
+        let mut line = String::new();
+        std::io::BufReader::new(child.stdout.take().expect("stdout")).read_line(&mut line).expect("proxy port");
+        let port = line.trim().strip_prefix("listening on ").expect("proxy banner").to_string();
+        FaultProxy { url: format!("http://127.0.0.1:{port}"), child }
+    }
+}
+
+impl Drop for FaultProxy {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}

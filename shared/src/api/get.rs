@@ -12,7 +12,7 @@ use std::collections::HashMap;
 
 const STEP_SUMMARY_FIELDS: [&str; 6] = ["stepName", "stepType", "status", "dateStarted", "dateEnded", "runDuration"];
 
-#[derive(Serialize)]
+#[derive(Debug, Serialize)]
 pub struct ExecutionResponse {
     #[serde(flatten)]
     pub summary: Map<String, Value>,

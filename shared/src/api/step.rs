@@ -10,7 +10,7 @@ use serde::Serialize;
 use serde_json::{Map, Value};
 use std::collections::HashMap;
 
-#[derive(Serialize)]
+#[derive(Debug, Serialize)]
 pub struct StepResponse {
     #[serde(flatten)]
     pub summary: Map<String, Value>,

@@ -9,7 +9,7 @@ use serde_json::value::RawValue;
 use serde_json::{Map, Value};
 
 /// `error` of an execution or step: code and message, and details as a body.
-#[derive(Serialize)]
+#[derive(Debug, Serialize)]
 pub struct ErrorView {
     #[serde(flatten)]
     pub summary: Map<String, Value>,
