@@ -17,6 +17,7 @@ from datetime import datetime, timedelta, timezone
 
 import boto3
 from botocore.config import Config
+from botocore.exceptions import ConnectionError as BotoConnectionError, HTTPClientError
 
 MAX_EVENTS_PER_INVOKE = 500
 
@@ -142,15 +143,25 @@ def main():
         region_name=os.environ.get("AWS_REGION", "us-east-1"),
         aws_access_key_id=os.environ.get("AWS_ACCESS_KEY_ID", "test"),
         aws_secret_access_key=os.environ.get("AWS_SECRET_ACCESS_KEY", "test"),
-        # The first invocation may wait for the function to start; never retry (resending is
-        # harmless, but it would hide a failing function behind a slow one).
-        config=Config(read_timeout=600, connect_timeout=10, retries={"max_attempts": 1}),
+        # An invocation may wait while `cargo lambda watch` (re)builds and starts the function.
+        config=Config(read_timeout=300, connect_timeout=10, retries={"max_attempts": 1}),
     )
+
+    def invoke(batch, attempts=3):
+        # Ingest is idempotent, so resending a batch whose answer was lost (the watcher restarts
+        # functions when sources change, dropping the request in flight) is safe.
+        for attempt in range(1, attempts + 1):
+            try:
+                return lam.invoke(FunctionName="ingest", Payload=json.dumps({"events": batch}).encode())
+            except (BotoConnectionError, HTTPClientError) as e:  # refused, closed, timed out
+                if attempt == attempts:
+                    raise
+                print(f"  ingest invocation failed ({e}); retrying", file=sys.stderr)
 
     totals = {"accepted": 0, "duplicates": 0, "rejected": 0}
     for n, batch in enumerate(batches):
         start = n * MAX_EVENTS_PER_INVOKE
-        resp = lam.invoke(FunctionName="ingest", Payload=json.dumps({"events": batch}).encode())
+        resp = invoke(batch)
         body = resp["Payload"].read()
         if resp.get("FunctionError"):
             sys.exit(f"load_demo: ingest failed: {body.decode(errors='replace')[:2000]}")
