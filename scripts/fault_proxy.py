@@ -71,12 +71,17 @@ class Handler(http.server.BaseHTTPRequestHandler):
         self.reply(status, [("Content-Type", "application/x-amz-json-1.0")], body)
 
     def fault(self, name):
-        self.server.counts[name] = self.server.counts.get(name, 0) + 1
+        with self.server.lock:
+            self.server.counts[name] = self.server.counts.get(name, 0) + 1
 
     def handle_any(self):
+        if self.path == "/__faults":
+            # What was injected so far, for the test to check that faults really happened.
+            return self.reply(200, [("Content-Type", "application/json")], json.dumps(self.server.counts).encode())
         length = int(self.headers.get("Content-Length") or 0)
         body = self.rfile.read(length) if length else b""
-        headers = {k: v for k, v in self.headers.items() if k.lower() not in ("connection", "keep-alive")}
+        # http.client sets Content-Length from the body it sends, which may be a rewritten one.
+        headers = {k: v for k, v in self.headers.items() if k.lower() not in ("connection", "keep-alive", "content-length", "expect")}
         target = self.headers.get("X-Amz-Target", "")
         op = target.rsplit(".", 1)[-1] if target else "s3"
         rate = self.server.rate
@@ -107,9 +112,12 @@ class Handler(http.server.BaseHTTPRequestHandler):
                     "Transaction cancelled, please refer cancellation reasons for specific reasons [ThrottlingError]",
                     {"CancellationReasons": reasons},
                 ))
+            if op == "BatchWriteItem":
+                self.fault("unprocessed-items")
+                return self.partial_batch(headers, body, "RequestItems", "UnprocessedItems", None)
             if op == "BatchGetItem":
                 self.fault("unprocessed-keys")
-                return self.partial_batch_get(headers, body)
+                return self.partial_batch(headers, body, "RequestItems", "UnprocessedKeys", "Keys")
         elif not target and r < rate * 0.5:
             self.fault("s3-error")
             code, status = ("SlowDown", 503) if r < rate * 0.25 else ("InternalError", 500)
@@ -119,22 +127,28 @@ class Handler(http.server.BaseHTTPRequestHandler):
         status, resp_headers, resp_body = self.server.forward(self.command, self.path, headers, body)
         self.reply(status, resp_headers, resp_body)
 
-    def partial_batch_get(self, headers, body):
+    def partial_batch(self, headers, body, request_key, unprocessed_key, list_key):
+        """Forwards the first half of each table's batch and hands the rest back as unprocessed."""
         request = json.loads(body)
         held = {}
-        for table, spec in request["RequestItems"].items():
-            keys = spec["Keys"]
-            keep = len(keys) // 2
-            held[table] = dict(spec, Keys=keys[keep:])
-            spec["Keys"] = keys[:keep]
-        request["RequestItems"] = {t: s for t, s in request["RequestItems"].items() if s["Keys"]}
-        if request["RequestItems"]:
-            new_body = json.dumps(request).encode()
-            _, _, resp_body = self.server.forward(self.command, self.path, headers, new_body)
+        for table, spec in request[request_key].items():
+            entries = spec[list_key] if list_key else spec
+            keep = len(entries) // 2
+            rest = entries[keep:]
+            held[table] = dict(spec, **{list_key: rest}) if list_key else rest
+            if list_key:
+                spec[list_key] = entries[:keep]
+            else:
+                request[request_key][table] = entries[:keep]
+        def size(v):
+            return len(v[list_key]) if list_key else len(v)
+        request[request_key] = {t: v for t, v in request[request_key].items() if size(v)}
+        if request[request_key]:
+            _, _, resp_body = self.server.forward(self.command, self.path, headers, json.dumps(request).encode())
             response = json.loads(resp_body)
         else:
-            response = {"Responses": {t: [] for t in held}}
-        response["UnprocessedKeys"] = held
+            response = {"Responses": {t: [] for t in held}} if list_key else {}
+        response[unprocessed_key] = held
         out = json.dumps(response).encode()
         self.reply(200, [("Content-Type", "application/x-amz-json-1.0"), ("x-amz-crc32", str(zlib.crc32(out)))], out)
 

@@ -118,8 +118,8 @@ start_moto() { # name port
 
 # The variables the functions (and the CLI and tests) read; the same names as in the template's
 # Globals, plus the standard AWS SDK ones for the local endpoint.
-write_env() { # file endpoint cursor_secret
-  local file=$1 endpoint=$2 secret=$3
+write_env() { # file endpoint cursor_secret public_base_url
+  local file=$1 endpoint=$2 secret=$3 base=$4
   {
     echo "AWS_ENDPOINT_URL=$endpoint"
     echo "AWS_REGION=${AWS_REGION:-us-east-1}"
@@ -134,6 +134,8 @@ write_env() { # file endpoint cursor_secret
     echo "LIST_SHARDS=1"
     echo "S3_FORCE_PATH_STYLE=true"
     echo "PRESIGN_TTL_SECONDS=900"
+    # Links in responses (nextLink) must name the local http address, not an https API Gateway one.
+    echo "PUBLIC_BASE_URL=$base"
     echo "RUST_LOG=info"
   } >"$file.tmp"
   mv "$file.tmp" "$file"

@@ -1,1 +1,292 @@
+//! End-to-end tests: the real function binaries under `cargo lambda watch`, called as clients call
+//! them: ingest through the Lambda Invoke API, reads through the HTTP routes with an API key.
 
+use runledger_tests::*;
+use serde_json::{json, Value};
+use sha2::{Digest, Sha256};
+use std::collections::HashSet;
+
+struct Seeded {
+    project: String,
+    key: String,
+    /// (dateStarted, id, integration, userId, status) of every execution ingested.
+    executions: Vec<(String, String, String, String, String)>,
+}
+
+async fn ingest_all(api: &Api, events: &[Value]) {
+    for chunk in events.chunks(250) {
+        let (err, body) = api.invoke("ingest", &json!({ "events": chunk })).await;
+        assert!(err.is_none(), "ingest failed: {body}");
+        assert_eq!(body["rejected"], json!([]), "{body}");
+        assert_eq!(body["accepted"].as_u64().unwrap() as usize, chunk.len());
+    }
+}
+
+/// 300 executions over the last 40 days (so several month buckets), some sharing a start time.
+async fn seed(api: &Api) -> Seeded {
+    let project = project("e2e");
+    let key = create_key(&project).await;
+    let integrations = ["salesforce", "hubspot", "slack"];
+    let statuses = ["SUCCEEDED", "FAILED", "RUNNING", "SUCCEEDED", "CANCELLED"];
+    let mut executions = Vec::new();
+    let mut events = Vec::new();
+    for n in 0..300usize {
+        // Pairs of executions start in the same millisecond: order falls back to the id.
+        let started = minutes_ago(((n / 2) * 191 % 57_600) as i64 + 5);
+        let (e, integration, user, status) =
+            (id(), integrations[n % 3].to_string(), format!("user-{}", n % 7), statuses[n % 5].to_string());
+        let mut extra = json!({"integration": integration, "userId": user, "triggerType": if n % 2 == 0 {"webhook"} else {"cron"},
+                               "input": {"n": n}});
+        if status != "RUNNING" {
+            extra["dateEnded"] = json!(started.clone());
+        }
+        events.push(execution(&project, &e, &status, &started, extra));
+        events.push(step(&project, &e, "s1", "SUCCEEDED", &started, json!({"output": {"step": n}})));
+        executions.push((started, e, integration, user, status));
+    }
+    ingest_all(api, &events).await;
+    Seeded { project, key, executions }
+}
+
+/// Pages through `query` by nextLink; returns the ids in the order served.
+async fn page_all(api: &Api, s: &Seeded, query: &str) -> Vec<String> {
+    let mut ids = Vec::new();
+    let mut next = Some(format!("/v1/projects/{}/workflow-executions?{query}", s.project));
+    let mut pages = 0;
+    while let Some(url) = next {
+        let (status, body) = api.get(&url, Some(&s.key)).await;
+        assert_eq!(status, 200, "{body}");
+        let page = body["workflowExecutions"].as_array().unwrap();
+        ids.extend(page.iter().map(|x| x["id"].as_str().unwrap().to_string()));
+        next = body["nextLink"].as_str().map(str::to_string);
+        if let Some(link) = &next {
+            assert!(link.starts_with(&api.base), "nextLink is absolute on this host: {link}");
+            assert_eq!(body["nextCursor"].as_str().map(|c| link.contains(&c.replace('.', "."))), Some(true));
+        }
+        pages += 1;
+        assert!(pages < 200, "paging does not end");
+    }
+    ids
+}
+
+fn expected(s: &Seeded, keep: impl Fn(&(String, String, String, String, String)) -> bool, ascending: bool) -> Vec<String> {
+    let mut rows: Vec<_> = s.executions.iter().filter(|r| keep(r)).collect();
+    rows.sort_by(|a, b| (&a.0, &a.1).cmp(&(&b.0, &b.1)));
+    if !ascending {
+        rows.reverse();
+    }
+    rows.into_iter().map(|r| r.1.clone()).collect()
+}
+
+#[tokio::test]
+async fn paging_by_next_link_returns_every_match_once_in_order() {
+    let api = Api::from_env();
+    let s = seed(&api).await;
+    let after = minutes_ago(30 * 24 * 60);
+    let before = minutes_ago(60);
+    let in_range = |r: &(String, String, String, String, String)| r.0 >= after && r.0 < before;
+
+    for (order, asc) in [("DESC", false), ("ASC", true)] {
+        let got = page_all(&api, &s, &format!("integration=salesforce&afterDate={after}&beforeDate={before}&sortBy={order}&limit=17")).await;
+        let want = expected(&s, |r| in_range(r) && r.2 == "salesforce", asc);
+        assert!(want.len() > 50);
+        assert_eq!(got, want, "integration + date range, {order}");
+    }
+    let got = page_all(&api, &s, "integration=hubspot,slack&limit=33").await;
+    assert_eq!(got, expected(&s, |r| r.2 != "salesforce", false), "two integrations merged");
+    let got = page_all(&api, &s, "limit=1000").await;
+    assert_eq!(got, expected(&s, |_| true, false), "whole project");
+    assert_eq!(got.iter().collect::<HashSet<_>>().len(), 300);
+
+    // "Every failed execution for this user."
+    let got = page_all(&api, &s, "userId=user-3&status=failed&limit=5").await;
+    assert_eq!(got, expected(&s, |r| r.3 == "user-3" && r.4 == "FAILED", false));
+    assert!(!got.is_empty());
+    let got = page_all(&api, &s, "status=FAILED,cancelled&triggerType=cron&sortBy=ASC&limit=9").await;
+    let cron: HashSet<String> = s.executions.iter().enumerate().filter(|(n, _)| n % 2 == 1).map(|(_, r)| r.1.clone()).collect();
+    assert_eq!(got, expected(&s, |r| (r.4 == "FAILED" || r.4 == "CANCELLED") && cron.contains(&r.1), true));
+
+    let (status, body) =
+        api.get(&format!("/v1/projects/{}/workflow-executions?integration=slack&count=true&limit=3", s.project), Some(&s.key)).await;
+    assert_eq!(status, 200);
+    assert_eq!(body["total"], json!(100));
+    let first = &body["workflowExecutions"][0];
+    for field in ["id", "projectId", "workflowId", "userId", "integration", "triggerType", "status", "dateStarted", "runDuration"] {
+        assert!(!first[field].is_null(), "{field} missing in {first}");
+    }
+    assert!(first.get("input").is_none(), "lists never carry bodies");
+}
+
+#[tokio::test]
+async fn get_with_steps_and_step_detail() {
+    let api = Api::from_env();
+    let (p, e) = (project("e2e-get"), id());
+    let key = create_key(&p).await;
+    let t = minutes_ago(10);
+    ingest_all(&api, &[
+        execution(&p, &e, "RUNNING", &t, json!({"workflowName": "Sync", "input": {"q": "x"}})),
+        step(&p, &e, "b", "SUCCEEDED", &minutes_ago(8), json!({"dateEnded": minutes_ago(7), "input": {"i": 2}, "output": {"o": 2}})),
+        step(&p, &e, "a", "FAILED", &minutes_ago(9), json!({"error": {"code": "HTTP_500", "message": "upstream", "details": {"status": 500}}})),
+        execution(&p, &e, "FAILED", &t, json!({"dateEnded": minutes_ago(6), "error": {"message": "step a failed"}})),
+    ])
+    .await;
+    let (status, got) = api.get(&format!("/v1/projects/{p}/workflow-executions/{e}"), Some(&key)).await;
+    assert_eq!(status, 200, "{got}");
+    assert_eq!(got["status"], "FAILED");
+    assert_eq!(got["workflowName"], "Sync");
+    assert_eq!(got["input"], json!({"q": "x"}));
+    assert_eq!(got["error"], json!({"message": "step a failed"}));
+    assert_eq!(got["runDuration"], json!(240_000));
+    let steps = got["steps"].as_array().unwrap();
+    assert_eq!(steps.iter().map(|s| s["id"].as_str().unwrap()).collect::<Vec<_>>(), ["a", "b"]);
+    assert_eq!(steps[1]["runDuration"], json!(60_000));
+
+    let (status, a) = api.get(&format!("/v1/projects/{p}/workflow-executions/{e}/step-executions/a"), Some(&key)).await;
+    assert_eq!(status, 200);
+    assert_eq!(a["error"], json!({"code": "HTTP_500", "message": "upstream", "details": {"status": 500}}));
+    let (_, b) = api.get(&format!("/v1/projects/{p}/workflow-executions/{e}/step-executions/b"), Some(&key)).await;
+    assert_eq!((b["input"].clone(), b["output"].clone()), (json!({"i": 2}), json!({"o": 2})));
+
+    for path in [
+        format!("/v1/projects/{p}/workflow-executions/{}", id()),
+        format!("/v1/projects/{p}/workflow-executions/{e}/step-executions/zz"),
+    ] {
+        let (status, body) = api.get(&path, Some(&key)).await;
+        assert_eq!((status, body["error"]["code"].as_str()), (404, Some("not_found")), "{path}");
+    }
+}
+
+#[tokio::test]
+async fn a_five_megabyte_output_comes_back_byte_identical_by_reference() {
+    let api = Api::from_env();
+    let (p, e) = (project("e2e-big"), id());
+    let key = create_key(&p).await;
+    // Odd spacing and key order: the bytes, not just the JSON value, must survive.
+    let mut big = String::from("{\"z\" : 1,  \"data\":[");
+    let mut x: u64 = 9;
+    while big.len() < 5 * 1024 * 1024 - 64 {
+        x = x.wrapping_mul(6364136223846793005).wrapping_add(1442695040888963407);
+        big.push_str(&format!("{},", x >> 40));
+    }
+    big.push_str("0 ]}");
+    let small = format!("{{\"text\": \"{}\"}}", "ab".repeat(1000));
+    let envelope = format!(
+        r#"{{"events":[{},{{"kind":"step","projectId":"{p}","executionId":"{e}","id":"big","stepName":"fetch","status":"SUCCEEDED","dateStarted":"{t}","output":{big}}},{{"kind":"step","projectId":"{p}","executionId":"{e}","id":"small","stepName":"fetch","status":"SUCCEEDED","dateStarted":"{t}","output":{small}}}]}}"#,
+        execution(&p, &e, "SUCCEEDED", &minutes_ago(3), json!({})),
+        t = minutes_ago(2),
+    );
+    assert!(envelope.len() < 6 * 1024 * 1024);
+    let (err, report) = api.invoke("ingest", &serde_json::from_str::<Value>(&envelope).unwrap()).await;
+    assert!(err.is_none(), "{report}");
+    assert_eq!(report["accepted"], json!(3), "{report}");
+
+    let (status, detail) = api.get(&format!("/v1/projects/{p}/workflow-executions/{e}/step-executions/big"), Some(&key)).await;
+    assert_eq!(status, 200);
+    let reference = &detail["output"]["$ref"];
+    assert_eq!(reference["size"], json!(big.len()));
+    assert_eq!(reference["contentType"], "application/json");
+    assert_eq!(reference["sha256"], json!(hex::encode(Sha256::digest(big.as_bytes()))));
+    let (status, bytes) = api.fetch_bytes(reference["url"].as_str().unwrap()).await;
+    assert_eq!(status, 200);
+    assert!(bytes == big.as_bytes(), "the presigned URL returns the exact bytes sent");
+
+    let (_, detail) = api.get(&format!("/v1/projects/{p}/workflow-executions/{e}/step-executions/small"), Some(&key)).await;
+    assert_eq!(detail["output"], serde_json::from_str::<Value>(&small).unwrap(), "a 2 KB body stays inline");
+}
+
+#[tokio::test]
+async fn an_sqs_batch_delivered_twice_stores_good_events_once_and_fails_only_the_bad_message() {
+    let api = Api::from_env();
+    let p = project("e2e-sqs");
+    let (e1, e2) = (id(), id());
+    let good1 = vec![execution(&p, &e1, "RUNNING", &minutes_ago(5), json!({})), step(&p, &e1, "s", "RUNNING", &minutes_ago(5), json!({}))];
+    let good2 = vec![execution(&p, &e2, "SUCCEEDED", &minutes_ago(4), json!({}))];
+    let record = |id: &str, body: String| json!({"messageId": id, "receiptHandle": "r", "body": body, "eventSource": "aws:sqs",
+                                                "eventSourceARN": "arn:aws:sqs:us-east-1:000000000000:ingest", "awsRegion": "us-east-1",
+                                                "attributes": {}, "messageAttributes": {}});
+    let batch = json!({"Records": [
+        record("m1", json!({"events": good1}).to_string()),
+        record("m2", "{not json".to_string()),
+        record("m3", json!({"events": good2}).to_string()),
+    ]});
+    for delivery in 0..2 {
+        let (err, body) = api.invoke("ingest", &batch).await;
+        assert!(err.is_none(), "{body}");
+        assert_eq!(body["batchItemFailures"], json!([{"itemIdentifier": "m2"}]), "delivery {delivery}");
+    }
+    // Sending the good events once more finds every one already stored.
+    let mut all = good1.clone();
+    all.extend(good2);
+    let (_, report) = api.invoke("ingest", &json!({ "events": all })).await;
+    assert_eq!((report["accepted"].clone(), report["duplicates"].clone()), (json!(0), json!(3)), "{report}");
+}
+
+#[tokio::test]
+async fn bad_requests_get_contract_errors_and_never_a_500() {
+    let api = Api::from_env();
+    let s_project = project("e2e-err");
+    let key = create_key(&s_project).await;
+    let other_key = create_key(&project("e2e-other")).await;
+    let e = id();
+    ingest_all(&api, &(0..3).map(|n| execution(&s_project, &format!("{e}-{n}"), "SUCCEEDED", &minutes_ago(n + 1), json!({}))).collect::<Vec<_>>()).await;
+    let base = format!("/v1/projects/{s_project}/workflow-executions");
+
+    let check = |status: u16, body: &Value, want_status: u16, code: &str| {
+        assert_eq!(status, want_status, "{body}");
+        assert_eq!(body["error"]["code"], code, "{body}");
+        assert!(body["error"]["requestId"].as_str().is_some_and(|r| !r.is_empty()), "{body}");
+        assert!(body["error"]["message"].is_string());
+    };
+    let (st, b) = api.get(&base, None).await;
+    check(st, &b, 401, "unauthorized");
+    let (st, b) = api.get(&base, Some("not-a-key")).await;
+    check(st, &b, 401, "unauthorized");
+    let forged = format!("{}x", &key[..key.len() - 1]);
+    let (st, b) = api.get(&base, Some(&forged)).await;
+    check(st, &b, 401, "unauthorized");
+    let (st, b) = api.get(&base, Some(&other_key)).await;
+    check(st, &b, 403, "forbidden");
+    let (st, b) = api.get(&format!("{base}/{e}-0"), Some(&other_key)).await;
+    check(st, &b, 403, "forbidden");
+
+    for (query, parameter) in [
+        ("limit=0", "limit"),
+        ("limit=5000", "limit"),
+        ("afterDate=not-a-date", "afterDate"),
+        ("status=EXPLODED", "status"),
+        ("colour=blue", "colour"),
+        ("sortBy=sideways", "sortBy"),
+    ] {
+        let (st, b) = api.get(&format!("{base}?{query}"), Some(&key)).await;
+        check(st, &b, 400, "invalid_parameter");
+        assert_eq!(b["error"]["parameter"], parameter, "{query}");
+    }
+
+    let (_, page) = api.get(&format!("{base}?limit=1"), Some(&key)).await;
+    let cursor = page["nextCursor"].as_str().expect("a second page").to_string();
+    let mut tampered = cursor.clone().into_bytes();
+    tampered[3] = if tampered[3] == b'A' { b'B' } else { b'A' };
+    let tampered = String::from_utf8(tampered).unwrap();
+    for url in [
+        format!("{base}?limit=1&cursor={tampered}"),
+        format!("{base}?limit=1&cursor=garbage"),
+        format!("{base}?limit=1&sortBy=ASC&cursor={cursor}"),
+        format!("{base}?limit=1&status=FAILED&cursor={cursor}"),
+    ] {
+        let (st, b) = api.get(&url, Some(&key)).await;
+        check(st, &b, 400, "invalid_cursor");
+    }
+    // The same cursor on another project, with that project's own valid key.
+    let other = project("e2e-other2");
+    let other_project_key = create_key(&other).await;
+    let (st, b) = api.get(&format!("/v1/projects/{other}/workflow-executions?limit=1&cursor={cursor}"), Some(&other_project_key)).await;
+    check(st, &b, 400, "invalid_cursor");
+    // A changed limit keeps the cursor valid.
+    let (st, b) = api.get(&format!("{base}?limit=2&cursor={cursor}"), Some(&key)).await;
+    assert_eq!(st, 200, "{b}");
+    assert_eq!(b["workflowExecutions"].as_array().unwrap().len(), 2);
+
+    // An envelope that is not one is an invocation error, not a crash.
+    let (err, body) = api.invoke("ingest", &json!({"event": []})).await;
+    assert!(err.is_some(), "{body}");
+}

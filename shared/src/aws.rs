@@ -4,6 +4,7 @@
 use crate::config::Settings;
 use crate::metrics::RoundTripCounter;
 use aws_config::retry::RetryConfig;
+use aws_config::timeout::TimeoutConfig;
 use aws_config::BehaviorVersion;
 use aws_smithy_http_client::tls::{rustls_provider::CryptoMode, Provider};
 use std::time::Duration;
@@ -31,7 +32,16 @@ pub async fn clients_for(settings: &Settings, endpoint_url: Option<&str>) -> Cli
         .with_max_attempts(5)
         .with_initial_backoff(Duration::from_millis(25))
         .with_max_backoff(Duration::from_secs(2));
-    let mut loader = aws_config::defaults(BehaviorVersion::latest()).http_client(http).retry_config(retry);
+    // A stalled connection must fail the attempt and be retried, not hold the invocation until the
+    // Lambda timeout.
+    let timeouts = TimeoutConfig::builder()
+        .connect_timeout(Duration::from_secs(2))
+        .operation_attempt_timeout(Duration::from_secs(10))
+        .build();
+    let mut loader = aws_config::defaults(BehaviorVersion::latest())
+        .http_client(http)
+        .retry_config(retry)
+        .timeout_config(timeouts);
     if let Some(url) = endpoint_url {
         loader = loader.endpoint_url(url);
     }

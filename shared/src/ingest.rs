@@ -1,16 +1,17 @@
-//! Ingest: validate each event on its own, merge all events of an item in memory, then write every
-//! changed item group (a summary with its bodies) atomically, guarded by the versions that were read.
-//! Lost races re-read and re-merge; throttling and 5xx retry with capped backoff and jitter. An event
-//! is stored completely or reported failed, never half-written.
+//! Ingest: validate each event on its own, merge all events of a summary (execution or step) in
+//! memory, then write. Bodies go first (S3 objects, then content-addressed body items, batched and
+//! idempotent); the summary, which names the current body digests, goes last as one conditional put
+//! guarded by the version that was read. That put is the commit point: a body nobody points at is
+//! invisible, so an event is stored completely or reported failed, never half-visible. Lost races
+//! re-read and re-merge; throttling and 5xx retry with capped backoff and jitter.
 
 use crate::bodies::{self, Body, Placement};
 use crate::config::Settings;
 use crate::dates;
 use crate::keys::{self, BodyField};
-use crate::merge::{body_wins, merge_fields, BodyVersion, Fields};
+use crate::merge::{merge_fields, Fields};
 use crate::model::Status;
 use crate::retry;
-use crate::store::dynamo::{TRANSACTION_MAX_BYTES, TRANSACTION_MAX_ITEMS};
 use crate::store::items;
 use crate::store::{GuardedPut, IngestWrites, Item, StoreError};
 use chrono::{DateTime, Utc};
@@ -25,7 +26,7 @@ const MAX_TEXT: usize = 256;
 const MAX_MESSAGE: usize = 4096;
 /// Producers' clocks may run ahead; anything further in the future is a bug upstream.
 const MAX_CLOCK_SKEW_HOURS: i64 = 24;
-/// Transactions and uploads in flight at once per invocation.
+/// Puts and uploads in flight at once per invocation.
 const CONCURRENCY: usize = 8;
 
 /// Per-event result codes.
@@ -289,7 +290,9 @@ pub fn parse_event(raw: &RawValue, now: DateTime<Utc>, settings: &Settings) -> R
                 format!("{} is {} bytes; the limit is {}", field.name(), bytes.len(), bodies::MAX_BODY_BYTES),
             ));
         }
-        bodies.push((field, Body::new(bytes.to_vec())));
+        let body = Body::new(bytes.to_vec());
+        fields.insert(field.reference_field().to_string(), json!(body.sha256));
+        bodies.push((field, body));
     }
 
     Ok(Event {
@@ -348,7 +351,7 @@ pub async fn ingest<S: IngestWrites>(store: &S, settings: &Settings, raw: &[Box<
     outcomes
 }
 
-/// A summary (execution or step) and its bodies: the unit written atomically.
+/// A summary (execution or step): the item whose conditional put commits its events.
 #[derive(Clone, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
 struct UnitKey {
     pk: String,
@@ -363,46 +366,35 @@ impl UnitKey {
         }
     }
 
-    fn body_sk(&self, field: BodyField) -> String {
+    fn body_sk(&self, field: BodyField, sha256: &str) -> String {
         match &self.step_id {
-            None => keys::execution_body_sk(field),
-            Some(s) => keys::step_body_sk(s, field),
+            None => keys::execution_body_sk(field, sha256),
+            Some(s) => keys::step_body_sk(s, field, sha256),
         }
     }
 }
 
-/// A body chosen to be written: where it goes and under which rank.
-struct BodyWrite<'a> {
-    body: &'a Body,
-    rank: u8,
-    expected: Option<u64>,
-}
-
-/// The writes one unit needs after merging its events.
+/// What one summary needs written after merging its events.
 struct UnitWrite<'a> {
     event_indexes: Vec<usize>,
-    puts: Vec<GuardedPut>,
     uploads: Vec<(String, &'a Body)>,
+    bodies: Vec<Item>,
+    record: GuardedPut,
 }
 
-async fn apply_once<S: IngestWrites>(
-    store: &S,
-    settings: &Settings,
-    events: &[(usize, &Event)],
-) -> Vec<(usize, Result<Outcome, StoreError>)> {
+type Results = Vec<(usize, Result<Outcome, StoreError>)>;
+
+fn fail_all(events: &[(usize, &Event)], e: &StoreError) -> Results {
+    events.iter().map(|(i, _)| (*i, Err(clone_error(e)))).collect()
+}
+
+async fn apply_once<S: IngestWrites>(store: &S, settings: &Settings, events: &[(usize, &Event)]) -> Results {
     let mut units: BTreeMap<UnitKey, Vec<(usize, &Event)>> = BTreeMap::new();
     for &(i, e) in events {
         let key = UnitKey { pk: keys::execution_pk(&e.project, &e.execution_id), step_id: e.step_id.clone() };
         units.entry(key).or_default().push((i, e));
     }
-    let mut wanted = Vec::new();
-    for (key, evs) in &units {
-        wanted.push((key.pk.clone(), key.record_sk()));
-        let mut fields: Vec<BodyField> = evs.iter().flat_map(|(_, e)| e.bodies.iter().map(|(f, _)| *f)).collect();
-        fields.sort();
-        fields.dedup();
-        wanted.extend(fields.into_iter().map(|f| (key.pk.clone(), key.body_sk(f))));
-    }
+    let wanted: Vec<(String, String)> = units.keys().map(|k| (k.pk.clone(), k.record_sk())).collect();
     let stored: HashMap<(String, String), Item> = match store.batch_get(&wanted).await {
         Ok(items) => items
             .into_iter()
@@ -412,30 +404,18 @@ async fn apply_once<S: IngestWrites>(
                 Some(((pk, sk), it))
             })
             .collect(),
-        Err(e) => {
-            let retryable = e.is_retryable();
-            let message = e.to_string();
-            return events
-                .iter()
-                .map(|(i, _)| {
-                    let err = if retryable { StoreError::Transient(message.clone()) } else { StoreError::Permanent(message.clone()) };
-                    (*i, Err(err))
-                })
-                .collect();
-        }
+        Err(e) => return fail_all(events, &e),
     };
 
-    let mut results: Vec<(usize, Result<Outcome, StoreError>)> = Vec::new();
+    let mut results: Results = Vec::new();
     let mut writes: Vec<UnitWrite> = Vec::new();
     for (key, evs) in &units {
-        let (write, outcomes) = plan_unit(key, evs, &stored, settings);
+        let (write, outcomes) = plan_unit(key, evs, stored.get(&(key.pk.clone(), key.record_sk())), settings);
         results.extend(outcomes.into_iter().map(|(i, o)| (i, Ok(o))));
-        if !write.puts.is_empty() {
-            writes.push(write);
-        }
+        writes.extend(write);
     }
 
-    // Bodies go to S3 before the items that point at them.
+    // 1. Large bodies to S3, before anything points at them.
     let uploads: Vec<(usize, &String, &Body)> = writes
         .iter()
         .enumerate()
@@ -446,35 +426,43 @@ async fn apply_once<S: IngestWrites>(
         .buffer_unordered(CONCURRENCY)
         .collect()
         .await;
-    let mut failed_units: HashMap<usize, StoreError> = HashMap::new();
+    let mut failed: HashMap<usize, StoreError> = HashMap::new();
     for (w, r) in upload_results {
         if let Err(e) = r {
-            failed_units.insert(w, e);
+            failed.insert(w, e);
         }
     }
 
-    let ready: Vec<usize> = (0..writes.len()).filter(|w| !failed_units.contains_key(w)).collect();
-    let chunks = pack_transactions(&writes, &ready);
-    let chunk_results: Vec<(Vec<usize>, Result<(), StoreError>)> = stream::iter(chunks)
-        .map(|units_in_chunk| {
-            let writes = &writes;
-            async move {
-                let puts: Vec<GuardedPut> = units_in_chunk.iter().flat_map(|&w| writes[w].puts.iter().cloned()).collect();
-                let r = store.transact_put(&puts).await;
-                (units_in_chunk, r)
+    // 2. Body items: immutable, so plain batched puts; a retry rewrites identical items.
+    let body_items: Vec<Item> = (0..writes.len())
+        .filter(|w| !failed.contains_key(w))
+        .flat_map(|w| writes[w].bodies.iter().cloned())
+        .collect();
+    if let Err(e) = store.batch_put(&body_items).await {
+        for w in 0..writes.len() {
+            if !writes[w].bodies.is_empty() {
+                failed.entry(w).or_insert_with(|| clone_error(&e));
             }
+        }
+    }
+
+    // 3. Summaries, each guarded by the version read: the commit point of its events.
+    let ready: Vec<usize> = (0..writes.len()).filter(|w| !failed.contains_key(w)).collect();
+    let put_results: Vec<(usize, Result<(), StoreError>)> = stream::iter(ready)
+        .map(|w| {
+            let writes = &writes;
+            async move { (w, store.guarded_put(&writes[w].record).await) }
         })
         .buffer_unordered(CONCURRENCY)
         .collect()
         .await;
-    for (units_in_chunk, r) in chunk_results {
+    for (w, r) in put_results {
         if let Err(e) = r {
-            for w in units_in_chunk {
-                failed_units.insert(w, clone_error(&e));
-            }
+            failed.insert(w, e);
         }
     }
-    for (w, e) in failed_units {
+
+    for (w, e) in failed {
         for &i in &writes[w].event_indexes {
             if let Some(slot) = results.iter_mut().find(|(j, _)| *j == i) {
                 slot.1 = Err(clone_error(&e));
@@ -492,92 +480,59 @@ fn clone_error(e: &StoreError) -> StoreError {
     }
 }
 
-/// Merges a unit's events, in arrival order, into what is stored; says which events changed it.
+/// Merges a summary's events, in arrival order, into what is stored; says which events changed it.
 fn plan_unit<'a>(
     key: &UnitKey,
     evs: &[(usize, &'a Event)],
-    stored: &HashMap<(String, String), Item>,
+    record: Option<&Item>,
     settings: &Settings,
-) -> (UnitWrite<'a>, Vec<(usize, Outcome)>) {
-    let record_key = (key.pk.clone(), key.record_sk());
-    let record = stored.get(&record_key);
-    let mut fields: Fields = record.map(items::record_fields).unwrap_or_default();
-    let mut record_changed = false;
-
-    let mut bodies: BTreeMap<BodyField, (Option<BodyVersion>, Option<u64>, Option<BodyWrite<'a>>)> = BTreeMap::new();
+) -> (Option<UnitWrite<'a>>, Vec<(usize, Outcome)>) {
+    let before: Fields = record.map(items::record_fields).unwrap_or_default();
+    let mut fields = before.clone();
     let mut outcomes = Vec::new();
     for &(i, e) in evs {
-        let mut changed = merge_fields(&mut fields, e.rank, &e.fields);
-        record_changed |= changed;
-        for (field, body) in &e.bodies {
-            let slot = bodies.entry(*field).or_insert_with(|| {
-                let item = stored.get(&(key.pk.clone(), key.body_sk(*field)));
-                (item.and_then(items::body_version), item.and_then(items::version), None)
-            });
-            let incoming = BodyVersion { rank: e.rank, sha256: body.sha256.clone() };
-            if body_wins(&incoming, slot.0.as_ref()) {
-                slot.0 = Some(incoming);
-                slot.2 = Some(BodyWrite { body, rank: e.rank, expected: slot.1 });
-                changed = true;
-            }
-        }
+        let changed = merge_fields(&mut fields, e.rank, &e.fields);
         outcomes.push((i, if changed { Outcome::Accepted } else { Outcome::Duplicate }));
+    }
+    if fields == before {
+        return (None, outcomes);
     }
 
     let (project, execution_id) = (&evs[0].1.project, &evs[0].1.execution_id);
-    let mut write = UnitWrite { event_indexes: evs.iter().map(|(i, _)| *i).collect(), puts: Vec::new(), uploads: Vec::new() };
-    if record_changed {
-        let expected = record.and_then(items::version);
-        let ver = expected.unwrap_or(0) + 1;
-        let item = match &key.step_id {
-            None => items::execution_item(project, execution_id, &fields, settings, ver),
-            Some(step) => items::step_item(project, execution_id, step, &fields, settings, ver),
-        };
-        write.puts.push(GuardedPut { item, expected_version: expected });
-    }
     let expires = fields
         .get("dateStarted")
         .and_then(|r| r.value.as_str())
         .and_then(|d| items::expires_at(d, settings));
-    for (field, (_, _, chosen)) in bodies {
-        let Some(chosen) = chosen else { continue };
-        let placement = bodies::place(chosen.body, settings.body_inline_max_bytes);
-        let object_key = keys::body_object_key(project, execution_id, &chosen.body.sha256);
+    let mut write = UnitWrite {
+        event_indexes: evs.iter().map(|(i, _)| *i).collect(),
+        uploads: Vec::new(),
+        bodies: Vec::new(),
+        record: GuardedPut { item: Item::new(), expected_version: record.and_then(items::version) },
+    };
+    // Write each body the merged summary now points at, unless it already did.
+    for field in BodyField::ALL {
+        let reference = field.reference_field();
+        let Some(sha) = fields.get(reference).and_then(|r| r.value.as_str()) else { continue };
+        if before.get(reference).and_then(|r| r.value.as_str()) == Some(sha) {
+            continue;
+        }
+        let Some(body) = evs.iter().flat_map(|(_, e)| &e.bodies).find(|(f, b)| *f == field && b.sha256 == sha).map(|(_, b)| b)
+        else {
+            continue;
+        };
+        let placement = bodies::place(body, settings.body_inline_max_bytes);
+        let object_key = keys::body_object_key(project, execution_id, &body.sha256);
         if placement == Placement::External {
-            write.uploads.push((object_key.clone(), chosen.body));
+            write.uploads.push((object_key.clone(), body));
         }
-        let item = items::body_item(
-            key.pk.clone(),
-            key.body_sk(field),
-            chosen.body,
-            &placement,
-            &object_key,
-            chosen.rank,
-            expires,
-            chosen.expected.unwrap_or(0) + 1,
-        );
-        write.puts.push(GuardedPut { item, expected_version: chosen.expected });
+        write.bodies.push(items::body_item(key.pk.clone(), key.body_sk(field, sha), body, &placement, &object_key, expires));
     }
-    (write, outcomes)
-}
-
-/// Packs whole units into transactions within DynamoDB's item-count and size limits.
-fn pack_transactions(writes: &[UnitWrite], ready: &[usize]) -> Vec<Vec<usize>> {
-    let mut chunks: Vec<Vec<usize>> = Vec::new();
-    let (mut count, mut bytes) = (0usize, 0usize);
-    for &w in ready {
-        let n = writes[w].puts.len();
-        let size: usize = writes[w].puts.iter().map(|p| crate::capacity::item_size(&p.item)).sum();
-        if chunks.is_empty() || count + n > TRANSACTION_MAX_ITEMS || bytes + size > TRANSACTION_MAX_BYTES {
-            chunks.push(Vec::new());
-            count = 0;
-            bytes = 0;
-        }
-        chunks.last_mut().expect("chunk").push(w);
-        count += n;
-        bytes += size;
-    }
-    chunks
+    let ver = write.record.expected_version.unwrap_or(0) + 1;
+    write.record.item = match &key.step_id {
+        None => items::execution_item(project, execution_id, &fields, settings, ver),
+        Some(step) => items::step_item(project, execution_id, step, &fields, settings, ver),
+    };
+    (Some(write), outcomes)
 }
 
 #[cfg(test)]
@@ -617,6 +572,7 @@ mod tests {
         assert_eq!(e.fields["error"], json!({"message": "boom"}));
         assert_eq!(e.bodies[0].1.raw, br#"{"b": 1.50,  "a":[ ]}"#);
         assert_eq!(e.bodies[1].0, BodyField::ErrorDetails);
+        assert_eq!(e.fields["inputRef"], json!(e.bodies[0].1.sha256), "the digest is merged like any field");
         assert_eq!(e.rank, Status::Succeeded.rank());
     }
 

@@ -35,6 +35,15 @@ impl BodyField {
         }
     }
 
+    /// The summary field holding the digest of the current body.
+    pub fn reference_field(self) -> &'static str {
+        match self {
+            BodyField::Input => "inputRef",
+            BodyField::Output => "outputRef",
+            BodyField::ErrorDetails => "errorDetailsRef",
+        }
+    }
+
     fn from_name(name: &str) -> Option<Self> {
         BodyField::ALL.into_iter().find(|f| f.name() == name)
     }
@@ -119,25 +128,32 @@ pub fn execution_pk(project: &str, execution_id: &str) -> String {
     format!("EX#{project}#{execution_id}")
 }
 
-pub fn execution_body_sk(field: BodyField) -> String {
-    format!("B#{}", field.name())
+/// Body items are content addressed: a new version is a new item, and the summary's reference
+/// decides which one is current, so a body is never visible before the summary that points at it.
+pub fn execution_body_sk(field: BodyField, sha256_hex: &str) -> String {
+    format!("B#{}#{sha256_hex}", field.name())
 }
 
 pub fn step_sk(step_id: &str) -> String {
     format!("S#{step_id}")
 }
 
-pub fn step_body_sk(step_id: &str, field: BodyField) -> String {
-    format!("T#{step_id}#{}", field.name())
+pub fn step_body_sk(step_id: &str, field: BodyField, sha256_hex: &str) -> String {
+    format!("T#{step_id}#{}#{sha256_hex}", field.name())
+}
+
+/// Prefix of every body item of one step.
+pub fn step_bodies_prefix(step_id: &str) -> String {
+    format!("T#{step_id}#")
 }
 
 /// What a sort key inside an execution collection names.
 #[derive(Debug, PartialEq, Eq)]
 pub enum CollectionItem<'a> {
     Summary,
-    ExecutionBody(BodyField),
+    ExecutionBody(BodyField, &'a str),
     Step(&'a str),
-    StepBody(&'a str, BodyField),
+    StepBody(&'a str, BodyField, &'a str),
 }
 
 pub fn parse_collection_sk(sk: &str) -> Option<CollectionItem<'_>> {
@@ -145,14 +161,16 @@ pub fn parse_collection_sk(sk: &str) -> Option<CollectionItem<'_>> {
         return Some(CollectionItem::Summary);
     }
     if let Some(rest) = sk.strip_prefix("B#") {
-        return BodyField::from_name(rest).map(CollectionItem::ExecutionBody);
+        let (field, sha) = rest.split_once('#')?;
+        return BodyField::from_name(field).map(|f| CollectionItem::ExecutionBody(f, sha));
     }
     if let Some(rest) = sk.strip_prefix("S#") {
         return Some(CollectionItem::Step(rest));
     }
     if let Some(rest) = sk.strip_prefix("T#") {
+        let (rest, sha) = rest.rsplit_once('#')?;
         let (step, field) = rest.rsplit_once('#')?;
-        return BodyField::from_name(field).map(|f| CollectionItem::StepBody(step, f));
+        return BodyField::from_name(field).map(|f| CollectionItem::StepBody(step, f, sha));
     }
     None
 }
@@ -245,9 +263,9 @@ mod tests {
     #[test]
     fn collection_sort_keys_order_summary_bodies_steps_then_step_bodies() {
         let mut keys = vec![
-            step_body_sk("s1", BodyField::Input),
+            step_body_sk("s1", BodyField::Input, "ab"),
             step_sk("zz"),
-            execution_body_sk(BodyField::Output),
+            execution_body_sk(BodyField::Output, "cd"),
             SUMMARY_SK.to_string(),
             step_sk("00"),
         ];
@@ -265,15 +283,16 @@ mod tests {
     fn collection_sort_keys_round_trip() {
         assert_eq!(parse_collection_sk("A"), Some(CollectionItem::Summary));
         assert_eq!(
-            parse_collection_sk(&execution_body_sk(BodyField::ErrorDetails)),
-            Some(CollectionItem::ExecutionBody(BodyField::ErrorDetails))
+            parse_collection_sk(&execution_body_sk(BodyField::ErrorDetails, "ff")),
+            Some(CollectionItem::ExecutionBody(BodyField::ErrorDetails, "ff"))
         );
         assert_eq!(parse_collection_sk(&step_sk("a-b")), Some(CollectionItem::Step("a-b")));
         assert_eq!(
-            parse_collection_sk(&step_body_sk("a-b", BodyField::Output)),
-            Some(CollectionItem::StepBody("a-b", BodyField::Output))
+            parse_collection_sk(&step_body_sk("a-b", BodyField::Output, "00")),
+            Some(CollectionItem::StepBody("a-b", BodyField::Output, "00"))
         );
-        assert_eq!(parse_collection_sk("B#nope"), None);
+        assert!(step_body_sk("a-b", BodyField::Output, "00").starts_with(&step_bodies_prefix("a-b")));
+        assert_eq!(parse_collection_sk("B#nope#00"), None);
     }
 
     #[test]

@@ -1,7 +1,7 @@
 //! The convergence rule. Every stored field remembers the rank of the event that set it; an incoming
 //! value replaces it only when its (rank, value) is greater. Per field that is a max, which is
 //! commutative, associative and idempotent, so any arrival order and any number of duplicates give
-//! the same state.
+//! the same state. Bodies converge the same way: their digests are fields (`inputRef`, ...).
 
 use serde_json::Value;
 use std::cmp::Ordering;
@@ -53,18 +53,6 @@ pub fn merge_fields(state: &mut Fields, rank: u8, incoming: &BTreeMap<String, Va
     changed
 }
 
-/// Version of a stored body: the event rank, then its digest to order equal ranks.
-#[derive(Clone, Debug, PartialEq, Eq, PartialOrd, Ord)]
-pub struct BodyVersion {
-    pub rank: u8,
-    pub sha256: String,
-}
-
-/// Whether an incoming body replaces the stored one.
-pub fn body_wins(incoming: &BodyVersion, current: Option<&BodyVersion>) -> bool {
-    current.is_none_or(|c| incoming > c)
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -99,15 +87,6 @@ mod tests {
         merge_fields(&mut s, 1, &fields(&[("taskCount", json!(10))]));
         merge_fields(&mut s, 1, &fields(&[("taskCount", json!(9))]));
         assert_eq!(s["taskCount"].value, json!(10));
-    }
-
-    #[test]
-    fn bodies_replace_only_when_newer() {
-        let v = |rank, sha: &str| BodyVersion { rank, sha256: sha.into() };
-        assert!(body_wins(&v(1, "a"), None));
-        assert!(body_wins(&v(2, "a"), Some(&v(1, "b"))));
-        assert!(!body_wins(&v(1, "b"), Some(&v(2, "a"))));
-        assert!(!body_wins(&v(1, "a"), Some(&v(1, "a"))));
     }
 
     fn arb_event() -> impl Strategy<Value = (u8, BTreeMap<String, Value>)> {

@@ -33,7 +33,7 @@ pub async fn get<S: CollectionReads + BodyLinks>(
         ApiError::internal()
     })?;
     let mut summary: Option<&Item> = None;
-    let mut bodies: HashMap<BodyField, &Item> = HashMap::new();
+    let mut bodies: HashMap<(BodyField, &str), &Item> = HashMap::new();
     let mut steps: Vec<&Item> = Vec::new();
     for item in &collection {
         if items::is_expired(item, now_epoch) {
@@ -41,8 +41,8 @@ pub async fn get<S: CollectionReads + BodyLinks>(
         }
         match items::string_attr(item, keys::SK).and_then(keys::parse_collection_sk) {
             Some(CollectionItem::Summary) => summary = Some(item),
-            Some(CollectionItem::ExecutionBody(f)) => {
-                bodies.insert(f, item);
+            Some(CollectionItem::ExecutionBody(f, sha)) => {
+                bodies.insert((f, sha), item);
             }
             Some(CollectionItem::Step(_)) => steps.push(item),
             _ => {}
@@ -56,11 +56,13 @@ pub async fn get<S: CollectionReads + BodyLinks>(
         )
     };
     steps.sort_by_key(|it| sort_key(it));
-    let details = body_view(store, bodies.get(&BodyField::ErrorDetails).copied()).await?;
+    // Only the versions the summary points at are current; others are superseded or uncommitted.
+    let current = |f: BodyField| items::body_reference(summary, f).and_then(|sha| bodies.get(&(f, sha)).copied());
+    let details = body_view(store, current(BodyField::ErrorDetails)).await?;
     Ok(ExecutionResponse {
         summary: items::summary_json(summary, &["id", "projectId"], &EXECUTION_FIELDS[..EXECUTION_FIELDS.len() - 1]),
-        input: body_view(store, bodies.get(&BodyField::Input).copied()).await?,
-        output: body_view(store, bodies.get(&BodyField::Output).copied()).await?,
+        input: body_view(store, current(BodyField::Input)).await?,
+        output: body_view(store, current(BodyField::Output)).await?,
         error: error_view(summary, details),
         steps: steps.iter().map(|it| items::summary_json(it, &["id"], &STEP_SUMMARY_FIELDS)).collect(),
     })

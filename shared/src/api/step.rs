@@ -1,4 +1,5 @@
-//! `GET .../step-executions/{stepId}`: the step summary and its bodies, from one BatchGetItem.
+//! `GET .../step-executions/{stepId}`: the step summary (GetItem) and its body items (Query), read
+//! concurrently.
 
 use super::views::{body_view, error_view, ErrorView};
 use crate::bodies::BodyView;
@@ -31,22 +32,23 @@ pub async fn step<S: CollectionReads + BodyLinks>(
         ApiError::internal()
     })?;
     let mut summary: Option<&Item> = None;
-    let mut bodies: HashMap<BodyField, &Item> = HashMap::new();
+    let mut bodies: HashMap<(BodyField, &str), &Item> = HashMap::new();
     for item in found.iter().filter(|it| !items::is_expired(it, now_epoch)) {
         match items::string_attr(item, keys::SK).and_then(keys::parse_collection_sk) {
             Some(CollectionItem::Step(_)) => summary = Some(item),
-            Some(CollectionItem::StepBody(_, f)) => {
-                bodies.insert(f, item);
+            Some(CollectionItem::StepBody(_, f, sha)) => {
+                bodies.insert((f, sha), item);
             }
             _ => {}
         }
     }
     let summary = summary.ok_or_else(|| ApiError::not_found("step execution"))?;
-    let details = body_view(store, bodies.get(&BodyField::ErrorDetails).copied()).await?;
+    let current = |f: BodyField| items::body_reference(summary, f).and_then(|sha| bodies.get(&(f, sha)).copied());
+    let details = body_view(store, current(BodyField::ErrorDetails)).await?;
     Ok(StepResponse {
         summary: items::summary_json(summary, &["id", "executionId", "projectId"], &STEP_FIELDS[..STEP_FIELDS.len() - 1]),
-        input: body_view(store, bodies.get(&BodyField::Input).copied()).await?,
-        output: body_view(store, bodies.get(&BodyField::Output).copied()).await?,
+        input: body_view(store, current(BodyField::Input)).await?,
+        output: body_view(store, current(BodyField::Output)).await?,
         error: error_view(summary, details),
     })
 }

@@ -1,19 +1,17 @@
 //! The DynamoDB and S3 adapter behind the store ports.
 
 use super::*;
-use crate::keys::{self, BodyField};
+use crate::keys;
 use crate::retry;
 use aws_sdk_dynamodb::error::{ProvideErrorMetadata, SdkError};
-use aws_sdk_dynamodb::types::{KeysAndAttributes, Put, Select, TransactWriteItem};
+use aws_sdk_dynamodb::types::{KeysAndAttributes, PutRequest, Select, WriteRequest};
 use aws_sdk_s3::presigning::PresigningConfig;
 use std::time::Duration;
 
 /// Real DynamoDB answers at most 100 keys per BatchGetItem.
 pub const BATCH_GET_MAX: usize = 100;
-/// Real DynamoDB takes at most 100 actions per transaction.
-pub const TRANSACTION_MAX_ITEMS: usize = 100;
-/// Real DynamoDB refuses transactions larger than 4 MB.
-pub const TRANSACTION_MAX_BYTES: usize = 4 * 1024 * 1024;
+/// Real DynamoDB takes at most 25 puts per BatchWriteItem (the emulator takes more; we do not).
+pub const BATCH_WRITE_MAX: usize = 25;
 
 #[derive(Clone, Debug)]
 pub struct Store {
@@ -153,9 +151,27 @@ impl CollectionReads for Store {
 
     async fn step_items(&self, project: &str, execution_id: &str, step_id: &str) -> Result<Vec<Item>, StoreError> {
         let pk = keys::execution_pk(project, execution_id);
-        let mut wanted = vec![(pk.clone(), keys::step_sk(step_id))];
-        wanted.extend(BodyField::ALL.map(|f| (pk.clone(), keys::step_body_sk(step_id, f))));
-        self.batch_get(&wanted).await
+        let summary = self
+            .dynamodb
+            .get_item()
+            .table_name(&self.table)
+            .key(keys::PK, s(&pk))
+            .key(keys::SK, s(keys::step_sk(step_id)))
+            .send();
+        let bodies = self
+            .dynamodb
+            .query()
+            .table_name(&self.table)
+            .key_condition_expression("#pk = :pk AND begins_with(#sk, :prefix)")
+            .expression_attribute_names("#pk", keys::PK)
+            .expression_attribute_names("#sk", keys::SK)
+            .expression_attribute_values(":pk", s(&pk))
+            .expression_attribute_values(":prefix", s(keys::step_bodies_prefix(step_id)))
+            .send();
+        let (summary, bodies) = futures::future::join(summary, bodies).await;
+        let mut items: Vec<Item> = summary.map_err(classify)?.item.into_iter().collect();
+        items.extend(bodies.map_err(classify)?.items.unwrap_or_default());
+        Ok(items)
     }
 }
 
@@ -231,35 +247,48 @@ impl IngestWrites for Store {
         Ok(found)
     }
 
-    async fn transact_put(&self, puts: &[GuardedPut]) -> Result<(), StoreError> {
-        let mut items = Vec::with_capacity(puts.len());
-        for put in puts {
-            let mut p = Put::builder().table_name(&self.table).set_item(Some(put.item.clone()));
-            p = match put.expected_version {
-                None => p.condition_expression("attribute_not_exists(#pk)").expression_attribute_names("#pk", keys::PK),
-                Some(v) => p
-                    .condition_expression("#v = :v")
-                    .expression_attribute_names("#v", keys::VERSION)
-                    .expression_attribute_values(":v", AttributeValue::N(v.to_string())),
-            };
-            let p = p.build().map_err(|e| StoreError::Permanent(e.to_string()))?;
-            items.push(TransactWriteItem::builder().put(p).build());
-        }
-        match self.dynamodb.transact_write_items().set_transact_items(Some(items)).send().await {
-            Ok(_) => Ok(()),
-            Err(SdkError::ServiceError(se)) if se.err().is_transaction_canceled_exception() => {
-                let reasons = match se.err() {
-                    aws_sdk_dynamodb::operation::transact_write_items::TransactWriteItemsError::TransactionCanceledException(e) => {
-                        e.cancellation_reasons().iter().filter_map(|r| r.code().map(str::to_string)).collect::<Vec<_>>()
+    async fn batch_put(&self, items: &[Item]) -> Result<(), StoreError> {
+        for chunk in items.chunks(BATCH_WRITE_MAX) {
+            let mut requests: Vec<WriteRequest> = Vec::with_capacity(chunk.len());
+            for item in chunk {
+                let put = PutRequest::builder().set_item(Some(item.clone())).build().map_err(|e| StoreError::Permanent(e.to_string()))?;
+                requests.push(WriteRequest::builder().put_request(put).build());
+            }
+            let mut attempt = 0;
+            // Real DynamoDB may leave items unprocessed under load; send exactly those again.
+            while !requests.is_empty() {
+                let out = self
+                    .dynamodb
+                    .batch_write_item()
+                    .request_items(&self.table, requests)
+                    .send()
+                    .await
+                    .map_err(classify)?;
+                requests = out.unprocessed_items.and_then(|mut u| u.remove(&self.table)).unwrap_or_default();
+                if !requests.is_empty() {
+                    if attempt >= retry::MAX_ATTEMPTS {
+                        return Err(StoreError::Transient("unprocessed items after retries".into()));
                     }
-                    _ => Vec::new(),
-                };
-                if reasons.iter().any(|c| c == "ConditionalCheckFailed") {
-                    Err(StoreError::Conflict)
-                } else {
-                    Err(StoreError::Transient(format!("transaction cancelled: {reasons:?}")))
+                    retry::sleep(attempt).await;
+                    attempt += 1;
                 }
             }
+        }
+        Ok(())
+    }
+
+    async fn guarded_put(&self, put: &GuardedPut) -> Result<(), StoreError> {
+        let mut req = self.dynamodb.put_item().table_name(&self.table).set_item(Some(put.item.clone()));
+        req = match put.expected_version {
+            None => req.condition_expression("attribute_not_exists(#pk)").expression_attribute_names("#pk", keys::PK),
+            Some(v) => req
+                .condition_expression("#v = :v")
+                .expression_attribute_names("#v", keys::VERSION)
+                .expression_attribute_values(":v", AttributeValue::N(v.to_string())),
+        };
+        match req.send().await {
+            Ok(_) => Ok(()),
+            Err(SdkError::ServiceError(se)) if se.err().is_conditional_check_failed_exception() => Err(StoreError::Conflict),
             Err(e) => Err(classify(e)),
         }
     }

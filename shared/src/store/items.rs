@@ -5,7 +5,7 @@ use crate::bodies::{Body, BodyRef, Encoding, Placement};
 use crate::config::Settings;
 use crate::dates;
 use crate::keys::{self, ListIndex};
-use crate::merge::{BodyVersion, Fields, Ranked};
+use crate::merge::{Fields, Ranked};
 use aws_sdk_dynamodb::primitives::Blob;
 use aws_sdk_dynamodb::types::AttributeValue;
 use serde_json::Value;
@@ -13,7 +13,6 @@ use std::collections::HashMap;
 
 /// Map attribute holding the merge rank of each field.
 const RANKS: &str = "rk";
-const BODY_RANK: &str = "rank";
 const BODY_SHA: &str = "sha256";
 const BODY_SIZE: &str = "size";
 const BODY_ENCODING: &str = "enc";
@@ -161,32 +160,13 @@ pub fn step_item(project: &str, execution_id: &str, step_id: &str, fields: &Fiel
     )
 }
 
-pub fn body_version(item: &Item) -> Option<BodyVersion> {
-    Some(BodyVersion {
-        rank: number_attr(item, BODY_RANK)? as u8,
-        sha256: string_attr(item, BODY_SHA)?.to_string(),
-    })
-}
-
-/// A body item: inline bytes, or the S3 object holding them.
-#[allow(clippy::too_many_arguments)]
-pub fn body_item(
-    pk: String,
-    sk: String,
-    body: &Body,
-    placement: &Placement,
-    object_key: &str,
-    rank: u8,
-    expires_at: Option<i64>,
-    ver: u64,
-) -> Item {
+/// An immutable, content-addressed body item: inline bytes, or the S3 object holding them.
+pub fn body_item(pk: String, sk: String, body: &Body, placement: &Placement, object_key: &str, expires_at: Option<i64>) -> Item {
     let mut item: Item = HashMap::from([
         (keys::PK.into(), s(pk)),
         (keys::SK.into(), s(sk)),
-        (BODY_RANK.into(), n(rank)),
         (BODY_SHA.into(), s(&body.sha256)),
         (BODY_SIZE.into(), n(body.raw.len())),
-        (keys::VERSION.into(), n(ver)),
     ]);
     match placement {
         Placement::Inline { encoding, data } => {
@@ -203,6 +183,11 @@ pub fn body_item(
         item.insert(keys::EXPIRES_AT.into(), n(t));
     }
     item
+}
+
+/// Digest of the current body of `field` according to a summary item.
+pub fn body_reference(summary: &Item, field: crate::keys::BodyField) -> Option<&str> {
+    string_attr(summary, field.reference_field())
 }
 
 /// How a stored body is to be returned.
@@ -281,10 +266,9 @@ mod tests {
     fn bodies_round_trip_inline_and_as_references() {
         let body = Body::new(br#"{"k":"v"}"#.to_vec());
         let inline = crate::bodies::place(&body, 8192);
-        let item = body_item("pk".into(), "B#input".into(), &body, &inline, "obj", 2, None, 1);
+        let item = body_item("pk".into(), "B#input#x".into(), &body, &inline, "obj", None);
         assert!(matches!(stored_body(&item), Some(StoredBody::Inline(b)) if b == body.raw));
-        assert_eq!(body_version(&item), Some(BodyVersion { rank: 2, sha256: body.sha256.clone() }));
-        let item = body_item("pk".into(), "B#input".into(), &body, &Placement::External, "obj", 2, None, 1);
+        let item = body_item("pk".into(), "B#input#x".into(), &body, &Placement::External, "obj", None);
         match stored_body(&item) {
             Some(StoredBody::External { object_key, reference }) => {
                 assert_eq!(object_key, "obj");

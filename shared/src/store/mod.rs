@@ -62,7 +62,7 @@ pub trait CollectionReads: Sync {
     /// The summary, execution bodies and step summaries of one execution, in one Query.
     fn execution_collection(&self, project: &str, execution_id: &str)
         -> impl Future<Output = Result<Vec<Item>, StoreError>> + Send;
-    /// A step summary and its bodies, in one BatchGetItem.
+    /// A step summary and its body items: a GetItem and a Query, made concurrently.
     fn step_items(&self, project: &str, execution_id: &str, step_id: &str)
         -> impl Future<Output = Result<Vec<Item>, StoreError>> + Send;
 }
@@ -85,7 +85,9 @@ pub struct GuardedPut {
 pub trait IngestWrites: Sync {
     /// Reads items by (pk, sk); missing items are simply absent from the result.
     fn batch_get(&self, keys: &[(String, String)]) -> impl Future<Output = Result<Vec<Item>, StoreError>> + Send;
-    /// Writes all puts atomically, each guarded by its expected version.
-    fn transact_put(&self, puts: &[GuardedPut]) -> impl Future<Output = Result<(), StoreError>> + Send;
+    /// Unconditional puts of immutable items (content-addressed bodies), batched.
+    fn batch_put(&self, items: &[Item]) -> impl Future<Output = Result<(), StoreError>> + Send;
+    /// One put guarded by the version that was read.
+    fn guarded_put(&self, put: &GuardedPut) -> impl Future<Output = Result<(), StoreError>> + Send;
     fn put_object(&self, key: &str, bytes: Vec<u8>) -> impl Future<Output = Result<(), StoreError>> + Send;
 }
