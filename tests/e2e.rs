@@ -28,24 +28,42 @@ async fn seed(api: &Api) -> Seeded {
     let key = create_key(&project).await;
     let integrations = ["salesforce", "hubspot", "slack"];
     let statuses = ["SUCCEEDED", "FAILED", "RUNNING", "SUCCEEDED", "CANCELLED"];
-    let mut executions = Vec::new();
+    let mut executions: Vec<(String, String, String, String, String)> = Vec::new();
     let mut events = Vec::new();
     for n in 0..300usize {
         // Pairs of executions start in the same millisecond: order falls back to the id.
-        let started = minutes_ago(((n / 2) * 191 % 57_600) as i64 + 5);
-        let (e, integration, user, status) =
-            (id(), integrations[n % 3].to_string(), format!("user-{}", n % 7), statuses[n % 5].to_string());
+        let started = match executions.last() {
+            Some((t, ..)) if n % 2 == 1 => t.clone(),
+            _ => minutes_ago(((n / 2) * 191 % 57_600) as i64 + 5),
+        };
+        let (e, integration, user, status) = (
+            id(),
+            integrations[n % 3].to_string(),
+            format!("user-{}", n % 7),
+            statuses[n % 5].to_string(),
+        );
         let mut extra = json!({"integration": integration, "userId": user, "triggerType": if n % 2 == 0 {"webhook"} else {"cron"},
                                "input": {"n": n}});
         if status != "RUNNING" {
             extra["dateEnded"] = json!(started.clone());
         }
         events.push(execution(&project, &e, &status, &started, extra));
-        events.push(step(&project, &e, "s1", "SUCCEEDED", &started, json!({"output": {"step": n}})));
+        events.push(step(
+            &project,
+            &e,
+            "s1",
+            "SUCCEEDED",
+            &started,
+            json!({"output": {"step": n}}),
+        ));
         executions.push((started, e, integration, user, status));
     }
     ingest_all(api, &events).await;
-    Seeded { project, key, executions }
+    Seeded {
+        project,
+        key,
+        executions,
+    }
 }
 
 /// Pages through `query` by nextLink; returns the ids in the order served.
@@ -61,7 +79,10 @@ async fn page_all(api: &Api, s: &Seeded, query: &str) -> Vec<String> {
         next = body["nextLink"].as_str().map(str::to_string);
         if let Some(link) = &next {
             assert!(link.starts_with(&api.base), "nextLink is absolute on this host: {link}");
-            assert_eq!(body["nextCursor"].as_str().map(|c| link.contains(&c.replace('.', "."))), Some(true));
+            assert_eq!(
+                body["nextCursor"].as_str().map(|c| link.contains(&c.replace('.', "."))),
+                Some(true)
+            );
         }
         pages += 1;
         assert!(pages < 200, "paging does not end");
@@ -69,7 +90,11 @@ async fn page_all(api: &Api, s: &Seeded, query: &str) -> Vec<String> {
     ids
 }
 
-fn expected(s: &Seeded, keep: impl Fn(&(String, String, String, String, String)) -> bool, ascending: bool) -> Vec<String> {
+fn expected(
+    s: &Seeded,
+    keep: impl Fn(&(String, String, String, String, String)) -> bool,
+    ascending: bool,
+) -> Vec<String> {
     let mut rows: Vec<_> = s.executions.iter().filter(|r| keep(r)).collect();
     rows.sort_by(|a, b| (&a.0, &a.1).cmp(&(&b.0, &b.1)));
     if !ascending {
@@ -87,13 +112,22 @@ async fn paging_by_next_link_returns_every_match_once_in_order() {
     let in_range = |r: &(String, String, String, String, String)| r.0 >= after && r.0 < before;
 
     for (order, asc) in [("DESC", false), ("ASC", true)] {
-        let got = page_all(&api, &s, &format!("integration=salesforce&afterDate={after}&beforeDate={before}&sortBy={order}&limit=17")).await;
+        let got = page_all(
+            &api,
+            &s,
+            &format!("integration=salesforce&afterDate={after}&beforeDate={before}&sortBy={order}&limit=17"),
+        )
+        .await;
         let want = expected(&s, |r| in_range(r) && r.2 == "salesforce", asc);
         assert!(want.len() > 50);
         assert_eq!(got, want, "integration + date range, {order}");
     }
     let got = page_all(&api, &s, "integration=hubspot,slack&limit=33").await;
-    assert_eq!(got, expected(&s, |r| r.2 != "salesforce", false), "two integrations merged");
+    assert_eq!(
+        got,
+        expected(&s, |r| r.2 != "salesforce", false),
+        "two integrations merged"
+    );
     let got = page_all(&api, &s, "limit=1000").await;
     assert_eq!(got, expected(&s, |_| true, false), "whole project");
     assert_eq!(got.iter().collect::<HashSet<_>>().len(), 300);
@@ -103,15 +137,45 @@ async fn paging_by_next_link_returns_every_match_once_in_order() {
     assert_eq!(got, expected(&s, |r| r.3 == "user-3" && r.4 == "FAILED", false));
     assert!(!got.is_empty());
     let got = page_all(&api, &s, "status=FAILED,cancelled&triggerType=cron&sortBy=ASC&limit=9").await;
-    let cron: HashSet<String> = s.executions.iter().enumerate().filter(|(n, _)| n % 2 == 1).map(|(_, r)| r.1.clone()).collect();
-    assert_eq!(got, expected(&s, |r| (r.4 == "FAILED" || r.4 == "CANCELLED") && cron.contains(&r.1), true));
+    let cron: HashSet<String> = s
+        .executions
+        .iter()
+        .enumerate()
+        .filter(|(n, _)| n % 2 == 1)
+        .map(|(_, r)| r.1.clone())
+        .collect();
+    assert_eq!(
+        got,
+        expected(
+            &s,
+            |r| (r.4 == "FAILED" || r.4 == "CANCELLED") && cron.contains(&r.1),
+            true
+        )
+    );
 
-    let (status, body) =
-        api.get(&format!("/v1/projects/{}/workflow-executions?integration=slack&count=true&limit=3", s.project), Some(&s.key)).await;
+    let (status, body) = api
+        .get(
+            &format!(
+                "/v1/projects/{}/workflow-executions?integration=slack&count=true&limit=3",
+                s.project
+            ),
+            Some(&s.key),
+        )
+        .await;
     assert_eq!(status, 200);
     assert_eq!(body["total"], json!(100));
     let first = &body["workflowExecutions"][0];
-    for field in ["id", "projectId", "workflowId", "userId", "integration", "triggerType", "status", "dateStarted", "runDuration"] {
+    for field in [
+        "id",
+        "projectId",
+        "workflowId",
+        "userId",
+        "integration",
+        "triggerType",
+        "status",
+        "dateStarted",
+        "runDuration",
+    ] {
         assert!(!first[field].is_null(), "{field} missing in {first}");
     }
     assert!(first.get("input").is_none(), "lists never carry bodies");
@@ -123,14 +187,45 @@ async fn get_with_steps_and_step_detail() {
     let (p, e) = (project("e2e-get"), id());
     let key = create_key(&p).await;
     let t = minutes_ago(10);
-    ingest_all(&api, &[
-        execution(&p, &e, "RUNNING", &t, json!({"workflowName": "Sync", "input": {"q": "x"}})),
-        step(&p, &e, "b", "SUCCEEDED", &minutes_ago(8), json!({"dateEnded": minutes_ago(7), "input": {"i": 2}, "output": {"o": 2}})),
-        step(&p, &e, "a", "FAILED", &minutes_ago(9), json!({"error": {"code": "HTTP_500", "message": "upstream", "details": {"status": 500}}})),
-        execution(&p, &e, "FAILED", &t, json!({"dateEnded": minutes_ago(6), "error": {"message": "step a failed"}})),
-    ])
+    ingest_all(
+        &api,
+        &[
+            execution(
+                &p,
+                &e,
+                "RUNNING",
+                &t,
+                json!({"workflowName": "Sync", "input": {"q": "x"}}),
+            ),
+            step(
+                &p,
+                &e,
+                "b",
+                "SUCCEEDED",
+                &minutes_ago(8),
+                json!({"dateEnded": minutes_ago(7), "input": {"i": 2}, "output": {"o": 2}}),
+            ),
+            step(
+                &p,
+                &e,
+                "a",
+                "FAILED",
+                &minutes_ago(9),
+                json!({"error": {"code": "HTTP_500", "message": "upstream", "details": {"status": 500}}}),
+            ),
+            execution(
+                &p,
+                &e,
+                "FAILED",
+                &t,
+                json!({"dateEnded": minutes_ago(6), "error": {"message": "step a failed"}}),
+            ),
+        ],
+    )
     .await;
-    let (status, got) = api.get(&format!("/v1/projects/{p}/workflow-executions/{e}"), Some(&key)).await;
+    let (status, got) = api
+        .get(&format!("/v1/projects/{p}/workflow-executions/{e}"), Some(&key))
+        .await;
     assert_eq!(status, 200, "{got}");
     assert_eq!(got["status"], "FAILED");
     assert_eq!(got["workflowName"], "Sync");
@@ -138,21 +233,44 @@ async fn get_with_steps_and_step_detail() {
     assert_eq!(got["error"], json!({"message": "step a failed"}));
     assert_eq!(got["runDuration"], json!(240_000));
     let steps = got["steps"].as_array().unwrap();
-    assert_eq!(steps.iter().map(|s| s["id"].as_str().unwrap()).collect::<Vec<_>>(), ["a", "b"]);
+    assert_eq!(
+        steps.iter().map(|s| s["id"].as_str().unwrap()).collect::<Vec<_>>(),
+        ["a", "b"]
+    );
     assert_eq!(steps[1]["runDuration"], json!(60_000));
 
-    let (status, a) = api.get(&format!("/v1/projects/{p}/workflow-executions/{e}/step-executions/a"), Some(&key)).await;
+    let (status, a) = api
+        .get(
+            &format!("/v1/projects/{p}/workflow-executions/{e}/step-executions/a"),
+            Some(&key),
+        )
+        .await;
     assert_eq!(status, 200);
-    assert_eq!(a["error"], json!({"code": "HTTP_500", "message": "upstream", "details": {"status": 500}}));
-    let (_, b) = api.get(&format!("/v1/projects/{p}/workflow-executions/{e}/step-executions/b"), Some(&key)).await;
-    assert_eq!((b["input"].clone(), b["output"].clone()), (json!({"i": 2}), json!({"o": 2})));
+    assert_eq!(
+        a["error"],
+        json!({"code": "HTTP_500", "message": "upstream", "details": {"status": 500}})
+    );
+    let (_, b) = api
+        .get(
+            &format!("/v1/projects/{p}/workflow-executions/{e}/step-executions/b"),
+            Some(&key),
+        )
+        .await;
+    assert_eq!(
+        (b["input"].clone(), b["output"].clone()),
+        (json!({"i": 2}), json!({"o": 2}))
+    );
 
     for path in [
         format!("/v1/projects/{p}/workflow-executions/{}", id()),
         format!("/v1/projects/{p}/workflow-executions/{e}/step-executions/zz"),
     ] {
         let (status, body) = api.get(&path, Some(&key)).await;
-        assert_eq!((status, body["error"]["code"].as_str()), (404, Some("not_found")), "{path}");
+        assert_eq!(
+            (status, body["error"]["code"].as_str()),
+            (404, Some("not_found")),
+            "{path}"
+        );
     }
 }
 
@@ -176,11 +294,18 @@ async fn a_five_megabyte_output_comes_back_byte_identical_by_reference() {
         t = minutes_ago(2),
     );
     assert!(envelope.len() < 6 * 1024 * 1024);
-    let (err, report) = api.invoke("ingest", &serde_json::from_str::<Value>(&envelope).unwrap()).await;
+    let (err, report) = api
+        .invoke("ingest", &serde_json::from_str::<Value>(&envelope).unwrap())
+        .await;
     assert!(err.is_none(), "{report}");
     assert_eq!(report["accepted"], json!(3), "{report}");
 
-    let (status, detail) = api.get(&format!("/v1/projects/{p}/workflow-executions/{e}/step-executions/big"), Some(&key)).await;
+    let (status, detail) = api
+        .get(
+            &format!("/v1/projects/{p}/workflow-executions/{e}/step-executions/big"),
+            Some(&key),
+        )
+        .await;
     assert_eq!(status, 200);
     let reference = &detail["output"]["$ref"];
     assert_eq!(reference["size"], json!(big.len()));
@@ -188,10 +313,22 @@ async fn a_five_megabyte_output_comes_back_byte_identical_by_reference() {
     assert_eq!(reference["sha256"], json!(hex::encode(Sha256::digest(big.as_bytes()))));
     let (status, bytes) = api.fetch_bytes(reference["url"].as_str().unwrap()).await;
     assert_eq!(status, 200);
-    assert!(bytes == big.as_bytes(), "the presigned URL returns the exact bytes sent");
+    assert!(
+        bytes == big.as_bytes(),
+        "the presigned URL returns the exact bytes sent"
+    );
 
-    let (_, detail) = api.get(&format!("/v1/projects/{p}/workflow-executions/{e}/step-executions/small"), Some(&key)).await;
-    assert_eq!(detail["output"], serde_json::from_str::<Value>(&small).unwrap(), "a 2 KB body stays inline");
+    let (_, detail) = api
+        .get(
+            &format!("/v1/projects/{p}/workflow-executions/{e}/step-executions/small"),
+            Some(&key),
+        )
+        .await;
+    assert_eq!(
+        detail["output"],
+        serde_json::from_str::<Value>(&small).unwrap(),
+        "a 2 KB body stays inline"
+    );
 }
 
 #[tokio::test]
@@ -199,11 +336,16 @@ async fn an_sqs_batch_delivered_twice_stores_good_events_once_and_fails_only_the
     let api = Api::from_env();
     let p = project("e2e-sqs");
     let (e1, e2) = (id(), id());
-    let good1 = vec![execution(&p, &e1, "RUNNING", &minutes_ago(5), json!({})), step(&p, &e1, "s", "RUNNING", &minutes_ago(5), json!({}))];
+    let good1 = vec![
+        execution(&p, &e1, "RUNNING", &minutes_ago(5), json!({})),
+        step(&p, &e1, "s", "RUNNING", &minutes_ago(5), json!({})),
+    ];
     let good2 = vec![execution(&p, &e2, "SUCCEEDED", &minutes_ago(4), json!({}))];
-    let record = |id: &str, body: String| json!({"messageId": id, "receiptHandle": "r", "body": body, "eventSource": "aws:sqs",
+    let record = |id: &str, body: String| {
+        json!({"messageId": id, "receiptHandle": "r", "body": body, "eventSource": "aws:sqs",
                                                 "eventSourceARN": "arn:aws:sqs:us-east-1:000000000000:ingest", "awsRegion": "us-east-1",
-                                                "attributes": {}, "messageAttributes": {}});
+                                                "attributes": {}, "messageAttributes": {}})
+    };
     let batch = json!({"Records": [
         record("m1", json!({"events": good1}).to_string()),
         record("m2", "{not json".to_string()),
@@ -212,13 +354,21 @@ async fn an_sqs_batch_delivered_twice_stores_good_events_once_and_fails_only_the
     for delivery in 0..2 {
         let (err, body) = api.invoke("ingest", &batch).await;
         assert!(err.is_none(), "{body}");
-        assert_eq!(body["batchItemFailures"], json!([{"itemIdentifier": "m2"}]), "delivery {delivery}");
+        assert_eq!(
+            body["batchItemFailures"],
+            json!([{"itemIdentifier": "m2"}]),
+            "delivery {delivery}"
+        );
     }
     // Sending the good events once more finds every one already stored.
     let mut all = good1.clone();
     all.extend(good2);
     let (_, report) = api.invoke("ingest", &json!({ "events": all })).await;
-    assert_eq!((report["accepted"].clone(), report["duplicates"].clone()), (json!(0), json!(3)), "{report}");
+    assert_eq!(
+        (report["accepted"].clone(), report["duplicates"].clone()),
+        (json!(0), json!(3)),
+        "{report}"
+    );
 }
 
 #[tokio::test]
@@ -228,13 +378,30 @@ async fn bad_requests_get_contract_errors_and_never_a_500() {
     let key = create_key(&s_project).await;
     let other_key = create_key(&project("e2e-other")).await;
     let e = id();
-    ingest_all(&api, &(0..3).map(|n| execution(&s_project, &format!("{e}-{n}"), "SUCCEEDED", &minutes_ago(n + 1), json!({}))).collect::<Vec<_>>()).await;
+    ingest_all(
+        &api,
+        &(0..3)
+            .map(|n| {
+                execution(
+                    &s_project,
+                    &format!("{e}-{n}"),
+                    "SUCCEEDED",
+                    &minutes_ago(n + 1),
+                    json!({}),
+                )
+            })
+            .collect::<Vec<_>>(),
+    )
+    .await;
     let base = format!("/v1/projects/{s_project}/workflow-executions");
 
     let check = |status: u16, body: &Value, want_status: u16, code: &str| {
         assert_eq!(status, want_status, "{body}");
         assert_eq!(body["error"]["code"], code, "{body}");
-        assert!(body["error"]["requestId"].as_str().is_some_and(|r| !r.is_empty()), "{body}");
+        assert!(
+            body["error"]["requestId"].as_str().is_some_and(|r| !r.is_empty()),
+            "{body}"
+        );
         assert!(body["error"]["message"].is_string());
     };
     let (st, b) = api.get(&base, None).await;
@@ -279,7 +446,12 @@ async fn bad_requests_get_contract_errors_and_never_a_500() {
     // The same cursor on another project, with that project's own valid key.
     let other = project("e2e-other2");
     let other_project_key = create_key(&other).await;
-    let (st, b) = api.get(&format!("/v1/projects/{other}/workflow-executions?limit=1&cursor={cursor}"), Some(&other_project_key)).await;
+    let (st, b) = api
+        .get(
+            &format!("/v1/projects/{other}/workflow-executions?limit=1&cursor={cursor}"),
+            Some(&other_project_key),
+        )
+        .await;
     check(st, &b, 400, "invalid_cursor");
     // A changed limit keeps the cursor valid.
     let (st, b) = api.get(&format!("{base}?limit=2&cursor={cursor}"), Some(&key)).await;

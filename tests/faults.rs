@@ -3,6 +3,7 @@
 //! scripts/fault_proxy.py). A producer resends what was reported failed; afterwards every execution
 //! is stored exactly once, complete.
 
+use futures::StreamExt;
 use rand::seq::SliceRandom;
 use rand::SeedableRng;
 use runledger::api::{get, list};
@@ -10,7 +11,6 @@ use runledger::ingest::{ingest, Outcome};
 use runledger::params::ListParams;
 use runledger_tests::*;
 use serde_json::{json, Value};
-use futures::StreamExt;
 use std::collections::HashSet;
 
 const EXECUTIONS: usize = 500;
@@ -29,21 +29,49 @@ fn noise(seed: u64, len: usize) -> String {
 fn lifecycle(p: &str, e: &str, n: usize) -> Vec<Value> {
     let t0 = minutes_ago(600 - n as i64);
     // Every tenth execution has an output too large to stay inline, so S3 faults matter too.
-    let output = if n % 10 == 0 { json!({"blob": noise(n as u64, 20_000)}) } else { json!({"n": n}) };
+    let output = if n % 10 == 0 {
+        json!({"blob": noise(n as u64, 20_000)})
+    } else {
+        json!({"n": n})
+    };
     vec![
-        execution(p, e, "RUNNING", &t0, json!({"integration": "slack", "input": {"payload": noise(n as u64 + 1, 1000)}})),
+        execution(
+            p,
+            e,
+            "RUNNING",
+            &t0,
+            json!({"integration": "slack", "input": {"payload": noise(n as u64 + 1, 1000)}}),
+        ),
         step(p, e, "s1", "RUNNING", &t0, json!({"input": {"i": 1}})),
-        step(p, e, "s1", "SUCCEEDED", &t0, json!({"dateEnded": minutes_ago(590 - n as i64), "output": {"o": 1}})),
+        step(
+            p,
+            e,
+            "s1",
+            "SUCCEEDED",
+            &t0,
+            json!({"dateEnded": minutes_ago(590 - n as i64), "output": {"o": 1}}),
+        ),
         step(p, e, "s2", "RUNNING", &t0, json!({})),
         step(p, e, "s2", "SUCCEEDED", &t0, json!({"output": {"o": 2}})),
-        execution(p, e, "SUCCEEDED", &t0, json!({"dateEnded": minutes_ago(580 - n as i64), "taskCount": 2, "output": output})),
+        execution(
+            p,
+            e,
+            "SUCCEEDED",
+            &t0,
+            json!({"dateEnded": minutes_ago(580 - n as i64), "taskCount": 2, "output": output}),
+        ),
     ]
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn every_event_is_stored_exactly_once_despite_faults() {
     let proxy = FaultProxy::start(0.3, 7);
-    let (faulty, direct, settings, p) = (store_via(&proxy.url).await, store().await, settings(), project("faults"));
+    let (faulty, direct, settings, p) = (
+        store_via(&proxy.url).await,
+        store().await,
+        settings(),
+        project("faults"),
+    );
     let ids: Vec<String> = (0..EXECUTIONS).map(|_| id()).collect();
     let mut events: Vec<Value> = ids.iter().enumerate().flat_map(|(n, e)| lifecycle(&p, e, n)).collect();
     events.shuffle(&mut rand::rngs::StdRng::seed_from_u64(3));
@@ -60,7 +88,9 @@ async fn every_event_is_stored_exactly_once_despite_faults() {
         // Two invocations at a time, as two concurrent Lambda instances would.
         let mut failed = Vec::new();
         for pair in raws.chunks(2).zip(batches.chunks(2)) {
-            let results = futures::future::join_all(pair.0.iter().map(|r| ingest(&faulty, &settings, r, chrono::Utc::now()))).await;
+            let results =
+                futures::future::join_all(pair.0.iter().map(|r| ingest(&faulty, &settings, r, chrono::Utc::now())))
+                    .await;
             for (outcomes, batch) in results.iter().zip(pair.1) {
                 for (o, ev) in outcomes.iter().zip(batch) {
                     match o {
@@ -73,22 +103,52 @@ async fn every_event_is_stored_exactly_once_despite_faults() {
                 }
             }
         }
-        eprintln!("round {rounds}: {} events sent, {} failed, {:?} elapsed", pending.len(), failed.len(), started.elapsed());
+        eprintln!(
+            "round {rounds}: {} events sent, {} failed, {:?} elapsed",
+            pending.len(),
+            failed.len(),
+            started.elapsed()
+        );
         pending = failed;
     }
 
     eprintln!("ingest done after {rounds} rounds in {:?}", started.elapsed());
-    let injected: Value = reqwest::get(format!("{}/__faults", proxy.url)).await.unwrap().json().await.unwrap();
-    for kind in ["throttle", "500", "lost-response", "unprocessed-keys", "unprocessed-items", "s3-error"] {
-        assert!(injected[kind].as_u64().unwrap_or(0) > 0, "no {kind} fault was injected: {injected}");
+    let injected: Value = reqwest::get(format!("{}/__faults", proxy.url))
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    for kind in [
+        "throttle",
+        "500",
+        "lost-response",
+        "unprocessed-keys",
+        "unprocessed-items",
+        "s3-error",
+    ] {
+        assert!(
+            injected[kind].as_u64().unwrap_or(0) > 0,
+            "no {kind} fault was injected: {injected}"
+        );
     }
 
     // Listing the project returns every execution exactly once.
     let mut seen = Vec::new();
-    let mut params = ListParams { limit: 1000, integration: vec!["slack".into()], ..ListParams::parse(&[]).unwrap() };
+    let mut params = ListParams {
+        limit: 1000,
+        integration: vec!["slack".into()],
+        ..ListParams::parse(&[]).unwrap()
+    };
     loop {
-        let page = list::list(&direct, &settings, &p, &params, "http://test", chrono::Utc::now()).await.unwrap();
-        seen.extend(page.workflow_executions.iter().map(|x| x["id"].as_str().unwrap().to_string()));
+        let page = list::list(&direct, &settings, &p, &params, "http://test", chrono::Utc::now())
+            .await
+            .unwrap();
+        seen.extend(
+            page.workflow_executions
+                .iter()
+                .map(|x| x["id"].as_str().unwrap().to_string()),
+        );
         match page.next_cursor {
             Some(c) => params.cursor = Some(c),
             None => break,
@@ -101,12 +161,17 @@ async fn every_event_is_stored_exactly_once_despite_faults() {
     let checks = ids.iter().enumerate().map(|(n, e)| {
         let (direct, p) = (&direct, &p);
         async move {
-            let got = serde_json::to_value(get::get(direct, p, e, chrono::Utc::now().timestamp()).await.unwrap()).unwrap();
+            let got =
+                serde_json::to_value(get::get(direct, p, e, chrono::Utc::now().timestamp()).await.unwrap()).unwrap();
             assert_eq!(got["status"], "SUCCEEDED", "{e}");
             assert_eq!(got["taskCount"], 2);
             assert_eq!(got["input"]["payload"].as_str().map(str::len), Some(1000));
             if n % 10 == 0 {
-                assert!(got["output"]["$ref"]["url"].is_string(), "large output offloaded: {}", got["output"]);
+                assert!(
+                    got["output"]["$ref"]["url"].is_string(),
+                    "large output offloaded: {}",
+                    got["output"]
+                );
             } else {
                 assert_eq!(got["output"], json!({"n": n}));
             }
@@ -114,10 +179,24 @@ async fn every_event_is_stored_exactly_once_despite_faults() {
                 .as_array()
                 .unwrap()
                 .iter()
-                .map(|s| (s["id"].as_str().unwrap().to_string(), s["status"].as_str().unwrap().to_string()))
+                .map(|s| {
+                    (
+                        s["id"].as_str().unwrap().to_string(),
+                        s["status"].as_str().unwrap().to_string(),
+                    )
+                })
                 .collect();
-            assert_eq!(steps, [("s1".to_string(), "SUCCEEDED".to_string()), ("s2".to_string(), "SUCCEEDED".to_string())]);
+            assert_eq!(
+                steps,
+                [
+                    ("s1".to_string(), "SUCCEEDED".to_string()),
+                    ("s2".to_string(), "SUCCEEDED".to_string())
+                ]
+            );
         }
     });
-    futures::stream::iter(checks).buffer_unordered(8).collect::<Vec<()>>().await;
+    futures::stream::iter(checks)
+        .buffer_unordered(8)
+        .collect::<Vec<()>>()
+        .await;
 }

@@ -17,13 +17,39 @@ fn now() -> chrono::DateTime<chrono::Utc> {
 async fn an_execution_with_steps_reads_back_through_get_and_step_detail() {
     let (store, settings, p, e) = (store().await, settings(), project("store"), id());
     let events = vec![
-        execution(&p, &e, "RUNNING", &minutes_ago(10), json!({"userId": "u1", "integration": "salesforce", "input": {"lead": 7}})),
+        execution(
+            &p,
+            &e,
+            "RUNNING",
+            &minutes_ago(10),
+            json!({"userId": "u1", "integration": "salesforce", "input": {"lead": 7}}),
+        ),
         step(&p, &e, "s2", "SUCCEEDED", &minutes_ago(8), json!({"output": [1, 2]})),
-        step(&p, &e, "s1", "FAILED", &minutes_ago(9), json!({"dateEnded": minutes_ago(8), "error": {"code": "E1", "message": "bad", "details": {"why": "x"}}})),
-        execution(&p, &e, "FAILED", &minutes_ago(10), json!({"dateEnded": minutes_ago(5), "error": {"message": "step s1 failed"}})),
+        step(
+            &p,
+            &e,
+            "s1",
+            "FAILED",
+            &minutes_ago(9),
+            json!({"dateEnded": minutes_ago(8), "error": {"code": "E1", "message": "bad", "details": {"why": "x"}}}),
+        ),
+        execution(
+            &p,
+            &e,
+            "FAILED",
+            &minutes_ago(10),
+            json!({"dateEnded": minutes_ago(5), "error": {"message": "step s1 failed"}}),
+        ),
     ];
     let outcomes = ingest(&store, &settings, &raw(&events), now()).await;
-    assert_eq!(Report::from_outcomes(&outcomes), Report { accepted: 4, duplicates: 0, rejected: vec![] });
+    assert_eq!(
+        Report::from_outcomes(&outcomes),
+        Report {
+            accepted: 4,
+            duplicates: 0,
+            rejected: vec![]
+        }
+    );
 
     let got = serde_json::to_value(get::get(&store, &p, &e, now().timestamp()).await.unwrap()).unwrap();
     assert_eq!(got["status"], "FAILED");
@@ -31,16 +57,26 @@ async fn an_execution_with_steps_reads_back_through_get_and_step_detail() {
     assert_eq!(got["input"], json!({"lead": 7}));
     assert_eq!(got["error"]["message"], "step s1 failed");
     assert_eq!(got["runDuration"], json!(300_000), "derived from the dates");
-    let steps: Vec<&str> = got["steps"].as_array().unwrap().iter().map(|s| s["id"].as_str().unwrap()).collect();
+    let steps: Vec<&str> = got["steps"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|s| s["id"].as_str().unwrap())
+        .collect();
     assert_eq!(steps, ["s1", "s2"], "ordered by dateStarted");
     assert!(got["steps"][0].get("input").is_none(), "step summaries carry no bodies");
 
     let s1 = serde_json::to_value(step::step(&store, &p, &e, "s1", now().timestamp()).await.unwrap()).unwrap();
-    assert_eq!(s1["error"], json!({"code": "E1", "message": "bad", "details": {"why": "x"}}));
+    assert_eq!(
+        s1["error"],
+        json!({"code": "E1", "message": "bad", "details": {"why": "x"}})
+    );
     assert_eq!(s1["runDuration"], json!(60_000));
     let missing = step::step(&store, &p, &e, "nope", now().timestamp()).await.unwrap_err();
     assert_eq!(missing.status(), 404);
-    let other_project = get::get(&store, &project("other"), &e, now().timestamp()).await.unwrap_err();
+    let other_project = get::get(&store, &project("other"), &e, now().timestamp())
+        .await
+        .unwrap_err();
     assert_eq!(other_project.status(), 404);
 }
 
@@ -72,7 +108,10 @@ async fn a_bad_event_is_rejected_without_blocking_the_others() {
     assert_eq!(report.accepted, 1);
     let codes: Vec<(usize, &str)> = report.rejected.iter().map(|r| (r.index, r.code)).collect();
     assert_eq!(codes, [(1, "invalid_event"), (2, "expired")]);
-    assert!(stored_state(&store, &p, &bad).await.is_empty(), "nothing of a rejected event is written");
+    assert!(
+        stored_state(&store, &p, &bad).await.is_empty(),
+        "nothing of a rejected event is written"
+    );
     assert!(!stored_state(&store, &p, &good).await.is_empty());
 }
 
@@ -89,15 +128,41 @@ fn lifecycle(p: &str, e: &str) -> Vec<Value> {
         .collect();
     let big = json!({ "blob": blob });
     vec![
-        execution(p, e, "QUEUED", &t0, json!({"userId": "u1", "integration": "hubspot", "input": {"n": 1}})),
+        execution(
+            p,
+            e,
+            "QUEUED",
+            &t0,
+            json!({"userId": "u1", "integration": "hubspot", "input": {"n": 1}}),
+        ),
         execution(p, e, "RUNNING", &t0, json!({"taskCount": 1})),
         execution(p, e, "RUNNING", &t0, json!({"taskCount": 2, "traceId": "t-1"})),
         step(p, e, "s1", "RUNNING", &minutes_ago(29), json!({"input": {"a": 1}})),
-        step(p, e, "s1", "SUCCEEDED", &minutes_ago(29), json!({"dateEnded": minutes_ago(28), "output": big})),
+        step(
+            p,
+            e,
+            "s1",
+            "SUCCEEDED",
+            &minutes_ago(29),
+            json!({"dateEnded": minutes_ago(28), "output": big}),
+        ),
         step(p, e, "s2", "RUNNING", &minutes_ago(28), json!({})),
-        step(p, e, "s2", "FAILED", &minutes_ago(28), json!({"error": {"code": "E", "message": "m", "details": [1]}})),
+        step(
+            p,
+            e,
+            "s2",
+            "FAILED",
+            &minutes_ago(28),
+            json!({"error": {"code": "E", "message": "m", "details": [1]}}),
+        ),
         step(p, e, "s3", "SUCCEEDED", &minutes_ago(27), json!({"output": "done"})),
-        execution(p, e, "SUCCEEDED", &t0, json!({"dateEnded": minutes_ago(20), "taskCount": 3, "output": {"r": [1, 2, 3]}})),
+        execution(
+            p,
+            e,
+            "SUCCEEDED",
+            &t0,
+            json!({"dateEnded": minutes_ago(20), "taskCount": 3, "output": {"r": [1, 2, 3]}}),
+        ),
     ]
 }
 
@@ -123,9 +188,16 @@ fn events_in_any_order_with_duplicates_and_concurrent_batches_converge() {
         }
         normalized(stored_state(&store, &p, &e).await, &p, &e)
     });
-    assert!(reference.contains("SUCCEEDED") && reference.contains("s3Key"), "the reference run stored the lifecycle");
+    assert!(
+        reference.contains("SUCCEEDED") && reference.contains("s3Key"),
+        "the reference run stored the lifecycle"
+    );
 
-    let mut runner = TestRunner::new(Config { cases: 12, failure_persistence: None, ..Config::default() });
+    let mut runner = TestRunner::new(Config {
+        cases: 12,
+        failure_persistence: None,
+        ..Config::default()
+    });
     runner
         .run(&any::<u64>(), |seed| {
             let state = rt.block_on(async {
@@ -142,10 +214,12 @@ fn events_in_any_order_with_duplicates_and_concurrent_batches_converge() {
                 }
                 // Batches race each other, as concurrent Lambda invocations would.
                 let raws: Vec<_> = batches.iter().map(|b| raw(b)).collect();
-                let results =
-                    futures::future::join_all(raws.iter().map(|r| ingest(&store, &settings, r, now()))).await;
+                let results = futures::future::join_all(raws.iter().map(|r| ingest(&store, &settings, r, now()))).await;
                 for outcomes in results {
-                    assert!(outcomes.iter().all(|o| !matches!(o, Outcome::Rejected { .. })), "{outcomes:?}");
+                    assert!(
+                        outcomes.iter().all(|o| !matches!(o, Outcome::Rejected { .. })),
+                        "{outcomes:?}"
+                    );
                 }
                 normalized(stored_state(&store, &p, &e).await, &p, &e)
             });

@@ -60,9 +60,7 @@ pub fn mint(project: &str, name: &str, now_epoch: i64) -> NewKey {
 pub fn split(token: &str) -> Option<(&str, &str)> {
     let rest = token.strip_prefix(PREFIX)?;
     let (id, secret) = rest.split_once('_')?;
-    let well_formed = id.len() == 12
-        && id.bytes().all(|b| b.is_ascii_hexdigit())
-        && (20..=100).contains(&secret.len());
+    let well_formed = id.len() == 12 && id.bytes().all(|b| b.is_ascii_hexdigit()) && (20..=100).contains(&secret.len());
     well_formed.then_some((id, secret))
 }
 
@@ -129,8 +127,16 @@ impl KeyAdmin<'_> {
         };
         self.dynamodb
             .transact_write_items()
-            .transact_items(put(record_item(keys::api_key_pk(&r.key_id), keys::API_KEY_SK.into(), r))?)
-            .transact_items(put(record_item(keys::project_keys_pk(project), keys::project_key_sk(&r.key_id), r))?)
+            .transact_items(put(record_item(
+                keys::api_key_pk(&r.key_id),
+                keys::API_KEY_SK.into(),
+                r,
+            ))?)
+            .transact_items(put(record_item(
+                keys::project_keys_pk(project),
+                keys::project_key_sk(&r.key_id),
+                r,
+            ))?)
             .send()
             .await
             .map_err(store_err)?;
@@ -148,7 +154,10 @@ impl KeyAdmin<'_> {
             .send()
             .await
             .map_err(store_err)?;
-        out.item.as_ref().and_then(record_from_item).ok_or_else(|| KeyAdminError::NotFound(key_id.into()))
+        out.item
+            .as_ref()
+            .and_then(record_from_item)
+            .ok_or_else(|| KeyAdminError::NotFound(key_id.into()))
     }
 
     pub async fn list(&self, project: &str) -> Result<Vec<KeyRecord>, KeyAdminError> {
@@ -192,7 +201,10 @@ impl KeyAdmin<'_> {
         self.dynamodb
             .transact_write_items()
             .transact_items(update(keys::api_key_pk(key_id), keys::API_KEY_SK.into())?)
-            .transact_items(update(keys::project_keys_pk(&record.project_id), keys::project_key_sk(key_id))?)
+            .transact_items(update(
+                keys::project_keys_pk(&record.project_id),
+                keys::project_key_sk(key_id),
+            )?)
             .send()
             .await
             .map_err(store_err)?;
@@ -224,7 +236,14 @@ mod tests {
 
     #[test]
     fn malformed_tokens_do_not_split() {
-        for bad in ["", "rl_", "rl_zz_secret", "Bearer x", "rl_0123456789ab_short", "xx_0123456789ab_aaaaaaaaaaaaaaaaaaaaaaaa"] {
+        for bad in [
+            "",
+            "rl_",
+            "rl_zz_secret",
+            "Bearer x",
+            "rl_0123456789ab_short",
+            "xx_0123456789ab_aaaaaaaaaaaaaaaaaaaaaaaa",
+        ] {
             assert!(split(bad).is_none(), "{bad}");
         }
     }

@@ -47,7 +47,9 @@ pub async fn clients_for(settings: &Settings, endpoint_url: Option<&str>) -> Cli
     }
     let shared = loader.load().await;
     let dynamodb = aws_sdk_dynamodb::Client::from_conf(
-        aws_sdk_dynamodb::config::Builder::from(&shared).interceptor(RoundTripCounter).build(),
+        aws_sdk_dynamodb::config::Builder::from(&shared)
+            .interceptor(RoundTripCounter)
+            .build(),
     );
     let s3 = aws_sdk_s3::Client::from_conf(
         aws_sdk_s3::config::Builder::from(&shared)

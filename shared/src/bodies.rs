@@ -69,7 +69,10 @@ pub fn place(body: &Body, inline_max: usize) -> Placement {
         }
     }
     if best.1.len() <= inline_max {
-        Placement::Inline { encoding: best.0, data: best.1 }
+        Placement::Inline {
+            encoding: best.0,
+            data: best.1,
+        }
     } else {
         Placement::External
     }
@@ -121,7 +124,13 @@ mod tests {
     #[test]
     fn small_bodies_stay_inline_and_raw() {
         let b = Body::new(br#"{"a":1}"#.to_vec());
-        assert_eq!(place(&b, 8192), Placement::Inline { encoding: Encoding::Raw, data: b.raw.clone() });
+        assert_eq!(
+            place(&b, 8192),
+            Placement::Inline {
+                encoding: Encoding::Raw,
+                data: b.raw.clone()
+            }
+        );
     }
 
     #[test]
@@ -129,7 +138,10 @@ mod tests {
         let text = format!("[{}]", vec!["\"hello world\""; 2000].join(","));
         let b = Body::new(text.into_bytes());
         match place(&b, 8192) {
-            Placement::Inline { encoding: Encoding::Gzip, data } => {
+            Placement::Inline {
+                encoding: Encoding::Gzip,
+                data,
+            } => {
                 assert!(data.len() < b.raw.len());
                 assert_eq!(decode(Encoding::Gzip, &data).unwrap(), b.raw);
             }
@@ -139,7 +151,9 @@ mod tests {
 
     #[test]
     fn incompressible_large_bodies_go_external() {
-        let noise: String = (0..20_000u32).map(|i| format!("{:x}", i.wrapping_mul(2654435761))).collect();
+        let noise: String = (0..20_000u32)
+            .map(|i| format!("{:x}", i.wrapping_mul(2654435761)))
+            .collect();
         let b = Body::new(format!("\"{noise}\"").into_bytes());
         assert_eq!(place(&b, 8192), Placement::External);
     }
@@ -147,15 +161,26 @@ mod tests {
     #[test]
     fn digest_is_hex_sha256_of_the_exact_bytes() {
         let b = Body::new(b"{}".to_vec());
-        assert_eq!(b.sha256, "44136fa355b3678a1146ad16f7e8649e94fb4fc21fe77e8310c060f61caaff8a");
+        assert_eq!(
+            b.sha256,
+            "44136fa355b3678a1146ad16f7e8649e94fb4fc21fe77e8310c060f61caaff8a"
+        );
     }
 
     #[test]
     fn views_serialize_inline_verbatim_and_refs_as_dollar_ref() {
         let raw = RawValue::from_string(r#"{"z":1,"a":[1.50]}"#.into()).unwrap();
-        assert_eq!(serde_json::to_string(&BodyView::Inline(raw)).unwrap(), r#"{"z":1,"a":[1.50]}"#);
+        assert_eq!(
+            serde_json::to_string(&BodyView::Inline(raw)).unwrap(),
+            r#"{"z":1,"a":[1.50]}"#
+        );
         let r = BodyView::Ref {
-            reference: BodyRef { url: "u".into(), size: 3, sha256: "s".into(), content_type: CONTENT_TYPE.into() },
+            reference: BodyRef {
+                url: "u".into(),
+                size: 3,
+                sha256: "s".into(),
+                content_type: CONTENT_TYPE.into(),
+            },
         };
         assert_eq!(
             serde_json::to_value(&r).unwrap(),

@@ -59,7 +59,10 @@ mod tests {
     use std::collections::HashMap;
 
     fn item(pairs: &[(&str, &str)]) -> Item {
-        pairs.iter().map(|(k, v)| (k.to_string(), AttributeValue::S(v.to_string()))).collect::<HashMap<_, _>>()
+        pairs
+            .iter()
+            .map(|(k, v)| (k.to_string(), AttributeValue::S(v.to_string())))
+            .collect::<HashMap<_, _>>()
     }
 
     #[test]

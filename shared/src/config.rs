@@ -28,7 +28,9 @@ impl Settings {
     pub fn from_env() -> Result<Self, ConfigError> {
         let cursor_secret = env::var("CURSOR_SECRET").unwrap_or_default();
         if cursor_secret.len() < 32 {
-            return Err(ConfigError("CURSOR_SECRET must be set to at least 32 characters".into()));
+            return Err(ConfigError(
+                "CURSOR_SECRET must be set to at least 32 characters".into(),
+            ));
         }
         Ok(Settings {
             table_name: env::var("TABLE_NAME").unwrap_or_else(|_| "runledger".into()),

@@ -46,7 +46,11 @@ fn mac(secret: &[u8], payload: &[u8]) -> Hmac<Sha256> {
 pub fn encode(secret: &[u8], position: &Position) -> String {
     let payload = serde_json::to_vec(position).unwrap_or_default();
     let tag = mac(secret, &payload).finalize().into_bytes();
-    format!("{}.{}", URL_SAFE_NO_PAD.encode(&payload), URL_SAFE_NO_PAD.encode(&tag[..TAG_BYTES]))
+    format!(
+        "{}.{}",
+        URL_SAFE_NO_PAD.encode(&payload),
+        URL_SAFE_NO_PAD.encode(&tag[..TAG_BYTES])
+    )
 }
 
 /// Verifies the tag first, then that the cursor matches this request's project and filters.
@@ -57,7 +61,9 @@ pub fn decode(secret: &[u8], token: &str, project: &str, filters: &str) -> Resul
     if tag.len() != TAG_BYTES {
         return Err(CursorError::Malformed);
     }
-    mac(secret, &payload).verify_truncated_left(&tag).map_err(|_| CursorError::BadSignature)?;
+    mac(secret, &payload)
+        .verify_truncated_left(&tag)
+        .map_err(|_| CursorError::BadSignature)?;
     let position: Position = serde_json::from_slice(&payload).map_err(|_| CursorError::Malformed)?;
     if position.project != project {
         return Err(CursorError::OtherProject);
@@ -75,7 +81,11 @@ mod tests {
     const KEY: &[u8] = b"0123456789abcdef0123456789abcdef";
 
     fn pos() -> Position {
-        Position { project: "p1".into(), filters: "f1".into(), last_key: "2026-11-01T00:00:00.000Z#e1".into() }
+        Position {
+            project: "p1".into(),
+            filters: "f1".into(),
+            last_key: "2026-11-01T00:00:00.000Z#e1".into(),
+        }
     }
 
     #[test]
@@ -98,8 +108,14 @@ mod tests {
         let mut forged = pos();
         forged.last_key = "9999".into();
         let forged_payload = URL_SAFE_NO_PAD.encode(serde_json::to_vec(&forged).unwrap());
-        assert_eq!(decode(KEY, &format!("{forged_payload}.{tag}"), "p1", "f1"), Err(CursorError::BadSignature));
-        assert_eq!(decode(b"another-key-another-key-another-k", &t, "p1", "f1"), Err(CursorError::BadSignature));
+        assert_eq!(
+            decode(KEY, &format!("{forged_payload}.{tag}"), "p1", "f1"),
+            Err(CursorError::BadSignature)
+        );
+        assert_eq!(
+            decode(b"another-key-another-key-another-k", &t, "p1", "f1"),
+            Err(CursorError::BadSignature)
+        );
         assert_eq!(decode(KEY, payload, "p1", "f1"), Err(CursorError::Malformed));
         assert_eq!(decode(KEY, "!!.??", "p1", "f1"), Err(CursorError::Malformed));
         assert_eq!(decode(KEY, "", "p1", "f1"), Err(CursorError::Malformed));

@@ -41,7 +41,14 @@ mod tests {
 
     #[test]
     fn rejects_garbage() {
-        for bad in ["", "yesterday", "2023-13-01", "2023-02-30", "16/02/2023", "2023-02-16T25:00:00"] {
+        for bad in [
+            "",
+            "yesterday",
+            "2023-13-01",
+            "2023-02-30",
+            "16/02/2023",
+            "2023-02-16T25:00:00",
+        ] {
             assert!(parse(bad).is_none(), "{bad}");
         }
     }

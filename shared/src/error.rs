@@ -57,19 +57,33 @@ pub struct ApiError {
 
 impl ApiError {
     pub fn new(code: ErrorCode, message: impl Into<String>) -> Self {
-        ApiError { code, message: message.into(), parameter: None, retry_after: None }
+        ApiError {
+            code,
+            message: message.into(),
+            parameter: None,
+            retry_after: None,
+        }
     }
 
     pub fn parameter(name: &str, message: impl Into<String>) -> Self {
-        ApiError { parameter: Some(name.to_string()), ..Self::new(ErrorCode::InvalidParameter, message) }
+        ApiError {
+            parameter: Some(name.to_string()),
+            ..Self::new(ErrorCode::InvalidParameter, message)
+        }
     }
 
     pub fn invalid_cursor(message: impl Into<String>) -> Self {
-        ApiError { parameter: Some("cursor".into()), ..Self::new(ErrorCode::InvalidCursor, message) }
+        ApiError {
+            parameter: Some("cursor".into()),
+            ..Self::new(ErrorCode::InvalidCursor, message)
+        }
     }
 
     pub fn unauthorized() -> Self {
-        Self::new(ErrorCode::Unauthorized, "a valid API key is required: Authorization: Bearer <key>")
+        Self::new(
+            ErrorCode::Unauthorized,
+            "a valid API key is required: Authorization: Bearer <key>",
+        )
     }
 
     pub fn forbidden() -> Self {
@@ -88,7 +102,10 @@ impl ApiError {
     }
 
     pub fn internal() -> Self {
-        Self::new(ErrorCode::Internal, "internal error; retry later and quote the request id if it persists")
+        Self::new(
+            ErrorCode::Internal,
+            "internal error; retry later and quote the request id if it persists",
+        )
     }
 
     pub fn status(&self) -> u16 {

@@ -48,7 +48,10 @@ pub enum Outcome {
 
 impl Outcome {
     fn rejected(code: &'static str, message: impl Into<String>) -> Self {
-        Outcome::Rejected { code, message: message.into() }
+        Outcome::Rejected {
+            code,
+            message: message.into(),
+        }
     }
 }
 
@@ -73,7 +76,11 @@ impl Report {
             match o {
                 Outcome::Accepted => r.accepted += 1,
                 Outcome::Duplicate => r.duplicates += 1,
-                Outcome::Rejected { code, message } => r.rejected.push(Rejection { index, code, message: message.clone() }),
+                Outcome::Rejected { code, message } => r.rejected.push(Rejection {
+                    index,
+                    code,
+                    message: message.clone(),
+                }),
             }
         }
         r
@@ -178,7 +185,10 @@ pub fn parse_event(raw: &RawValue, now: DateTime<Utc>, settings: &Settings) -> R
         Some("execution") => false,
         Some("step") => true,
         Some("log") => {
-            return Err(Outcome::rejected(codes::UNSUPPORTED_KIND, "log events are not accepted by this version"))
+            return Err(Outcome::rejected(
+                codes::UNSUPPORTED_KIND,
+                "log events are not accepted by this version",
+            ))
         }
         Some(other) => return Err(invalid(format!("unknown kind {other:?}; use execution or step"))),
         None => return Err(invalid("missing field `kind`")),
@@ -186,20 +196,30 @@ pub fn parse_event(raw: &RawValue, now: DateTime<Utc>, settings: &Settings) -> R
     let w: WireEvent = serde_json::from_str(raw.get()).map_err(|e| invalid(e.to_string()))?;
 
     if !keys::valid_project_id(&w.project_id) {
-        return Err(invalid("projectId must be 1 to 128 characters without '#', '/', '?' or spaces"));
+        return Err(invalid(
+            "projectId must be 1 to 128 characters without '#', '/', '?' or spaces",
+        ));
     }
     if !keys::valid_id(&w.id) {
-        return Err(invalid("id must be 1 to 128 characters without '#', '/', '?' or spaces"));
+        return Err(invalid(
+            "id must be 1 to 128 characters without '#', '/', '?' or spaces",
+        ));
     }
     let status = Status::parse(&w.status).ok_or_else(|| {
-        invalid(format!("unknown status {:?}; use QUEUED, RUNNING, SUCCEEDED, FAILED or CANCELLED", w.status))
+        invalid(format!(
+            "unknown status {:?}; use QUEUED, RUNNING, SUCCEEDED, FAILED or CANCELLED",
+            w.status
+        ))
     })?;
     let started = dates::parse(&w.date_started).ok_or_else(|| invalid("dateStarted must be an RFC 3339 timestamp"))?;
     let started = dates::to_millis(started);
     if started + chrono::Duration::days(settings.retention_days) <= now {
         return Err(Outcome::rejected(
             codes::EXPIRED,
-            format!("dateStarted is older than the {}-day retention period", settings.retention_days),
+            format!(
+                "dateStarted is older than the {}-day retention period",
+                settings.retention_days
+            ),
         ));
     }
     if started > now + chrono::Duration::hours(MAX_CLOCK_SKEW_HOURS) {
@@ -238,9 +258,15 @@ pub fn parse_event(raw: &RawValue, now: DateTime<Utc>, settings: &Settings) -> R
         }
         let execution_id = w.execution_id.ok_or_else(|| invalid("missing field `executionId`"))?;
         if !keys::valid_id(&execution_id) {
-            return Err(invalid("executionId must be 1 to 128 characters without '#', '/', '?' or spaces"));
+            return Err(invalid(
+                "executionId must be 1 to 128 characters without '#', '/', '?' or spaces",
+            ));
         }
-        text(&mut fields, "stepName", Some(w.step_name.ok_or_else(|| invalid("missing field `stepName`"))?))?;
+        text(
+            &mut fields,
+            "stepName",
+            Some(w.step_name.ok_or_else(|| invalid("missing field `stepName`"))?),
+        )?;
         text(&mut fields, "stepType", w.step_type)?;
         execution_id
     } else {
@@ -253,7 +279,11 @@ pub fn parse_event(raw: &RawValue, now: DateTime<Utc>, settings: &Settings) -> R
                 return Err(invalid(format!("{name} belongs on a step event, not on an execution")));
             }
         }
-        text(&mut fields, "workflowId", Some(w.workflow_id.ok_or_else(|| invalid("missing field `workflowId`"))?))?;
+        text(
+            &mut fields,
+            "workflowId",
+            Some(w.workflow_id.ok_or_else(|| invalid("missing field `workflowId`"))?),
+        )?;
         text(&mut fields, "workflowName", w.workflow_name)?;
         text(&mut fields, "userId", w.user_id)?;
         text(&mut fields, "integration", w.integration)?;
@@ -287,7 +317,12 @@ pub fn parse_event(raw: &RawValue, now: DateTime<Utc>, settings: &Settings) -> R
         if bytes.len() > bodies::MAX_BODY_BYTES {
             return Err(Outcome::rejected(
                 codes::PAYLOAD_TOO_LARGE,
-                format!("{} is {} bytes; the limit is {}", field.name(), bytes.len(), bodies::MAX_BODY_BYTES),
+                format!(
+                    "{} is {} bytes; the limit is {}",
+                    field.name(),
+                    bytes.len(),
+                    bodies::MAX_BODY_BYTES
+                ),
             ));
         }
         let body = Body::new(bytes.to_vec());
@@ -307,7 +342,12 @@ pub fn parse_event(raw: &RawValue, now: DateTime<Utc>, settings: &Settings) -> R
 }
 
 /// Validates and stores a batch of raw events; one outcome per event, in order.
-pub async fn ingest<S: IngestWrites>(store: &S, settings: &Settings, raw: &[Box<RawValue>], now: DateTime<Utc>) -> Vec<Outcome> {
+pub async fn ingest<S: IngestWrites>(
+    store: &S,
+    settings: &Settings,
+    raw: &[Box<RawValue>],
+    now: DateTime<Utc>,
+) -> Vec<Outcome> {
     let mut outcomes: Vec<Outcome> = Vec::with_capacity(raw.len());
     let mut parsed: Vec<Option<Event>> = Vec::with_capacity(raw.len());
     for r in raw {
@@ -325,7 +365,10 @@ pub async fn ingest<S: IngestWrites>(store: &S, settings: &Settings, raw: &[Box<
     let mut pending: Vec<usize> = (0..raw.len()).filter(|&i| parsed[i].is_some()).collect();
     let mut attempt = 0;
     while !pending.is_empty() {
-        let events: Vec<(usize, &Event)> = pending.iter().map(|&i| (i, parsed[i].as_ref().expect("parsed"))).collect();
+        let events: Vec<(usize, &Event)> = pending
+            .iter()
+            .map(|&i| (i, parsed[i].as_ref().expect("parsed")))
+            .collect();
         let results = apply_once(store, settings, &events).await;
         let mut retry_these = Vec::new();
         for (i, result) in results {
@@ -334,11 +377,15 @@ pub async fn ingest<S: IngestWrites>(store: &S, settings: &Settings, raw: &[Box<
                 Err(e) if e.is_retryable() && attempt + 1 < retry::MAX_ATTEMPTS => retry_these.push(i),
                 Err(StoreError::Permanent(message)) => {
                     tracing::warn!(index = i, error = %message, "event refused by the store");
-                    outcomes[i] = Outcome::rejected(codes::STORE_REJECTED, "the store refused this event; it was not stored");
+                    outcomes[i] =
+                        Outcome::rejected(codes::STORE_REJECTED, "the store refused this event; it was not stored");
                 }
                 Err(e) => {
                     tracing::warn!(index = i, error = %e, "event not stored after retries");
-                    outcomes[i] = Outcome::rejected(codes::UNAVAILABLE, "storage is unavailable; the event was not stored, send it again");
+                    outcomes[i] = Outcome::rejected(
+                        codes::UNAVAILABLE,
+                        "storage is unavailable; the event was not stored, send it again",
+                    );
                 }
             }
         }
@@ -391,7 +438,10 @@ fn fail_all(events: &[(usize, &Event)], e: &StoreError) -> Results {
 async fn apply_once<S: IngestWrites>(store: &S, settings: &Settings, events: &[(usize, &Event)]) -> Results {
     let mut units: BTreeMap<UnitKey, Vec<(usize, &Event)>> = BTreeMap::new();
     for &(i, e) in events {
-        let key = UnitKey { pk: keys::execution_pk(&e.project, &e.execution_id), step_id: e.step_id.clone() };
+        let key = UnitKey {
+            pk: keys::execution_pk(&e.project, &e.execution_id),
+            step_id: e.step_id.clone(),
+        };
         units.entry(key).or_default().push((i, e));
     }
     let wanted: Vec<(String, String)> = units.keys().map(|k| (k.pk.clone(), k.record_sk())).collect();
@@ -507,16 +557,25 @@ fn plan_unit<'a>(
         event_indexes: evs.iter().map(|(i, _)| *i).collect(),
         uploads: Vec::new(),
         bodies: Vec::new(),
-        record: GuardedPut { item: Item::new(), expected_version: record.and_then(items::version) },
+        record: GuardedPut {
+            item: Item::new(),
+            expected_version: record.and_then(items::version),
+        },
     };
     // Write each body the merged summary now points at, unless it already did.
     for field in BodyField::ALL {
         let reference = field.reference_field();
-        let Some(sha) = fields.get(reference).and_then(|r| r.value.as_str()) else { continue };
+        let Some(sha) = fields.get(reference).and_then(|r| r.value.as_str()) else {
+            continue;
+        };
         if before.get(reference).and_then(|r| r.value.as_str()) == Some(sha) {
             continue;
         }
-        let Some(body) = evs.iter().flat_map(|(_, e)| &e.bodies).find(|(f, b)| *f == field && b.sha256 == sha).map(|(_, b)| b)
+        let Some(body) = evs
+            .iter()
+            .flat_map(|(_, e)| &e.bodies)
+            .find(|(f, b)| *f == field && b.sha256 == sha)
+            .map(|(_, b)| b)
         else {
             continue;
         };
@@ -525,7 +584,14 @@ fn plan_unit<'a>(
         if placement == Placement::External {
             write.uploads.push((object_key.clone(), body));
         }
-        write.bodies.push(items::body_item(key.pk.clone(), key.body_sk(field, sha), body, &placement, &object_key, expires));
+        write.bodies.push(items::body_item(
+            key.pk.clone(),
+            key.body_sk(field, sha),
+            body,
+            &placement,
+            &object_key,
+            expires,
+        ));
     }
     let ver = write.record.expected_version.unwrap_or(0) + 1;
     write.record.item = match &key.step_id {
@@ -566,27 +632,51 @@ mod tests {
         let text = r#"{"kind":"execution","projectId":"p1","id":"e1","workflowId":"wf","status":"succeeded",
             "dateStarted":"2026-11-25T10:00:00+01:00","dateEnded":"2026-11-25T09:00:01.5Z",
             "input":{"b": 1.50,  "a":[ ]},"error":{"message":"boom","details":{"x":1}}}"#;
-        let e = parse_event(&RawValue::from_string(text.into()).unwrap(), now(), &Settings::for_tests()).unwrap();
+        let e = parse_event(
+            &RawValue::from_string(text.into()).unwrap(),
+            now(),
+            &Settings::for_tests(),
+        )
+        .unwrap();
         assert_eq!(e.fields["status"], json!("SUCCEEDED"));
         assert_eq!(e.fields["dateStarted"], json!("2026-11-25T09:00:00.000Z"));
         assert_eq!(e.fields["error"], json!({"message": "boom"}));
         assert_eq!(e.bodies[0].1.raw, br#"{"b": 1.50,  "a":[ ]}"#);
         assert_eq!(e.bodies[1].0, BodyField::ErrorDetails);
-        assert_eq!(e.fields["inputRef"], json!(e.bodies[0].1.sha256), "the digest is merged like any field");
+        assert_eq!(
+            e.fields["inputRef"],
+            json!(e.bodies[0].1.sha256),
+            "the digest is merged like any field"
+        );
         assert_eq!(e.rank, Status::Succeeded.rank());
     }
 
     #[test]
     fn rejects_bad_events_with_clear_codes() {
         assert_eq!(reject_code(exec(json!({"status": "DONE"}))), codes::INVALID_EVENT);
-        assert_eq!(reject_code(exec(json!({"dateStarted": "last tuesday"}))), codes::INVALID_EVENT);
-        assert_eq!(reject_code(exec(json!({"dateEnded": "2026-11-25T09:00:00Z"}))), codes::INVALID_EVENT);
+        assert_eq!(
+            reject_code(exec(json!({"dateStarted": "last tuesday"}))),
+            codes::INVALID_EVENT
+        );
+        assert_eq!(
+            reject_code(exec(json!({"dateEnded": "2026-11-25T09:00:00Z"}))),
+            codes::INVALID_EVENT
+        );
         assert_eq!(reject_code(exec(json!({"id": "a#b"}))), codes::INVALID_EVENT);
         assert_eq!(reject_code(exec(json!({"colour": "red"}))), codes::INVALID_EVENT);
         assert_eq!(reject_code(exec(json!({"stepName": "s"}))), codes::INVALID_EVENT);
-        assert_eq!(reject_code(exec(json!({"dateStarted": "2026-08-01T00:00:00Z"}))), codes::EXPIRED);
-        assert_eq!(reject_code(exec(json!({"dateStarted": "2026-11-28T00:00:00Z"}))), codes::INVALID_EVENT);
-        assert_eq!(reject_code(json!({"kind": "log", "projectId": "p1"})), codes::UNSUPPORTED_KIND);
+        assert_eq!(
+            reject_code(exec(json!({"dateStarted": "2026-08-01T00:00:00Z"}))),
+            codes::EXPIRED
+        );
+        assert_eq!(
+            reject_code(exec(json!({"dateStarted": "2026-11-28T00:00:00Z"}))),
+            codes::INVALID_EVENT
+        );
+        assert_eq!(
+            reject_code(json!({"kind": "log", "projectId": "p1"})),
+            codes::UNSUPPORTED_KIND
+        );
         assert_eq!(reject_code(json!({"kind": "nope"})), codes::INVALID_EVENT);
         assert_eq!(reject_code(json!([1, 2])), codes::INVALID_EVENT);
         let big = format!("\"{}\"", "x".repeat(bodies::MAX_BODY_BYTES));
@@ -613,8 +703,14 @@ mod tests {
     #[test]
     fn envelopes_carry_one_to_a_thousand_events() {
         assert!(parse_envelope(r#"{"events":[{}]}"#).is_ok());
-        assert!(matches!(parse_envelope(r#"{"events":[]}"#), Err(EnvelopeError::Count(0))));
-        assert!(matches!(parse_envelope(r#"{"event":[]}"#), Err(EnvelopeError::Malformed(_))));
+        assert!(matches!(
+            parse_envelope(r#"{"events":[]}"#),
+            Err(EnvelopeError::Count(0))
+        ));
+        assert!(matches!(
+            parse_envelope(r#"{"event":[]}"#),
+            Err(EnvelopeError::Malformed(_))
+        ));
         assert!(matches!(parse_envelope("not json"), Err(EnvelopeError::Malformed(_))));
         let many = format!("{{\"events\":[{}]}}", vec!["{}"; 1001].join(","));
         assert!(matches!(parse_envelope(&many), Err(EnvelopeError::Count(1001))));
@@ -678,7 +774,11 @@ pub async fn handle_invocation<S: IngestWrites>(
     let outcomes = ingest(store, settings, &events, now).await;
     for (i, outcome) in outcomes.iter().enumerate() {
         if let Outcome::Rejected { code, .. } = outcome {
-            tracing::warn!(messageId = event.records[owner[i]].message_id.as_deref().unwrap_or(""), code, "event rejected");
+            tracing::warn!(
+                messageId = event.records[owner[i]].message_id.as_deref().unwrap_or(""),
+                code,
+                "event rejected"
+            );
             failed[owner[i]] = true;
         }
     }
@@ -691,6 +791,11 @@ pub async fn handle_invocation<S: IngestWrites>(
         }
     }
     let report = Report::from_outcomes(&outcomes);
-    tracing::info!(accepted = report.accepted, duplicates = report.duplicates, rejected = report.rejected.len(), "sqs batch");
+    tracing::info!(
+        accepted = report.accepted,
+        duplicates = report.duplicates,
+        rejected = report.rejected.len(),
+        "sqs batch"
+    );
     Ok(InvocationResult::Sqs(response))
 }

@@ -120,7 +120,9 @@ pub fn valid_project_id(id: &str) -> bool {
 pub fn valid_id(id: &str) -> bool {
     !id.is_empty()
         && id.len() <= 128
-        && id.chars().all(|c| !c.is_control() && !c.is_whitespace() && !matches!(c, '#' | '/' | '?'))
+        && id
+            .chars()
+            .all(|c| !c.is_control() && !c.is_whitespace() && !matches!(c, '#' | '/' | '?'))
 }
 
 /// Partition key of an execution's item collection.

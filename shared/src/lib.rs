@@ -4,8 +4,8 @@
 //! One module owns each concept: key formats (`keys`), the HTTP error model (`error`), request
 //! parameters (`params`), cursors (`cursor`), bodies (`bodies`), the merge rule (`merge`).
 
-pub mod apikeys;
 pub mod api;
+pub mod apikeys;
 pub mod aws;
 pub mod bodies;
 pub mod capacity;

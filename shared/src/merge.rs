@@ -46,7 +46,13 @@ pub fn merge_fields(state: &mut Fields, rank: u8, incoming: &BTreeMap<String, Va
             Some(cur) => outranks((rank, value), (cur.rank, &cur.value)),
         };
         if replace {
-            state.insert(name.clone(), Ranked { rank, value: value.clone() });
+            state.insert(
+                name.clone(),
+                Ranked {
+                    rank,
+                    value: value.clone(),
+                },
+            );
             changed = true;
         }
     }
@@ -66,8 +72,16 @@ mod tests {
     #[test]
     fn late_running_never_replaces_a_terminal_status() {
         let mut s = Fields::new();
-        merge_fields(&mut s, 2, &fields(&[("status", json!("SUCCEEDED")), ("dateEnded", json!("t2"))]));
-        let changed = merge_fields(&mut s, 1, &fields(&[("status", json!("RUNNING")), ("taskCount", json!(1))]));
+        merge_fields(
+            &mut s,
+            2,
+            &fields(&[("status", json!("SUCCEEDED")), ("dateEnded", json!("t2"))]),
+        );
+        let changed = merge_fields(
+            &mut s,
+            1,
+            &fields(&[("status", json!("RUNNING")), ("taskCount", json!(1))]),
+        );
         assert!(changed, "the new taskCount field is still taken");
         assert_eq!(s["status"].value, json!("SUCCEEDED"));
         assert_eq!(s["taskCount"].value, json!(1));
@@ -90,10 +104,7 @@ mod tests {
     }
 
     fn arb_event() -> impl Strategy<Value = (u8, BTreeMap<String, Value>)> {
-        let value = prop_oneof![
-            (0u32..5).prop_map(|n| json!(n)),
-            "[a-c]{1,2}".prop_map(|s| json!(s)),
-        ];
+        let value = prop_oneof![(0u32..5).prop_map(|n| json!(n)), "[a-c]{1,2}".prop_map(|s| json!(s)),];
         (0u8..5, prop::collection::btree_map("[a-d]", value, 0..4))
     }
 

@@ -46,5 +46,9 @@ pub fn take_round_trips() -> BTreeMap<String, u64> {
 
 /// Total of a `take_round_trips` result for one service prefix, e.g. "DynamoDB".
 pub fn total_for(calls: &BTreeMap<String, u64>, service: &str) -> u64 {
-    calls.iter().filter(|(k, _)| k.starts_with(service)).map(|(_, v)| v).sum()
+    calls
+        .iter()
+        .filter(|(k, _)| k.starts_with(service))
+        .map(|(_, v)| v)
+        .sum()
 }

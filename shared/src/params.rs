@@ -13,8 +13,19 @@ pub const MAX_INTEGRATIONS: usize = 10;
 const MAX_VALUE_LEN: usize = 256;
 
 const KNOWN: [&str; 13] = [
-    "integration", "userId", "workflowId", "triggerType", "traceId", "status", "afterDate", "beforeDate",
-    "sortBy", "limit", "cursor", "count", "q",
+    "integration",
+    "userId",
+    "workflowId",
+    "triggerType",
+    "traceId",
+    "status",
+    "afterDate",
+    "beforeDate",
+    "sortBy",
+    "limit",
+    "cursor",
+    "count",
+    "q",
 ];
 
 /// A validated list request.
@@ -45,17 +56,26 @@ impl ListParams {
                 ));
             }
             if seen.contains(&name.as_str()) {
-                return Err(ApiError::parameter(name, format!("{name} is given more than once; use a comma-separated list")));
+                return Err(ApiError::parameter(
+                    name,
+                    format!("{name} is given more than once; use a comma-separated list"),
+                ));
             }
             seen.push(name);
         }
         let get = |name: &str| pairs.iter().find(|(n, _)| n == name).map(|(_, v)| v.as_str());
-        let mut p = ListParams { limit: DEFAULT_LIMIT, ..Default::default() };
+        let mut p = ListParams {
+            limit: DEFAULT_LIMIT,
+            ..Default::default()
+        };
 
         if let Some(v) = get("integration") {
             p.integration = list(v, "integration")?;
             if p.integration.len() > MAX_INTEGRATIONS {
-                return Err(ApiError::parameter("integration", "at most 10 integrations may be given"));
+                return Err(ApiError::parameter(
+                    "integration",
+                    "at most 10 integrations may be given",
+                ));
             }
         }
         p.user_id = get("userId").map(|v| single(v, "userId")).transpose()?;
@@ -80,7 +100,10 @@ impl ListParams {
         p.before = get("beforeDate").map(|v| date(v, "beforeDate")).transpose()?;
         if let (Some(a), Some(b)) = (p.after, p.before) {
             if a >= b {
-                return Err(ApiError::parameter("beforeDate", "beforeDate must be later than afterDate"));
+                return Err(ApiError::parameter(
+                    "beforeDate",
+                    "beforeDate must be later than afterDate",
+                ));
             }
         }
         p.ascending = match get("sortBy") {
@@ -152,7 +175,10 @@ impl ListParams {
             }
         }
         if !self.status.is_empty() {
-            q.append_pair("status", &self.status.iter().map(|s| s.as_str()).collect::<Vec<_>>().join(","));
+            q.append_pair(
+                "status",
+                &self.status.iter().map(|s| s.as_str()).collect::<Vec<_>>().join(","),
+            );
         }
         if let Some(a) = self.after {
             q.append_pair("afterDate", &dates::format(a));
@@ -176,7 +202,10 @@ fn single(v: &str, name: &str) -> Result<String, ApiError> {
         return Err(ApiError::parameter(name, format!("{name} must not be empty")));
     }
     if v.len() > MAX_VALUE_LEN {
-        return Err(ApiError::parameter(name, format!("{name} is longer than {MAX_VALUE_LEN} characters")));
+        return Err(ApiError::parameter(
+            name,
+            format!("{name} is longer than {MAX_VALUE_LEN} characters"),
+        ));
     }
     Ok(v.to_string())
 }
@@ -194,7 +223,10 @@ fn list(v: &str, name: &str) -> Result<Vec<String>, ApiError> {
 
 fn date(v: &str, name: &str) -> Result<DateTime<Utc>, ApiError> {
     dates::parse(v).ok_or_else(|| {
-        ApiError::parameter(name, format!("{name} must be RFC 3339, YYYY-MM-DDTHH:MM:SS or YYYY-MM-DD (UTC)"))
+        ApiError::parameter(
+            name,
+            format!("{name} must be RFC 3339, YYYY-MM-DDTHH:MM:SS or YYYY-MM-DD (UTC)"),
+        )
     })
 }
 
@@ -203,8 +235,9 @@ mod tests {
     use super::*;
 
     fn parse(q: &str) -> Result<ListParams, ApiError> {
-        let pairs: Vec<(String, String)> =
-            url::form_urlencoded::parse(q.as_bytes()).map(|(k, v)| (k.into_owned(), v.into_owned())).collect();
+        let pairs: Vec<(String, String)> = url::form_urlencoded::parse(q.as_bytes())
+            .map(|(k, v)| (k.into_owned(), v.into_owned()))
+            .collect();
         ListParams::parse(&pairs)
     }
 

@@ -68,14 +68,24 @@ fn merge(into: &mut Value, extra: Value) {
 }
 
 pub fn raw(events: &[Value]) -> Vec<Box<RawValue>> {
-    events.iter().map(|e| RawValue::from_string(e.to_string()).expect("json")).collect()
+    events
+        .iter()
+        .map(|e| RawValue::from_string(e.to_string()).expect("json"))
+        .collect()
 }
 
 pub async fn create_key(project: &str) -> String {
     let settings = settings();
     let clients = runledger::aws::clients(&settings).await;
-    let admin = runledger::apikeys::KeyAdmin { dynamodb: &clients.dynamodb, table: &settings.table_name };
-    admin.create(project, "test", chrono::Utc::now().timestamp()).await.expect("create key").token
+    let admin = runledger::apikeys::KeyAdmin {
+        dynamodb: &clients.dynamodb,
+        table: &settings.table_name,
+    };
+    admin
+        .create(project, "test", chrono::Utc::now().timestamp())
+        .await
+        .expect("create key")
+        .token
 }
 
 /// Every item of an execution's collection (bodies and steps included), without the write
@@ -86,7 +96,10 @@ pub async fn stored_state(store: &Store, project: &str, execution_id: &str) -> B
         .query()
         .table_name(&store.table)
         .key_condition_expression("pk = :pk")
-        .expression_attribute_values(":pk", AttributeValue::S(runledger::keys::execution_pk(project, execution_id)))
+        .expression_attribute_values(
+            ":pk",
+            AttributeValue::S(runledger::keys::execution_pk(project, execution_id)),
+        )
         .consistent_read(true)
         .send()
         .await
@@ -113,12 +126,19 @@ pub struct Api {
 
 impl Api {
     pub fn from_env() -> Api {
-        Api { base: require_env("RUNLEDGER_API_URL"), client: reqwest::Client::new() }
+        Api {
+            base: require_env("RUNLEDGER_API_URL"),
+            client: reqwest::Client::new(),
+        }
     }
 
     /// GET a path (or absolute URL) with an optional bearer key; returns status and JSON body.
     pub async fn get(&self, path_or_url: &str, key: Option<&str>) -> (u16, Value) {
-        let url = if path_or_url.starts_with("http") { path_or_url.to_string() } else { format!("{}{path_or_url}", self.base) };
+        let url = if path_or_url.starts_with("http") {
+            path_or_url.to_string()
+        } else {
+            format!("{}{path_or_url}", self.base)
+        };
         let mut req = self.client.get(url);
         if let Some(k) = key {
             req = req.bearer_auth(k);
@@ -126,14 +146,21 @@ impl Api {
         let resp = req.send().await.expect("GET");
         let status = resp.status().as_u16();
         let text = resp.text().await.expect("body");
-        (status, serde_json::from_str(&text).unwrap_or_else(|_| json!({"unparsed": text})))
+        (
+            status,
+            serde_json::from_str(&text).unwrap_or_else(|_| json!({"unparsed": text})),
+        )
     }
 
     /// Invokes a function through the Lambda Invoke API, as any AWS SDK's Lambda client would.
     pub async fn invoke(&self, function: &str, payload: &Value) -> (Option<String>, Value) {
         let url = format!("{}/2015-03-31/functions/{function}/invocations", self.base);
         let resp = self.client.post(url).json(payload).send().await.expect("invoke");
-        let function_error = resp.headers().get("x-amz-function-error").and_then(|v| v.to_str().ok()).map(str::to_string);
+        let function_error = resp
+            .headers()
+            .get("x-amz-function-error")
+            .and_then(|v| v.to_str().ok())
+            .map(str::to_string);
         let body: Value = resp.json().await.expect("invoke response json");
         (function_error, body)
     }
@@ -162,9 +189,18 @@ impl FaultProxy {
             .spawn()
             .expect("start fault proxy");
         let mut line = String::new();
-        std::io::BufReader::new(child.stdout.take().expect("stdout")).read_line(&mut line).expect("proxy port");
-        let port = line.trim().strip_prefix("listening on ").expect("proxy banner").to_string();
-        FaultProxy { url: format!("http://127.0.0.1:{port}"), child }
+        std::io::BufReader::new(child.stdout.take().expect("stdout"))
+            .read_line(&mut line)
+            .expect("proxy port");
+        let port = line
+            .trim()
+            .strip_prefix("listening on ")
+            .expect("proxy banner")
+            .to_string();
+        FaultProxy {
+            url: format!("http://127.0.0.1:{port}"),
+            child,
+        }
     }
 }
 

@@ -27,7 +27,10 @@ fn remember(key_id: &str, hash: &str, project: &str) {
         if map.len() >= CACHE_MAX {
             map.clear();
         }
-        map.insert(key_id.to_string(), (hash.to_string(), project.to_string(), Instant::now()));
+        map.insert(
+            key_id.to_string(),
+            (hash.to_string(), project.to_string(), Instant::now()),
+        );
     }
 }
 
@@ -52,7 +55,10 @@ pub async fn authorize<K: KeyReads>(keys: &K, authorization: Option<&str>, proje
                 tracing::error!(error = %e, "api key lookup failed");
                 ApiError::internal()
             })?;
-            let record = item.as_ref().and_then(apikeys::record_from_item).ok_or_else(ApiError::unauthorized)?;
+            let record = item
+                .as_ref()
+                .and_then(apikeys::record_from_item)
+                .ok_or_else(ApiError::unauthorized)?;
             if record.revoked_at.is_some() {
                 return Err(ApiError::unauthorized());
             }

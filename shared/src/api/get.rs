@@ -10,7 +10,14 @@ use serde::Serialize;
 use serde_json::{Map, Value};
 use std::collections::HashMap;
 
-const STEP_SUMMARY_FIELDS: [&str; 6] = ["stepName", "stepType", "status", "dateStarted", "dateEnded", "runDuration"];
+const STEP_SUMMARY_FIELDS: [&str; 6] = [
+    "stepName",
+    "stepType",
+    "status",
+    "dateStarted",
+    "dateEnded",
+    "runDuration",
+];
 
 #[derive(Debug, Serialize)]
 pub struct ExecutionResponse {
@@ -60,10 +67,17 @@ pub async fn get<S: CollectionReads + BodyLinks>(
     let current = |f: BodyField| items::body_reference(summary, f).and_then(|sha| bodies.get(&(f, sha)).copied());
     let details = body_view(store, current(BodyField::ErrorDetails)).await?;
     Ok(ExecutionResponse {
-        summary: items::summary_json(summary, &["id", "projectId"], &EXECUTION_FIELDS[..EXECUTION_FIELDS.len() - 1]),
+        summary: items::summary_json(
+            summary,
+            &["id", "projectId"],
+            &EXECUTION_FIELDS[..EXECUTION_FIELDS.len() - 1],
+        ),
         input: body_view(store, current(BodyField::Input)).await?,
         output: body_view(store, current(BodyField::Output)).await?,
         error: error_view(summary, details),
-        steps: steps.iter().map(|it| items::summary_json(it, &["id"], &STEP_SUMMARY_FIELDS)).collect(),
+        steps: steps
+            .iter()
+            .map(|it| items::summary_json(it, &["id"], &STEP_SUMMARY_FIELDS))
+            .collect(),
     })
 }

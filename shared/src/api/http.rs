@@ -15,7 +15,11 @@ pub fn api_request(req: &Request) -> ApiRequest {
     let uri = req.uri();
     let query = uri
         .query()
-        .map(|q| url::form_urlencoded::parse(q.as_bytes()).map(|(k, v)| (k.into_owned(), v.into_owned())).collect())
+        .map(|q| {
+            url::form_urlencoded::parse(q.as_bytes())
+                .map(|(k, v)| (k.into_owned(), v.into_owned()))
+                .collect()
+        })
         .unwrap_or_default();
     let base_url = match uri.authority() {
         Some(a) => format!("{}://{a}", uri.scheme_str().unwrap_or("https")),
@@ -30,14 +34,24 @@ pub fn api_request(req: &Request) -> ApiRequest {
         method: req.method().as_str().to_string(),
         path: uri.path().to_string(),
         query,
-        authorization: req.headers().get("authorization").and_then(|v| v.to_str().ok()).map(str::to_string),
+        authorization: req
+            .headers()
+            .get("authorization")
+            .and_then(|v| v.to_str().ok())
+            .map(str::to_string),
         base_url,
         request_id,
     }
 }
 
 /// Routes, authorizes and answers one request; every failure becomes a contract error body.
-pub async fn respond<S>(settings: &Settings, store: &S, endpoint: Endpoint, req: &ApiRequest, now: DateTime<Utc>) -> ApiResponse
+pub async fn respond<S>(
+    settings: &Settings,
+    store: &S,
+    endpoint: Endpoint,
+    req: &ApiRequest,
+    now: DateTime<Utc>,
+) -> ApiResponse
 where
     S: KeyReads + ListingReads + CollectionReads + BodyLinks,
 {
@@ -46,7 +60,10 @@ where
             .filter(|r| r.endpoint() == endpoint)
             .ok_or_else(|| ApiError::not_found("route"))?;
         if req.method != "GET" {
-            return Err(ApiError::new(crate::error::ErrorCode::MethodNotAllowed, "only GET is supported"));
+            return Err(ApiError::new(
+                crate::error::ErrorCode::MethodNotAllowed,
+                "only GET is supported",
+            ));
         }
         auth::authorize(store, req.authorization.as_deref(), route.project()).await?;
         let now_epoch = now.timestamp();
@@ -58,11 +75,19 @@ where
             }
             Route::Get { project, execution } => {
                 no_parameters(&req.query)?;
-                Ok(ApiResponse::json(&get::get(store, project, execution, now_epoch).await?))
+                Ok(ApiResponse::json(
+                    &get::get(store, project, execution, now_epoch).await?,
+                ))
             }
-            Route::Step { project, execution, step } => {
+            Route::Step {
+                project,
+                execution,
+                step,
+            } => {
                 no_parameters(&req.query)?;
-                Ok(ApiResponse::json(&step::step(store, project, execution, step, now_epoch).await?))
+                Ok(ApiResponse::json(
+                    &step::step(store, project, execution, step, now_epoch).await?,
+                ))
             }
         }
     }
@@ -72,7 +97,10 @@ where
 
 fn no_parameters(query: &[(String, String)]) -> Result<(), ApiError> {
     match query.first() {
-        Some((name, _)) => Err(ApiError::parameter(name, format!("unknown parameter {name:?}; this route takes none"))),
+        Some((name, _)) => Err(ApiError::parameter(
+            name,
+            format!("unknown parameter {name:?}; this route takes none"),
+        )),
         None => Ok(()),
     }
 }
@@ -86,7 +114,9 @@ where
     let span = tracing::info_span!("request", requestId = %api.request_id);
     let started = std::time::Instant::now();
     crate::metrics::take_round_trips();
-    let response = respond(settings, store, endpoint, &api, Utc::now()).instrument(span.clone()).await;
+    let response = respond(settings, store, endpoint, &api, Utc::now())
+        .instrument(span.clone())
+        .await;
     let calls = crate::metrics::take_round_trips();
     span.in_scope(|| {
         tracing::info!(
@@ -105,5 +135,7 @@ where
     if let Some(s) = response.retry_after {
         builder = builder.header("retry-after", s.to_string());
     }
-    builder.body(Body::from(response.body)).unwrap_or_else(|_| Response::new(Body::Empty))
+    builder
+        .body(Body::from(response.body))
+        .unwrap_or_else(|_| Response::new(Body::Empty))
 }

@@ -62,8 +62,16 @@ pub fn plan(p: &ListParams) -> Plan {
         }
     }
     match chosen {
-        Some((index, values)) => Plan { index, values: values.into_iter().map(Some).collect(), filters },
-        None => Plan { index: ListIndex::Project, values: vec![None], filters },
+        Some((index, values)) => Plan {
+            index,
+            values: values.into_iter().map(Some).collect(),
+            filters,
+        },
+        None => Plan {
+            index: ListIndex::Project,
+            values: vec![None],
+            filters,
+        },
     }
 }
 
@@ -103,7 +111,13 @@ fn partitions(project: &str, month: &str, plan: &Plan, settings: &Settings) -> V
     let mut out = Vec::new();
     for value in &plan.values {
         for shard in 0..settings.list_shards {
-            out.push(keys::listing_pk(project, month, shard, settings.list_shards, value.as_deref()));
+            out.push(keys::listing_pk(
+                project,
+                month,
+                shard,
+                settings.list_shards,
+                value.as_deref(),
+            ));
         }
     }
     out
@@ -168,21 +182,29 @@ pub async fn list<R: ListingReads>(
     if range.from <= range.to {
         for month in &range.months {
             let need = target - found.len();
-            let queries = partitions(project, month, &plan, settings).into_iter().map(|partition| {
-                let q = PartitionQuery {
-                    index: plan.index,
-                    partition,
-                    from: range.from.clone(),
-                    to: range.to.clone(),
-                    ascending: params.ascending,
-                    limit: 0,
-                    filters: plan.filters.clone(),
-                    start: None,
-                };
-                read_partition(reads, q, need, last_key, now_epoch)
-            });
+            let queries = partitions(project, month, &plan, settings)
+                .into_iter()
+                .map(|partition| {
+                    let q = PartitionQuery {
+                        index: plan.index,
+                        partition,
+                        from: range.from.clone(),
+                        to: range.to.clone(),
+                        ascending: params.ascending,
+                        limit: 0,
+                        filters: plan.filters.clone(),
+                        start: None,
+                    };
+                    read_partition(reads, q, need, last_key, now_epoch)
+                });
             let mut month_items: Vec<Item> = try_join_all(queries).await?.into_iter().flatten().collect();
-            month_items.sort_by(|a, b| if params.ascending { lsk(a).cmp(lsk(b)) } else { lsk(b).cmp(lsk(a)) });
+            month_items.sort_by(|a, b| {
+                if params.ascending {
+                    lsk(a).cmp(lsk(b))
+                } else {
+                    lsk(b).cmp(lsk(a))
+                }
+            });
             month_items.truncate(need);
             found.extend(month_items);
             if found.len() >= target {
@@ -210,9 +232,16 @@ pub async fn list<R: ListingReads>(
         (None, None)
     };
 
-    let total = if params.count { Some(count(reads, settings, project, params, &plan, now).await?) } else { None };
+    let total = if params.count {
+        Some(count(reads, settings, project, params, &plan, now).await?)
+    } else {
+        None
+    };
     Ok(ListResponse {
-        workflow_executions: found.iter().map(|it| items::summary_json(it, &["id", "projectId"], &EXECUTION_FIELDS)).collect(),
+        workflow_executions: found
+            .iter()
+            .map(|it| items::summary_json(it, &["id", "projectId"], &EXECUTION_FIELDS))
+            .collect(),
         next_cursor,
         next_link,
         total,
@@ -232,19 +261,23 @@ async fn count<R: ListingReads>(
     if range.from > range.to {
         return Ok(0);
     }
-    let queries = range.months.iter().flat_map(|month| partitions(project, month, plan, settings)).map(|partition| {
-        let q = PartitionQuery {
-            index: plan.index,
-            partition,
-            from: range.from.clone(),
-            to: range.to.clone(),
-            ascending: true,
-            limit: 0,
-            filters: plan.filters.clone(),
-            start: None,
-        };
-        async move { reads.count_partition(&q).await }
-    });
+    let queries = range
+        .months
+        .iter()
+        .flat_map(|month| partitions(project, month, plan, settings))
+        .map(|partition| {
+            let q = PartitionQuery {
+                index: plan.index,
+                partition,
+                from: range.from.clone(),
+                to: range.to.clone(),
+                ascending: true,
+                limit: 0,
+                filters: plan.filters.clone(),
+                start: None,
+            };
+            async move { reads.count_partition(&q).await }
+        });
     let counts = try_join_all(queries).await.map_err(|e| {
         tracing::error!(error = %e, "count query failed");
         ApiError::internal()
@@ -259,7 +292,10 @@ mod tests {
 
     #[test]
     fn one_dimension_uses_its_own_index_without_a_filter() {
-        let p = ListParams { integration: vec!["a".into(), "b".into()], ..Default::default() };
+        let p = ListParams {
+            integration: vec!["a".into(), "b".into()],
+            ..Default::default()
+        };
         let plan = plan(&p);
         assert_eq!(plan.index, ListIndex::Integration);
         assert_eq!(plan.values, [Some("a".to_string()), Some("b".to_string())]);
@@ -268,7 +304,11 @@ mod tests {
 
     #[test]
     fn user_drives_failed_executions_of_one_user() {
-        let p = ListParams { user_id: Some("u".into()), status: vec![Status::Failed], ..Default::default() };
+        let p = ListParams {
+            user_id: Some("u".into()),
+            status: vec![Status::Failed],
+            ..Default::default()
+        };
         let plan = plan(&p);
         assert_eq!(plan.index, ListIndex::User);
         assert_eq!(plan.filters, [("status", vec!["FAILED".to_string()])]);
@@ -284,7 +324,10 @@ mod tests {
     #[test]
     fn the_range_is_clamped_to_retention_and_walks_months_newest_first() {
         let now = crate::dates::parse("2026-11-25T00:00:00Z").unwrap();
-        let p = ListParams { after: crate::dates::parse("2020-01-01"), ..Default::default() };
+        let p = ListParams {
+            after: crate::dates::parse("2020-01-01"),
+            ..Default::default()
+        };
         let r = range(&p, &Settings::for_tests(), now, None);
         assert_eq!(r.from, "2026-08-27T00:00:00.000Z");
         assert_eq!(r.months, ["2026-11", "2026-10", "2026-09", "2026-08"]);

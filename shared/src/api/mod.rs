@@ -32,22 +32,39 @@ pub struct ApiResponse {
 impl ApiResponse {
     pub fn json<T: serde::Serialize>(value: &T) -> Self {
         match serde_json::to_string(value) {
-            Ok(body) => ApiResponse { status: 200, body, retry_after: None },
+            Ok(body) => ApiResponse {
+                status: 200,
+                body,
+                retry_after: None,
+            },
             Err(_) => Self::error(&ApiError::internal(), ""),
         }
     }
 
     pub fn error(e: &ApiError, request_id: &str) -> Self {
-        ApiResponse { status: e.status(), body: e.body(request_id).to_string(), retry_after: e.retry_after }
+        ApiResponse {
+            status: e.status(),
+            body: e.body(request_id).to_string(),
+            retry_after: e.retry_after,
+        }
     }
 }
 
 /// The routes of the API, parsed from the path.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub enum Route {
-    List { project: String },
-    Get { project: String, execution: String },
-    Step { project: String, execution: String, step: String },
+    List {
+        project: String,
+    },
+    Get {
+        project: String,
+        execution: String,
+    },
+    Step {
+        project: String,
+        execution: String,
+        step: String,
+    },
 }
 
 /// Which function a binary is; each serves one route.
@@ -72,11 +89,16 @@ impl Route {
         let ok = |s: &str| crate::keys::valid_id(s);
         match segs.as_slice() {
             ["v1", "projects", p, "workflow-executions"] if ok(p) => Some(Route::List { project: p.to_string() }),
-            ["v1", "projects", p, "workflow-executions", e] if ok(p) && ok(e) => {
-                Some(Route::Get { project: p.to_string(), execution: e.to_string() })
-            }
+            ["v1", "projects", p, "workflow-executions", e] if ok(p) && ok(e) => Some(Route::Get {
+                project: p.to_string(),
+                execution: e.to_string(),
+            }),
             ["v1", "projects", p, "workflow-executions", e, "step-executions", s] if ok(p) && ok(e) && ok(s) => {
-                Some(Route::Step { project: p.to_string(), execution: e.to_string(), step: s.to_string() })
+                Some(Route::Step {
+                    project: p.to_string(),
+                    execution: e.to_string(),
+                    step: s.to_string(),
+                })
             }
             _ => None,
         }
@@ -109,14 +131,24 @@ mod tests {
 
     #[test]
     fn parses_the_three_routes_with_or_without_a_stage() {
-        assert_eq!(Route::parse("/v1/projects/p1/workflow-executions"), Some(Route::List { project: "p1".into() }));
+        assert_eq!(
+            Route::parse("/v1/projects/p1/workflow-executions"),
+            Some(Route::List { project: "p1".into() })
+        );
         assert_eq!(
             Route::parse("/prod/v1/projects/p1/workflow-executions/e%2D1/"),
-            Some(Route::Get { project: "p1".into(), execution: "e-1".into() })
+            Some(Route::Get {
+                project: "p1".into(),
+                execution: "e-1".into()
+            })
         );
         assert_eq!(
             Route::parse("/v1/projects/p1/workflow-executions/e1/step-executions/s1"),
-            Some(Route::Step { project: "p1".into(), execution: "e1".into(), step: "s1".into() })
+            Some(Route::Step {
+                project: "p1".into(),
+                execution: "e1".into(),
+                step: "s1".into()
+            })
         );
         assert_eq!(Route::parse("/v1/projects/p1/other"), None);
         assert_eq!(Route::parse("/v1/projects/p%23x/workflow-executions"), None);

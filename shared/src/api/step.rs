@@ -46,7 +46,11 @@ pub async fn step<S: CollectionReads + BodyLinks>(
     let current = |f: BodyField| items::body_reference(summary, f).and_then(|sha| bodies.get(&(f, sha)).copied());
     let details = body_view(store, current(BodyField::ErrorDetails)).await?;
     Ok(StepResponse {
-        summary: items::summary_json(summary, &["id", "executionId", "projectId"], &STEP_FIELDS[..STEP_FIELDS.len() - 1]),
+        summary: items::summary_json(
+            summary,
+            &["id", "executionId", "projectId"],
+            &STEP_FIELDS[..STEP_FIELDS.len() - 1],
+        ),
         input: body_view(store, current(BodyField::Input)).await?,
         output: body_view(store, current(BodyField::Output)).await?,
         error: error_view(summary, details),

@@ -23,9 +23,14 @@ pub async fn body_view<L: BodyLinks>(links: &L, item: Option<&Item>) -> Result<O
     match items::stored_body(item) {
         Some(StoredBody::Inline(bytes)) => {
             let text = String::from_utf8(bytes).map_err(|_| corrupt())?;
-            Ok(Some(BodyView::Inline(RawValue::from_string(text).map_err(|_| corrupt())?)))
+            Ok(Some(BodyView::Inline(
+                RawValue::from_string(text).map_err(|_| corrupt())?,
+            )))
         }
-        Some(StoredBody::External { object_key, mut reference }) => {
+        Some(StoredBody::External {
+            object_key,
+            mut reference,
+        }) => {
             reference.url = links.presign(&object_key).await.map_err(|e| {
                 tracing::error!(error = %e, "presign failed");
                 ApiError::internal()

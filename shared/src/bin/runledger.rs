@@ -13,23 +13,33 @@ use std::process::ExitCode;
 const USAGE: &str = "usage: runledger key create --project P [--name N] | key list --project P | key revoke --key-id ID | key rotate --key-id ID";
 
 fn flag<'a>(args: &'a [String], name: &str) -> Option<&'a str> {
-    args.iter().position(|a| a == name).and_then(|i| args.get(i + 1)).map(String::as_str)
+    args.iter()
+        .position(|a| a == name)
+        .and_then(|i| args.get(i + 1))
+        .map(String::as_str)
 }
 
 #[tokio::main]
 async fn main() -> ExitCode {
     let args: Vec<String> = std::env::args().skip(1).collect();
     let table = std::env::var("TABLE_NAME").unwrap_or_else(|_| "runledger".into());
-    let settings = runledger::config::Settings { table_name: table.clone(), ..runledger::config::Settings::for_tests() };
+    let settings = runledger::config::Settings {
+        table_name: table.clone(),
+        ..runledger::config::Settings::for_tests()
+    };
     let clients = runledger::aws::clients(&settings).await;
-    let admin = KeyAdmin { dynamodb: &clients.dynamodb, table: &table };
+    let admin = KeyAdmin {
+        dynamodb: &clients.dynamodb,
+        table: &table,
+    };
     let now = chrono::Utc::now().timestamp();
 
     let result = match args.first().map(String::as_str).zip(args.get(1).map(String::as_str)) {
         Some(("key", "create")) => match flag(&args, "--project") {
-            Some(p) if runledger::keys::valid_project_id(p) => {
-                admin.create(p, flag(&args, "--name").unwrap_or("default"), now).await.map(|k| println!("{}", k.token))
-            }
+            Some(p) if runledger::keys::valid_project_id(p) => admin
+                .create(p, flag(&args, "--name").unwrap_or("default"), now)
+                .await
+                .map(|k| println!("{}", k.token)),
             _ => return usage("--project must be a valid project id"),
         },
         Some(("key", "list")) => match flag(&args, "--project") {
@@ -41,7 +51,10 @@ async fn main() -> ExitCode {
             None => return usage("--project is required"),
         },
         Some(("key", "revoke")) => match flag(&args, "--key-id") {
-            Some(id) => admin.revoke(id, now).await.map(|k| println!("{}", serde_json::to_string(&k).unwrap_or_default())),
+            Some(id) => admin
+                .revoke(id, now)
+                .await
+                .map(|k| println!("{}", serde_json::to_string(&k).unwrap_or_default())),
             None => return usage("--key-id is required"),
         },
         Some(("key", "rotate")) => match flag(&args, "--key-id") {

@@ -100,7 +100,10 @@ impl Store {
 impl ListingReads for Store {
     async fn query_partition(&self, q: &PartitionQuery) -> Result<PartitionPage, StoreError> {
         let out = self.partition_query(q).limit(q.limit).send().await.map_err(classify)?;
-        Ok(PartitionPage { items: out.items.unwrap_or_default(), next: out.last_evaluated_key })
+        Ok(PartitionPage {
+            items: out.items.unwrap_or_default(),
+            next: out.last_evaluated_key,
+        })
     }
 
     async fn count_partition(&self, q: &PartitionQuery) -> Result<u64, StoreError> {
@@ -192,7 +195,8 @@ impl KeyReads for Store {
 
 impl BodyLinks for Store {
     async fn presign(&self, object_key: &str) -> Result<String, StoreError> {
-        let config = PresigningConfig::expires_in(self.presign_ttl).map_err(|e| StoreError::Permanent(e.to_string()))?;
+        let config =
+            PresigningConfig::expires_in(self.presign_ttl).map_err(|e| StoreError::Permanent(e.to_string()))?;
         let req = self
             .s3
             .get_object()
@@ -251,7 +255,10 @@ impl IngestWrites for Store {
         for chunk in items.chunks(BATCH_WRITE_MAX) {
             let mut requests: Vec<WriteRequest> = Vec::with_capacity(chunk.len());
             for item in chunk {
-                let put = PutRequest::builder().set_item(Some(item.clone())).build().map_err(|e| StoreError::Permanent(e.to_string()))?;
+                let put = PutRequest::builder()
+                    .set_item(Some(item.clone()))
+                    .build()
+                    .map_err(|e| StoreError::Permanent(e.to_string()))?;
                 requests.push(WriteRequest::builder().put_request(put).build());
             }
             let mut attempt = 0;
@@ -264,7 +271,10 @@ impl IngestWrites for Store {
                     .send()
                     .await
                     .map_err(classify)?;
-                requests = out.unprocessed_items.and_then(|mut u| u.remove(&self.table)).unwrap_or_default();
+                requests = out
+                    .unprocessed_items
+                    .and_then(|mut u| u.remove(&self.table))
+                    .unwrap_or_default();
                 if !requests.is_empty() {
                     if attempt >= retry::MAX_ATTEMPTS {
                         return Err(StoreError::Transient("unprocessed items after retries".into()));
@@ -278,9 +288,15 @@ impl IngestWrites for Store {
     }
 
     async fn guarded_put(&self, put: &GuardedPut) -> Result<(), StoreError> {
-        let mut req = self.dynamodb.put_item().table_name(&self.table).set_item(Some(put.item.clone()));
+        let mut req = self
+            .dynamodb
+            .put_item()
+            .table_name(&self.table)
+            .set_item(Some(put.item.clone()));
         req = match put.expected_version {
-            None => req.condition_expression("attribute_not_exists(#pk)").expression_attribute_names("#pk", keys::PK),
+            None => req
+                .condition_expression("attribute_not_exists(#pk)")
+                .expression_attribute_names("#pk", keys::PK),
             Some(v) => req
                 .condition_expression("#v = :v")
                 .expression_attribute_names("#v", keys::VERSION)
@@ -288,7 +304,9 @@ impl IngestWrites for Store {
         };
         match req.send().await {
             Ok(_) => Ok(()),
-            Err(SdkError::ServiceError(se)) if se.err().is_conditional_check_failed_exception() => Err(StoreError::Conflict),
+            Err(SdkError::ServiceError(se)) if se.err().is_conditional_check_failed_exception() => {
+                Err(StoreError::Conflict)
+            }
             Err(e) => Err(classify(e)),
         }
     }

@@ -23,11 +23,29 @@ const EXTERNAL: &str = "s3";
 
 /// Fields of an execution summary that a producer may set, in response order.
 pub const EXECUTION_FIELDS: [&str; 12] = [
-    "workflowId", "workflowName", "userId", "integration", "triggerType", "traceId", "status", "taskCount",
-    "runDuration", "dateStarted", "dateEnded", "error",
+    "workflowId",
+    "workflowName",
+    "userId",
+    "integration",
+    "triggerType",
+    "traceId",
+    "status",
+    "taskCount",
+    "runDuration",
+    "dateStarted",
+    "dateEnded",
+    "error",
 ];
 /// Fields of a step summary that a producer may set, in response order.
-pub const STEP_FIELDS: [&str; 7] = ["stepName", "stepType", "status", "dateStarted", "dateEnded", "runDuration", "error"];
+pub const STEP_FIELDS: [&str; 7] = [
+    "stepName",
+    "stepType",
+    "status",
+    "dateStarted",
+    "dateEnded",
+    "runDuration",
+    "error",
+];
 
 fn s(v: impl Into<String>) -> AttributeValue {
     AttributeValue::S(v.into())
@@ -72,8 +90,16 @@ pub fn record_fields(item: &Item) -> Fields {
     let mut fields = Fields::new();
     if let Some(AttributeValue::M(ranks)) = item.get(RANKS) {
         for (name, rank) in ranks {
-            let (Some(value), Ok(rank)) = (item.get(name), rank.as_n()) else { continue };
-            fields.insert(name.clone(), Ranked { rank: rank.parse().unwrap_or(0), value: attr_to_json(value) });
+            let (Some(value), Ok(rank)) = (item.get(name), rank.as_n()) else {
+                continue;
+            };
+            fields.insert(
+                name.clone(),
+                Ranked {
+                    rank: rank.parse().unwrap_or(0),
+                    value: attr_to_json(value),
+                },
+            );
         }
     }
     fields
@@ -140,7 +166,13 @@ pub fn execution_item(project: &str, id: &str, fields: &Fields, settings: &Setti
                 if let Some(value) = value {
                     item.insert(
                         index.key_attribute().into(),
-                        s(keys::listing_pk(project, &bucket, shard, settings.list_shards, Some(value))),
+                        s(keys::listing_pk(
+                            project,
+                            &bucket,
+                            shard,
+                            settings.list_shards,
+                            Some(value),
+                        )),
                     );
                 }
             }
@@ -149,7 +181,14 @@ pub fn execution_item(project: &str, id: &str, fields: &Fields, settings: &Setti
     item
 }
 
-pub fn step_item(project: &str, execution_id: &str, step_id: &str, fields: &Fields, settings: &Settings, ver: u64) -> Item {
+pub fn step_item(
+    project: &str,
+    execution_id: &str,
+    step_id: &str,
+    fields: &Fields,
+    settings: &Settings,
+    ver: u64,
+) -> Item {
     record_item(
         keys::execution_pk(project, execution_id),
         keys::step_sk(step_id),
@@ -161,7 +200,14 @@ pub fn step_item(project: &str, execution_id: &str, step_id: &str, fields: &Fiel
 }
 
 /// An immutable, content-addressed body item: inline bytes, or the S3 object holding them.
-pub fn body_item(pk: String, sk: String, body: &Body, placement: &Placement, object_key: &str, expires_at: Option<i64>) -> Item {
+pub fn body_item(
+    pk: String,
+    sk: String,
+    body: &Body,
+    placement: &Placement,
+    object_key: &str,
+    expires_at: Option<i64>,
+) -> Item {
     let mut item: Item = HashMap::from([
         (keys::PK.into(), s(pk)),
         (keys::SK.into(), s(sk)),
@@ -205,19 +251,26 @@ pub fn stored_body(item: &Item) -> Option<StoredBody> {
                 url: String::new(),
                 size: number_attr(item, BODY_SIZE)? as u64,
                 sha256: string_attr(item, BODY_SHA)?.to_string(),
-                content_type: string_attr(item, BODY_CONTENT_TYPE).unwrap_or(crate::bodies::CONTENT_TYPE).to_string(),
+                content_type: string_attr(item, BODY_CONTENT_TYPE)
+                    .unwrap_or(crate::bodies::CONTENT_TYPE)
+                    .to_string(),
             },
         });
     }
     let data = item.get(BODY_DATA)?.as_b().ok()?;
-    crate::bodies::decode(Encoding::parse(enc)?, data.as_ref()).ok().map(StoredBody::Inline)
+    crate::bodies::decode(Encoding::parse(enc)?, data.as_ref())
+        .ok()
+        .map(StoredBody::Inline)
 }
 
 /// The public JSON view of a summary item: identity, then `fields` in order (null when unknown).
 pub fn summary_json(item: &Item, identity: &[&str], fields: &[&str]) -> serde_json::Map<String, Value> {
     let mut out = serde_json::Map::new();
     for name in identity.iter().chain(fields) {
-        out.insert((*name).to_string(), item.get(*name).map(attr_to_json).unwrap_or(Value::Null));
+        out.insert(
+            (*name).to_string(),
+            item.get(*name).map(attr_to_json).unwrap_or(Value::Null),
+        );
     }
     out
 }
@@ -230,8 +283,12 @@ mod tests {
     use std::collections::BTreeMap;
 
     fn fields(rank: u8, pairs: Value) -> Fields {
-        let incoming: BTreeMap<String, Value> =
-            pairs.as_object().unwrap().iter().map(|(k, v)| (k.clone(), v.clone())).collect();
+        let incoming: BTreeMap<String, Value> = pairs
+            .as_object()
+            .unwrap()
+            .iter()
+            .map(|(k, v)| (k.clone(), v.clone()))
+            .collect();
         let mut f = Fields::new();
         merge_fields(&mut f, rank, &incoming);
         f
@@ -239,8 +296,11 @@ mod tests {
 
     #[test]
     fn summary_items_carry_index_keys_only_for_present_dimensions() {
-        let f = fields(2, json!({"workflowId": "wf", "status": "FAILED", "dateStarted": "2026-11-02T10:00:00.000Z",
-                                 "dateEnded": "2026-11-02T10:00:01.500Z", "integration": "salesforce"}));
+        let f = fields(
+            2,
+            json!({"workflowId": "wf", "status": "FAILED", "dateStarted": "2026-11-02T10:00:00.000Z",
+                                 "dateEnded": "2026-11-02T10:00:01.500Z", "integration": "salesforce"}),
+        );
         let item = execution_item("p1", "e1", &f, &Settings::for_tests(), 1);
         assert_eq!(string_attr(&item, "gP"), Some("X#p1#2026-11"));
         assert_eq!(string_attr(&item, "gI"), Some("X#p1#2026-11#salesforce"));
@@ -249,14 +309,20 @@ mod tests {
         assert!(!item.contains_key("gU"));
         assert_eq!(string_attr(&item, "lsk"), Some("2026-11-02T10:00:00.000Z#e1"));
         assert_eq!(number_attr(&item, "runDuration"), Some(1500), "derived from the dates");
-        assert_eq!(number_attr(&item, "expiresAt"), Some(dates::parse("2027-01-31T10:00:00Z").unwrap().timestamp()));
+        assert_eq!(
+            number_attr(&item, "expiresAt"),
+            Some(dates::parse("2027-01-31T10:00:00Z").unwrap().timestamp())
+        );
     }
 
     #[test]
     fn fields_round_trip_through_items_but_derived_values_do_not_become_fields() {
-        let f = fields(1, json!({"workflowId": "wf", "status": "RUNNING", "dateStarted": "2026-11-02T10:00:00.000Z",
+        let f = fields(
+            1,
+            json!({"workflowId": "wf", "status": "RUNNING", "dateStarted": "2026-11-02T10:00:00.000Z",
                                  "dateEnded": "2026-11-02T10:00:02.000Z", "taskCount": 3,
-                                 "error": {"code": "E", "message": "m"}}));
+                                 "error": {"code": "E", "message": "m"}}),
+        );
         let item = execution_item("p1", "e1", &f, &Settings::for_tests(), 7);
         assert_eq!(record_fields(&item), f);
         assert_eq!(version(&item), Some(7));
@@ -268,7 +334,14 @@ mod tests {
         let inline = crate::bodies::place(&body, 8192);
         let item = body_item("pk".into(), "B#input#x".into(), &body, &inline, "obj", None);
         assert!(matches!(stored_body(&item), Some(StoredBody::Inline(b)) if b == body.raw));
-        let item = body_item("pk".into(), "B#input#x".into(), &body, &Placement::External, "obj", None);
+        let item = body_item(
+            "pk".into(),
+            "B#input#x".into(),
+            &body,
+            &Placement::External,
+            "obj",
+            None,
+        );
         match stored_body(&item) {
             Some(StoredBody::External { object_key, reference }) => {
                 assert_eq!(object_key, "obj");

@@ -60,11 +60,18 @@ pub trait ListingReads: Sync {
 
 pub trait CollectionReads: Sync {
     /// The summary, execution bodies and step summaries of one execution, in one Query.
-    fn execution_collection(&self, project: &str, execution_id: &str)
-        -> impl Future<Output = Result<Vec<Item>, StoreError>> + Send;
+    fn execution_collection(
+        &self,
+        project: &str,
+        execution_id: &str,
+    ) -> impl Future<Output = Result<Vec<Item>, StoreError>> + Send;
     /// A step summary and its body items: a GetItem and a Query, made concurrently.
-    fn step_items(&self, project: &str, execution_id: &str, step_id: &str)
-        -> impl Future<Output = Result<Vec<Item>, StoreError>> + Send;
+    fn step_items(
+        &self,
+        project: &str,
+        execution_id: &str,
+        step_id: &str,
+    ) -> impl Future<Output = Result<Vec<Item>, StoreError>> + Send;
 }
 
 pub trait KeyReads: Sync {
