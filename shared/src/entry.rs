@@ -3,6 +3,7 @@
 use crate::api::{self, Endpoint};
 use crate::config::Settings;
 use crate::store::dynamo::Store;
+use lambda_http::lambda_runtime::Diagnostic;
 use lambda_http::{service_fn, Error, LambdaEvent, Request};
 use serde_json::value::RawValue;
 
@@ -47,11 +48,14 @@ pub async fn serve_ingest() -> Result<(), Error> {
                         "ingest"
                     );
                 }
-                Ok::<_, Error>(r.to_json())
+                Ok(r.to_json())
             }
             Err(e) => {
                 tracing::warn!(error = %e, "invalid invocation payload");
-                Err(Error::from(e.to_string()))
+                Err(Diagnostic {
+                    error_type: "InvalidEnvelope".into(),
+                    error_message: e.to_string(),
+                })
             }
         }
     }))

@@ -154,8 +154,20 @@ impl Api {
 
     /// Invokes a function through the Lambda Invoke API, as any AWS SDK's Lambda client would.
     pub async fn invoke(&self, function: &str, payload: &Value) -> (Option<String>, Value) {
+        self.invoke_raw(function, payload.to_string()).await
+    }
+
+    /// Invokes with the payload bytes exactly as given.
+    pub async fn invoke_raw(&self, function: &str, payload: String) -> (Option<String>, Value) {
         let url = format!("{}/2015-03-31/functions/{function}/invocations", self.base);
-        let resp = self.client.post(url).json(payload).send().await.expect("invoke");
+        let resp = self
+            .client
+            .post(url)
+            .header("content-type", "application/json")
+            .body(payload)
+            .send()
+            .await
+            .expect("invoke");
         let function_error = resp
             .headers()
             .get("x-amz-function-error")
