@@ -9,7 +9,8 @@ time over `invocation/next`. For each binary it measures
   warm median the same event served again WARM more times, median of those,
   peak RSS    VmHWM of the process after those invocations,
 and reports what the function answered (the HTTP status inside an API Gateway response, or the
-ingest report's counts), so a run that measured nothing but errors is visible as such.
+ingest report's counts), so a run that measured nothing but errors is visible as such. Exits 1 when
+a function does not start, or answers otherwise than expected (its figures are printed all the same).
 
 The list, get and step functions get an API Gateway HTTP API (v2) request with a well-formed but
 unknown API key: each invocation makes one DynamoDB GetItem and answers 401. ingest gets
@@ -371,11 +372,13 @@ def measure(name, binary, warm, log_path):
         server.server_close()
 
     answer = answer_of(name, first)
+    expected = "accepted=1 duplicates=0" if name == "ingest" else "HTTP 401"
+    unexpected = None if answer == expected else f"answered {answer!r}, expected {expected!r}; see {log_path}"
     warm_answers = sorted({answer_of(name, outcome) for _, outcome in warm_runs})
     if warm_answers and warm_answers != [answer]:
         answer += f" (repeats: {'; '.join(warm_answers)})"
     warm_ms = statistics.median(ms for ms, _ in warm_runs) if warm_runs else float("nan")
-    return init_ms, first_ms, warm_ms, rss_kib / 1024, answer
+    return init_ms, first_ms, warm_ms, rss_kib / 1024, answer, unexpected
 
 
 def main():
@@ -404,7 +407,7 @@ def main():
             failed = True
             continue
         try:
-            init_ms, first_ms, warm_ms, rss_mib, answer = measure(
+            init_ms, first_ms, warm_ms, rss_mib, answer, unexpected = measure(
                 name, binary, args.warm, args.log_dir / f"coldstart-{name}.log"
             )
         except Failed as e:
@@ -416,6 +419,10 @@ def main():
             f"warm median {warm_ms:.1f} ms, peak RSS {rss_mib:.1f} MiB, answer {answer}",
             flush=True,
         )
+        if unexpected:
+            # The figures above then measure an error path, not the one intended.
+            print(f"coldstart {name}: failed: {unexpected}", file=sys.stderr, flush=True)
+            failed = True
     return 1 if failed else 0
 
 

@@ -79,10 +79,7 @@ async fn page_all(api: &Api, s: &Seeded, query: &str) -> Vec<String> {
         next = body["nextLink"].as_str().map(str::to_string);
         if let Some(link) = &next {
             assert!(link.starts_with(&api.base), "nextLink is absolute on this host: {link}");
-            assert_eq!(
-                body["nextCursor"].as_str().map(|c| link.contains(&c.replace('.', "."))),
-                Some(true)
-            );
+            assert_eq!(body["nextCursor"].as_str().map(|c| link.contains(c)), Some(true));
         }
         pages += 1;
         assert!(pages < 200, "paging does not end");

@@ -489,8 +489,8 @@ async fn apply_once<S: IngestWrites>(store: &S, settings: &Settings, events: &[(
         .flat_map(|w| writes[w].bodies.iter().cloned())
         .collect();
     if let Err(e) = store.batch_put(&body_items).await {
-        for w in 0..writes.len() {
-            if !writes[w].bodies.is_empty() {
+        for (w, write) in writes.iter().enumerate() {
+            if !write.bodies.is_empty() {
                 failed.entry(w).or_insert_with(|| clone_error(&e));
             }
         }

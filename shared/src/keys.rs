@@ -264,7 +264,7 @@ mod tests {
 
     #[test]
     fn collection_sort_keys_order_summary_bodies_steps_then_step_bodies() {
-        let mut keys = vec![
+        let mut keys = [
             step_body_sk("s1", BodyField::Input, "ab"),
             step_sk("zz"),
             execution_body_sk(BodyField::Output, "cd"),

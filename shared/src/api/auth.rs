@@ -12,8 +12,11 @@ use std::time::{Duration, Instant};
 const CACHE_TTL: Duration = Duration::from_secs(60);
 const CACHE_MAX: usize = 1024;
 
-/// key id -> (secret hash, project, when it was read)
-static VERIFIED: Mutex<Option<HashMap<String, (String, String, Instant)>>> = Mutex::new(None);
+/// (secret hash, project, when it was read)
+type Verified = (String, String, Instant);
+
+/// Keyed by key id.
+static VERIFIED: Mutex<Option<HashMap<String, Verified>>> = Mutex::new(None);
 
 fn cached(key_id: &str) -> Option<(String, String)> {
     let guard = VERIFIED.lock().ok()?;

@@ -83,7 +83,7 @@ impl Route {
         let segments: Vec<String> = path[start + 1..]
             .trim_end_matches('/')
             .split('/')
-            .map(|s| percent_decode(s))
+            .map(percent_decode)
             .collect::<Option<_>>()?;
         let segs: Vec<&str> = segments.iter().map(String::as_str).collect();
         let ok = |s: &str| crate::keys::valid_id(s);
