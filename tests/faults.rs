@@ -29,7 +29,7 @@ fn noise(seed: u64, len: usize) -> String {
 fn lifecycle(p: &str, e: &str, n: usize) -> Vec<Value> {
     let t0 = minutes_ago(600 - n as i64);
     // Every tenth execution has an output too large to stay inline, so S3 faults matter too.
-    let output = if n % 10 == 0 {
+    let output = if n.is_multiple_of(10) {
         json!({"blob": noise(n as u64, 20_000)})
     } else {
         json!({"n": n})
@@ -166,7 +166,7 @@ async fn every_event_is_stored_exactly_once_despite_faults() {
             assert_eq!(got["status"], "SUCCEEDED", "{e}");
             assert_eq!(got["taskCount"], 2);
             assert_eq!(got["input"]["payload"].as_str().map(str::len), Some(1000));
-            if n % 10 == 0 {
+            if n.is_multiple_of(10) {
                 assert!(
                     got["output"]["$ref"]["url"].is_string(),
                     "large output offloaded: {}",
