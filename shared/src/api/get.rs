@@ -4,20 +4,11 @@ use super::views::{body_view, error_view, ErrorView};
 use crate::bodies::BodyView;
 use crate::error::ApiError;
 use crate::keys::{self, BodyField, CollectionItem};
-use crate::store::items::{self, EXECUTION_FIELDS};
+use crate::store::items::{self, EXECUTION_FIELDS, STEP_FIELDS};
 use crate::store::{BodyLinks, CollectionReads, Item};
 use serde::Serialize;
 use serde_json::{Map, Value};
 use std::collections::HashMap;
-
-const STEP_SUMMARY_FIELDS: [&str; 6] = [
-    "stepName",
-    "stepType",
-    "status",
-    "dateStarted",
-    "dateEnded",
-    "runDuration",
-];
 
 #[derive(Debug, Serialize)]
 pub struct ExecutionResponse {
@@ -77,7 +68,7 @@ pub async fn get<S: CollectionReads + BodyLinks>(
         error: error_view(summary, details),
         steps: steps
             .iter()
-            .map(|it| items::summary_json(it, &["id"], &STEP_SUMMARY_FIELDS))
+            .map(|it| items::summary_json(it, &["id"], &STEP_FIELDS[..STEP_FIELDS.len() - 1]))
             .collect(),
     })
 }

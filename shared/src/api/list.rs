@@ -123,6 +123,19 @@ fn partitions(project: &str, month: &str, plan: &Plan, settings: &Settings) -> V
     out
 }
 
+fn partition_query(plan: &Plan, range: &Range, partition: String, ascending: bool) -> PartitionQuery {
+    PartitionQuery {
+        index: plan.index,
+        partition,
+        from: range.from.clone(),
+        to: range.to.clone(),
+        ascending,
+        limit: 0,
+        filters: plan.filters.clone(),
+        start: None,
+    }
+}
+
 fn lsk(item: &Item) -> &str {
     items::string_attr(item, keys::LSK).unwrap_or("")
 }
@@ -185,16 +198,7 @@ pub async fn list<R: ListingReads>(
             let queries = partitions(project, month, &plan, settings)
                 .into_iter()
                 .map(|partition| {
-                    let q = PartitionQuery {
-                        index: plan.index,
-                        partition,
-                        from: range.from.clone(),
-                        to: range.to.clone(),
-                        ascending: params.ascending,
-                        limit: 0,
-                        filters: plan.filters.clone(),
-                        start: None,
-                    };
+                    let q = partition_query(&plan, &range, partition, params.ascending);
                     read_partition(reads, q, need, last_key, now_epoch)
                 });
             let mut month_items: Vec<Item> = try_join_all(queries).await?.into_iter().flatten().collect();
@@ -266,16 +270,7 @@ async fn count<R: ListingReads>(
         .iter()
         .flat_map(|month| partitions(project, month, plan, settings))
         .map(|partition| {
-            let q = PartitionQuery {
-                index: plan.index,
-                partition,
-                from: range.from.clone(),
-                to: range.to.clone(),
-                ascending: true,
-                limit: 0,
-                filters: plan.filters.clone(),
-                start: None,
-            };
+            let q = partition_query(plan, &range, partition, true);
             async move { reads.count_partition(&q).await }
         });
     let counts = try_join_all(queries).await.map_err(|e| {
