@@ -239,3 +239,47 @@ fn rebind(event: &Value, p: &str, e: &str) -> Value {
     }
     v
 }
+
+#[tokio::test]
+async fn expired_records_are_hidden_before_dynamodb_deletes_them() {
+    use aws_sdk_dynamodb::types::AttributeValue;
+    let (store, settings, p) = (store().await, settings(), project("ttl"));
+    let (kept, expired) = (id(), id());
+    let events = vec![
+        execution(&p, &kept, "SUCCEEDED", &minutes_ago(2), json!({})),
+        execution(&p, &expired, "SUCCEEDED", &minutes_ago(1), json!({})),
+        step(&p, &expired, "s1", "SUCCEEDED", &minutes_ago(1), json!({})),
+    ];
+    ingest(&store, &settings, &raw(&events), now()).await;
+    // The emulator never runs TTL, and real DynamoDB deletes late: age the items by hand.
+    for sk in ["A", "S#s1"] {
+        store
+            .dynamodb
+            .update_item()
+            .table_name(&store.table)
+            .key("pk", AttributeValue::S(runledger::keys::execution_pk(&p, &expired)))
+            .key("sk", AttributeValue::S(sk.into()))
+            .update_expression("SET expiresAt = :past")
+            .expression_attribute_values(":past", AttributeValue::N((now().timestamp() - 60).to_string()))
+            .send()
+            .await
+            .unwrap();
+    }
+    let t = now().timestamp();
+    assert_eq!(get::get(&store, &p, &expired, t).await.unwrap_err().status(), 404);
+    assert_eq!(
+        step::step(&store, &p, &expired, "s1", t).await.unwrap_err().status(),
+        404
+    );
+    assert!(get::get(&store, &p, &kept, t).await.is_ok());
+    let params = runledger::params::ListParams::parse(&[]).unwrap();
+    let page = runledger::api::list::list(&store, &settings, &p, &params, "http://x", now())
+        .await
+        .unwrap();
+    let ids: Vec<&str> = page
+        .workflow_executions
+        .iter()
+        .map(|x| x["id"].as_str().unwrap())
+        .collect();
+    assert_eq!(ids, [kept.as_str()]);
+}
