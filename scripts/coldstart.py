@@ -287,6 +287,12 @@ class Failed(Exception):
     pass
 
 
+class Interrupted(BaseException):
+    def __init__(self, signum):
+        super().__init__(signum)
+        self.signum = signum
+
+
 def peak_rss_kib(pid):
     with open(f"/proc/{pid}/status", encoding="ascii") as f:
         for line in f:
@@ -392,13 +398,23 @@ def main():
     args.log_dir.mkdir(parents=True, exist_ok=True)
 
     # A TERM or INT (Ctrl-C, a parent's trap) unwinds through the finally blocks, so the function
-    # process never outlives this script.
+    # process never outlives this script; then the script dies of that signal, as callers expect.
     def interrupted(signum, _frame):
-        raise SystemExit(128 + signum)
+        for sig in (signal.SIGTERM, signal.SIGINT):  # a second signal must not cut the clean-up short
+            signal.signal(sig, signal.SIG_IGN)
+        raise Interrupted(signum)
 
     signal.signal(signal.SIGTERM, interrupted)
     signal.signal(signal.SIGINT, interrupted)
+    try:
+        return run(args, bin_dir)
+    except Interrupted as e:
+        signal.signal(e.signum, signal.SIG_DFL)
+        os.kill(os.getpid(), e.signum)
+        raise SystemExit(128 + e.signum) from None
 
+
+def run(args, bin_dir):
     failed = False
     for name in args.functions:
         binary = bin_dir / name
