@@ -283,3 +283,51 @@ async fn expired_records_are_hidden_before_dynamodb_deletes_them() {
         .collect();
     assert_eq!(ids, [kept.as_str()]);
 }
+
+#[tokio::test]
+async fn sharded_partitions_merge_back_into_one_ordered_listing() {
+    let store = store().await;
+    // A hot project spread over three shards per bucket: readers fan out and merge.
+    let settings = runledger::config::Settings {
+        list_shards: 3,
+        ..settings()
+    };
+    let p = project("shards");
+    let mut want: Vec<(String, String)> = Vec::new();
+    let mut events = Vec::new();
+    for n in 0..40 {
+        let (e, t) = (id(), minutes_ago(n * 1000));
+        events.push(execution(&p, &e, "SUCCEEDED", &t, json!({"integration": "jira"})));
+        want.push((t, e));
+    }
+    ingest(&store, &settings, &raw(&events), now()).await;
+    want.sort();
+    for ascending in [false, true] {
+        let mut params = runledger::params::ListParams::parse(&[
+            ("integration".into(), "jira".into()),
+            ("limit".into(), "7".into()),
+            ("sortBy".into(), if ascending { "ASC" } else { "DESC" }.into()),
+        ])
+        .unwrap();
+        let mut got = Vec::new();
+        loop {
+            let page = runledger::api::list::list(&store, &settings, &p, &params, "http://x", now())
+                .await
+                .unwrap();
+            got.extend(
+                page.workflow_executions
+                    .iter()
+                    .map(|x| x["id"].as_str().unwrap().to_string()),
+            );
+            match page.next_cursor {
+                Some(c) => params.cursor = Some(c),
+                None => break,
+            }
+        }
+        let mut expected: Vec<String> = want.iter().map(|(_, e)| e.clone()).collect();
+        if !ascending {
+            expected.reverse();
+        }
+        assert_eq!(got, expected, "ascending={ascending}");
+    }
+}
