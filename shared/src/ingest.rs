@@ -118,7 +118,6 @@ pub struct Event {
     /// `None` for an execution event.
     pub step_id: Option<String>,
     pub rank: u8,
-    pub date_started: String,
     pub fields: BTreeMap<String, Value>,
     pub bodies: Vec<(BodyField, Body)>,
 }
@@ -335,7 +334,6 @@ pub fn parse_event(raw: &RawValue, now: DateTime<Utc>, settings: &Settings) -> R
         step_id: is_step.then_some(w.id),
         execution_id,
         rank: status.rank(),
-        date_started,
         fields,
         bodies,
     })
@@ -525,6 +523,7 @@ async fn apply_once<S: IngestWrites>(store: &S, settings: &Settings, events: &[(
 fn clone_error(e: &StoreError) -> StoreError {
     match e {
         StoreError::Conflict => StoreError::Conflict,
+        StoreError::Throttled(m) => StoreError::Throttled(m.clone()),
         StoreError::Transient(m) => StoreError::Transient(m.clone()),
         StoreError::Permanent(m) => StoreError::Permanent(m.clone()),
     }

@@ -54,10 +54,7 @@ pub async fn authorize<K: KeyReads>(keys: &K, authorization: Option<&str>, proje
     let (hash, owner) = match cached(key_id) {
         Some(hit) => hit,
         None => {
-            let item = keys.api_key(key_id).await.map_err(|e| {
-                tracing::error!(error = %e, "api key lookup failed");
-                ApiError::internal()
-            })?;
+            let item = keys.api_key(key_id).await.map_err(super::read_failed("api key"))?;
             let record = item
                 .as_ref()
                 .and_then(apikeys::record_from_item)

@@ -26,10 +26,10 @@ pub async fn get<S: CollectionReads + BodyLinks>(
     execution_id: &str,
     now_epoch: i64,
 ) -> Result<ExecutionResponse, ApiError> {
-    let collection = store.execution_collection(project, execution_id).await.map_err(|e| {
-        tracing::error!(error = %e, "execution query failed");
-        ApiError::internal()
-    })?;
+    let collection = store
+        .execution_collection(project, execution_id)
+        .await
+        .map_err(super::read_failed("execution"))?;
     let mut summary: Option<&Item> = None;
     let mut bodies: HashMap<(BodyField, &str), &Item> = HashMap::new();
     let mut steps: Vec<&Item> = Vec::new();

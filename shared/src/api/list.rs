@@ -151,10 +151,7 @@ async fn read_partition<R: ListingReads>(
     let mut out = Vec::new();
     loop {
         q.limit = (need - out.len() + 1).min(1000) as i32;
-        let page = reads.query_partition(&q).await.map_err(|e| {
-            tracing::error!(error = %e, "listing query failed");
-            ApiError::internal()
-        })?;
+        let page = reads.query_partition(&q).await.map_err(super::read_failed("listing"))?;
         out.extend(
             page.items
                 .into_iter()
@@ -273,10 +270,7 @@ async fn count<R: ListingReads>(
             let q = partition_query(plan, &range, partition, true);
             async move { reads.count_partition(&q).await }
         });
-    let counts = try_join_all(queries).await.map_err(|e| {
-        tracing::error!(error = %e, "count query failed");
-        ApiError::internal()
-    })?;
+    let counts = try_join_all(queries).await.map_err(super::read_failed("count"))?;
     Ok(counts.into_iter().sum())
 }
 

@@ -9,6 +9,19 @@ pub mod step;
 mod views;
 
 use crate::error::ApiError;
+use crate::store::StoreError;
+
+/// What a failed read becomes: 429 when DynamoDB is out of capacity even after retries (the client
+/// should back off), otherwise 500. The cause is logged, never returned.
+pub(crate) fn read_failed(what: &'static str) -> impl Fn(StoreError) -> ApiError {
+    move |e| {
+        tracing::error!(error = %e, what, "read failed");
+        match e {
+            StoreError::Throttled(_) => ApiError::rate_limited(1),
+            _ => ApiError::internal(),
+        }
+    }
+}
 
 /// A request as the handlers see it.
 #[derive(Clone, Debug, Default)]
@@ -128,6 +141,16 @@ fn percent_decode(s: &str) -> Option<String> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn throttled_reads_ask_the_client_to_back_off_and_other_failures_are_internal() {
+        let throttled = read_failed("x")(StoreError::Throttled("ThrottlingException".into()));
+        assert_eq!((throttled.status(), throttled.retry_after), (429, Some(1)));
+        let response = ApiResponse::error(&throttled, "r1");
+        assert_eq!(response.retry_after, Some(1));
+        assert!(response.body.contains("rate_limited"));
+        assert_eq!(read_failed("x")(StoreError::Transient("500".into())).status(), 500);
+    }
 
     #[test]
     fn parses_the_three_routes_with_or_without_a_stage() {

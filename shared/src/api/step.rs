@@ -27,10 +27,10 @@ pub async fn step<S: CollectionReads + BodyLinks>(
     step_id: &str,
     now_epoch: i64,
 ) -> Result<StepResponse, ApiError> {
-    let found = store.step_items(project, execution_id, step_id).await.map_err(|e| {
-        tracing::error!(error = %e, "step read failed");
-        ApiError::internal()
-    })?;
+    let found = store
+        .step_items(project, execution_id, step_id)
+        .await
+        .map_err(super::read_failed("step"))?;
     let mut summary: Option<&Item> = None;
     let mut bodies: HashMap<(BodyField, &str), &Item> = HashMap::new();
     for item in found.iter().filter(|it| !items::is_expired(it, now_epoch)) {

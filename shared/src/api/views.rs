@@ -31,10 +31,10 @@ pub async fn body_view<L: BodyLinks>(links: &L, item: Option<&Item>) -> Result<O
             object_key,
             mut reference,
         }) => {
-            reference.url = links.presign(&object_key).await.map_err(|e| {
-                tracing::error!(error = %e, "presign failed");
-                ApiError::internal()
-            })?;
+            reference.url = links
+                .presign(&object_key)
+                .await
+                .map_err(super::read_failed("presign"))?;
             Ok(Some(BodyView::Ref { reference }))
         }
         None => Err(corrupt()),

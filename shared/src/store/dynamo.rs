@@ -38,10 +38,13 @@ fn s(v: impl Into<String>) -> AttributeValue {
     AttributeValue::S(v.into())
 }
 
-const RETRYABLE_CODES: [&str; 7] = [
+const THROTTLING_CODES: [&str; 3] = [
     "ThrottlingException",
     "ProvisionedThroughputExceededException",
     "RequestLimitExceeded",
+];
+
+const RETRYABLE_CODES: [&str; 4] = [
     "InternalServerError",
     "InternalFailure",
     "ServiceUnavailable",
@@ -53,7 +56,9 @@ pub fn classify<E: ProvideErrorMetadata + std::fmt::Debug, R: std::fmt::Debug>(e
     match &err {
         SdkError::ServiceError(se) => {
             let code = se.err().code().unwrap_or("Unknown").to_string();
-            if RETRYABLE_CODES.contains(&code.as_str()) {
+            if THROTTLING_CODES.contains(&code.as_str()) {
+                StoreError::Throttled(code)
+            } else if RETRYABLE_CODES.contains(&code.as_str()) {
                 StoreError::Transient(code)
             } else {
                 StoreError::Permanent(format!("{code}: {}", se.err().message().unwrap_or("")))

@@ -16,7 +16,10 @@ pub enum StoreError {
     /// A conditional write lost a race; re-read and merge again.
     #[error("a concurrent write changed the item")]
     Conflict,
-    /// Throttling, 5xx, cancelled transaction: worth retrying.
+    /// DynamoDB refused for capacity even after the SDK's retries.
+    #[error("throttled: {0}")]
+    Throttled(String),
+    /// 5xx, timeouts, dropped connections: worth retrying.
     #[error("transient store error: {0}")]
     Transient(String),
     #[error("store error: {0}")]
