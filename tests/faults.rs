@@ -6,7 +6,7 @@
 use futures::StreamExt;
 use rand::seq::SliceRandom;
 use rand::SeedableRng;
-use runledger::api::{get, list};
+use runledger::api::get;
 use runledger::ingest::{ingest, Outcome};
 use runledger::params::ListParams;
 use runledger_tests::*;
@@ -134,26 +134,12 @@ async fn every_event_is_stored_exactly_once_despite_faults() {
     }
 
     // Listing the project returns every execution exactly once.
-    let mut seen = Vec::new();
-    let mut params = ListParams {
+    let params = ListParams {
         limit: 1000,
         integration: vec!["slack".into()],
         ..ListParams::parse(&[]).unwrap()
     };
-    loop {
-        let page = list::list(&direct, &settings, &p, &params, "http://test", chrono::Utc::now())
-            .await
-            .unwrap();
-        seen.extend(
-            page.workflow_executions
-                .iter()
-                .map(|x| x["id"].as_str().unwrap().to_string()),
-        );
-        match page.next_cursor {
-            Some(c) => params.cursor = Some(c),
-            None => break,
-        }
-    }
+    let seen = list_ids(&direct, &settings, &p, params).await;
     assert_eq!(seen.len(), EXECUTIONS, "each execution listed once");
     assert_eq!(seen.iter().collect::<HashSet<_>>(), ids.iter().collect::<HashSet<_>>());
 

@@ -303,27 +303,13 @@ async fn sharded_partitions_merge_back_into_one_ordered_listing() {
     ingest(&store, &settings, &raw(&events), now()).await;
     want.sort();
     for ascending in [false, true] {
-        let mut params = runledger::params::ListParams::parse(&[
+        let params = runledger::params::ListParams::parse(&[
             ("integration".into(), "jira".into()),
             ("limit".into(), "7".into()),
             ("sortBy".into(), if ascending { "ASC" } else { "DESC" }.into()),
         ])
         .unwrap();
-        let mut got = Vec::new();
-        loop {
-            let page = runledger::api::list::list(&store, &settings, &p, &params, "http://x", now())
-                .await
-                .unwrap();
-            got.extend(
-                page.workflow_executions
-                    .iter()
-                    .map(|x| x["id"].as_str().unwrap().to_string()),
-            );
-            match page.next_cursor {
-                Some(c) => params.cursor = Some(c),
-                None => break,
-            }
-        }
+        let got = list_ids(&store, &settings, &p, params).await;
         let mut expected: Vec<String> = want.iter().map(|(_, e)| e.clone()).collect();
         if !ascending {
             expected.reverse();

@@ -118,6 +118,30 @@ pub async fn stored_state(store: &Store, project: &str, execution_id: &str) -> B
         .collect()
 }
 
+/// Every id a list request returns, following its cursor page by page (in-process, no HTTP).
+pub async fn list_ids(
+    store: &Store,
+    settings: &Settings,
+    project: &str,
+    mut params: runledger::params::ListParams,
+) -> Vec<String> {
+    let mut ids = Vec::new();
+    loop {
+        let page = runledger::api::list::list(store, settings, project, &params, "http://test", chrono::Utc::now())
+            .await
+            .expect("list page");
+        ids.extend(
+            page.workflow_executions
+                .iter()
+                .map(|x| x["id"].as_str().unwrap_or_default().to_string()),
+        );
+        match page.next_cursor {
+            Some(c) => params.cursor = Some(c),
+            None => return ids,
+        }
+    }
+}
+
 /// HTTP client for the running functions: the API routes and the Lambda Invoke API.
 pub struct Api {
     pub base: String,
