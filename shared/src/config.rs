@@ -48,8 +48,9 @@ impl Settings {
         })
     }
 
-    /// Settings for tests and tools that do not read the environment.
-    pub fn for_tests() -> Self {
+    /// The built-in defaults with a fixed cursor key: for tools and tests that never sign cursors
+    /// clients will see.
+    pub fn defaults() -> Self {
         Settings {
             table_name: "runledger".into(),
             bucket_name: "runledger-bodies".into(),

@@ -620,7 +620,7 @@ mod tests {
     }
 
     fn reject_code(v: Value) -> &'static str {
-        match parse_event(&raw(v), now(), &Settings::for_tests()) {
+        match parse_event(&raw(v), now(), &Settings::defaults()) {
             Err(Outcome::Rejected { code, .. }) => code,
             other => panic!("expected a rejection, got {other:?}"),
         }
@@ -634,7 +634,7 @@ mod tests {
         let e = parse_event(
             &RawValue::from_string(text.into()).unwrap(),
             now(),
-            &Settings::for_tests(),
+            &Settings::defaults(),
         )
         .unwrap();
         assert_eq!(e.fields["status"], json!("SUCCEEDED"));
@@ -688,7 +688,7 @@ mod tests {
     fn step_events_need_their_execution_and_name() {
         let step = json!({"kind": "step", "projectId": "p1", "executionId": "e1", "id": "s1", "stepName": "fetch",
                           "status": "SUCCEEDED", "dateStarted": "2026-11-25T10:00:00Z"});
-        let e = parse_event(&raw(step.clone()), now(), &Settings::for_tests()).unwrap();
+        let e = parse_event(&raw(step.clone()), now(), &Settings::defaults()).unwrap();
         assert_eq!(e.step_id.as_deref(), Some("s1"));
         assert_eq!(e.execution_id, "e1");
         let mut no_exec = step.clone();

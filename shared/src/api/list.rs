@@ -317,10 +317,10 @@ mod tests {
             after: crate::dates::parse("2020-01-01"),
             ..Default::default()
         };
-        let r = range(&p, &Settings::for_tests(), now, None);
+        let r = range(&p, &Settings::defaults(), now, None);
         assert_eq!(r.from, "2026-08-27T00:00:00.000Z");
         assert_eq!(r.months, ["2026-11", "2026-10", "2026-09", "2026-08"]);
-        let resumed = range(&p, &Settings::for_tests(), now, Some("2026-10-03T00:00:00.000Z#e"));
+        let resumed = range(&p, &Settings::defaults(), now, Some("2026-10-03T00:00:00.000Z#e"));
         assert_eq!(resumed.to, "2026-10-03T00:00:00.000Z#e");
         assert_eq!(resumed.months, ["2026-10", "2026-09", "2026-08"]);
     }

@@ -25,7 +25,7 @@ async fn main() -> ExitCode {
     let table = std::env::var("TABLE_NAME").unwrap_or_else(|_| "runledger".into());
     let settings = runledger::config::Settings {
         table_name: table.clone(),
-        ..runledger::config::Settings::for_tests()
+        ..runledger::config::Settings::defaults()
     };
     let clients = runledger::aws::clients(&settings).await;
     let admin = KeyAdmin {

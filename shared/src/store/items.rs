@@ -301,7 +301,7 @@ mod tests {
             json!({"workflowId": "wf", "status": "FAILED", "dateStarted": "2026-11-02T10:00:00.000Z",
                                  "dateEnded": "2026-11-02T10:00:01.500Z", "integration": "salesforce"}),
         );
-        let item = execution_item("p1", "e1", &f, &Settings::for_tests(), 1);
+        let item = execution_item("p1", "e1", &f, &Settings::defaults(), 1);
         assert_eq!(string_attr(&item, "gP"), Some("X#p1#2026-11"));
         assert_eq!(string_attr(&item, "gI"), Some("X#p1#2026-11#salesforce"));
         assert_eq!(string_attr(&item, "gS"), Some("X#p1#2026-11#FAILED"));
@@ -323,7 +323,7 @@ mod tests {
                                  "dateEnded": "2026-11-02T10:00:02.000Z", "taskCount": 3,
                                  "error": {"code": "E", "message": "m"}}),
         );
-        let item = execution_item("p1", "e1", &f, &Settings::for_tests(), 7);
+        let item = execution_item("p1", "e1", &f, &Settings::defaults(), 7);
         assert_eq!(record_fields(&item), f);
         assert_eq!(version(&item), Some(7));
     }
