@@ -42,9 +42,12 @@ pub fn id() -> String {
     uuid::Uuid::new_v4().to_string()
 }
 
-/// An ISO timestamp `minutes` before now, at millisecond precision.
+/// An ISO timestamp `minutes` before a clock reading taken once per test process, so that
+/// differences between two such timestamps are exact.
 pub fn minutes_ago(minutes: i64) -> String {
-    runledger::dates::format(chrono::Utc::now() - chrono::Duration::minutes(minutes))
+    static ANCHOR: std::sync::OnceLock<chrono::DateTime<chrono::Utc>> = std::sync::OnceLock::new();
+    let anchor = *ANCHOR.get_or_init(chrono::Utc::now);
+    runledger::dates::format(anchor - chrono::Duration::minutes(minutes))
 }
 
 pub fn execution(project: &str, id: &str, status: &str, started: &str, extra: Value) -> Value {
