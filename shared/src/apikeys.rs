@@ -161,26 +161,20 @@ impl KeyAdmin<'_> {
     }
 
     pub async fn list(&self, project: &str) -> Result<Vec<KeyRecord>, KeyAdminError> {
-        let mut records = Vec::new();
-        let mut start = None;
-        loop {
-            let out = self
-                .dynamodb
-                .query()
-                .table_name(self.table)
-                .key_condition_expression("pk = :pk AND begins_with(sk, :prefix)")
-                .expression_attribute_values(":pk", AttributeValue::S(keys::project_keys_pk(project)))
-                .expression_attribute_values(":prefix", AttributeValue::S(keys::PROJECT_KEY_SK_PREFIX.into()))
-                .set_exclusive_start_key(start)
-                .send()
-                .await
-                .map_err(store_err)?;
-            records.extend(out.items().iter().filter_map(record_from_item));
-            match out.last_evaluated_key {
-                Some(k) if !k.is_empty() => start = Some(k),
-                _ => return Ok(records),
-            }
-        }
+        let items = self
+            .dynamodb
+            .query()
+            .table_name(self.table)
+            .key_condition_expression("pk = :pk AND begins_with(sk, :prefix)")
+            .expression_attribute_values(":pk", AttributeValue::S(keys::project_keys_pk(project)))
+            .expression_attribute_values(":prefix", AttributeValue::S(keys::PROJECT_KEY_SK_PREFIX.into()))
+            .into_paginator()
+            .items()
+            .send()
+            .try_collect()
+            .await
+            .map_err(store_err)?;
+        Ok(items.iter().filter_map(record_from_item).collect())
     }
 
     /// Marks both items revoked; a revoked key is refused from then on (within the 60 s cache).

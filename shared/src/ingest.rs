@@ -430,7 +430,7 @@ struct UnitWrite<'a> {
 type Results = Vec<(usize, Result<Outcome, StoreError>)>;
 
 fn fail_all(events: &[(usize, &Event)], e: &StoreError) -> Results {
-    events.iter().map(|(i, _)| (*i, Err(clone_error(e)))).collect()
+    events.iter().map(|(i, _)| (*i, Err(e.clone()))).collect()
 }
 
 async fn apply_once<S: IngestWrites>(store: &S, settings: &Settings, events: &[(usize, &Event)]) -> Results {
@@ -489,7 +489,7 @@ async fn apply_once<S: IngestWrites>(store: &S, settings: &Settings, events: &[(
     if let Err(e) = store.batch_put(&body_items).await {
         for (w, write) in writes.iter().enumerate() {
             if !write.bodies.is_empty() {
-                failed.entry(w).or_insert_with(|| clone_error(&e));
+                failed.entry(w).or_insert_with(|| e.clone());
             }
         }
     }
@@ -513,20 +513,11 @@ async fn apply_once<S: IngestWrites>(store: &S, settings: &Settings, events: &[(
     for (w, e) in failed {
         for &i in &writes[w].event_indexes {
             if let Some(slot) = results.iter_mut().find(|(j, _)| *j == i) {
-                slot.1 = Err(clone_error(&e));
+                slot.1 = Err(e.clone());
             }
         }
     }
     results
-}
-
-fn clone_error(e: &StoreError) -> StoreError {
-    match e {
-        StoreError::Conflict => StoreError::Conflict,
-        StoreError::Throttled(m) => StoreError::Throttled(m.clone()),
-        StoreError::Transient(m) => StoreError::Transient(m.clone()),
-        StoreError::Permanent(m) => StoreError::Permanent(m.clone()),
-    }
 }
 
 /// Merges a summary's events, in arrival order, into what is stored; says which events changed it.

@@ -231,11 +231,6 @@ pub fn listing_sk_before(t: DateTime<Utc>) -> String {
     format!("{}$", crate::dates::format(t - chrono::Duration::milliseconds(1)))
 }
 
-/// Id part of a listing sort key.
-pub fn execution_id_of_listing_sk(lsk: &str) -> Option<&str> {
-    lsk.split_once('#').map(|(_, id)| id)
-}
-
 pub fn api_key_pk(key_id: &str) -> String {
     format!("KEY#{key_id}")
 }

@@ -201,6 +201,9 @@ impl Api {
             .and_then(|v| v.to_str().ok())
             .map(str::to_string);
         let body: Value = resp.json().await.expect("invoke response json");
+        // Real Lambda flags a function error with a header; the local emulator answers HTTP 500 with
+        // the same error body and no header, so the body's errorType counts too.
+        let function_error = function_error.or_else(|| body["errorType"].as_str().map(str::to_string));
         (function_error, body)
     }
 

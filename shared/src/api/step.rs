@@ -1,23 +1,20 @@
 //! `GET .../step-executions/{stepId}`: the step summary (GetItem) and its body items (Query), read
 //! concurrently.
 
-use super::views::{body_view, error_view, ErrorView};
-use crate::bodies::BodyView;
+use super::views::{record_bodies, BodyItems, RecordBodies};
 use crate::error::ApiError;
-use crate::keys::{self, BodyField, CollectionItem};
+use crate::keys::{self, CollectionItem};
 use crate::store::items::{self, STEP_FIELDS};
 use crate::store::{BodyLinks, CollectionReads, Item};
 use serde::Serialize;
 use serde_json::{Map, Value};
-use std::collections::HashMap;
 
 #[derive(Debug, Serialize)]
 pub struct StepResponse {
     #[serde(flatten)]
     pub summary: Map<String, Value>,
-    pub input: Option<BodyView>,
-    pub output: Option<BodyView>,
-    pub error: Option<ErrorView>,
+    #[serde(flatten)]
+    pub bodies: RecordBodies,
 }
 
 pub async fn step<S: CollectionReads + BodyLinks>(
@@ -32,7 +29,7 @@ pub async fn step<S: CollectionReads + BodyLinks>(
         .await
         .map_err(super::read_failed("step"))?;
     let mut summary: Option<&Item> = None;
-    let mut bodies: HashMap<(BodyField, &str), &Item> = HashMap::new();
+    let mut bodies = BodyItems::new();
     for item in found.iter().filter(|it| !items::is_expired(it, now_epoch)) {
         match items::string_attr(item, keys::SK).and_then(keys::parse_collection_sk) {
             Some(CollectionItem::Step(_)) => summary = Some(item),
@@ -43,16 +40,12 @@ pub async fn step<S: CollectionReads + BodyLinks>(
         }
     }
     let summary = summary.ok_or_else(|| ApiError::not_found("step execution"))?;
-    let current = |f: BodyField| items::body_reference(summary, f).and_then(|sha| bodies.get(&(f, sha)).copied());
-    let details = body_view(store, current(BodyField::ErrorDetails)).await?;
     Ok(StepResponse {
         summary: items::summary_json(
             summary,
             &["id", "executionId", "projectId"],
             &STEP_FIELDS[..STEP_FIELDS.len() - 1],
         ),
-        input: body_view(store, current(BodyField::Input)).await?,
-        output: body_view(store, current(BodyField::Output)).await?,
-        error: error_view(summary, details),
+        bodies: record_bodies(store, summary, &bodies).await?,
     })
 }

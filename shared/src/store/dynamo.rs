@@ -112,49 +112,34 @@ impl ListingReads for Store {
     }
 
     async fn count_partition(&self, q: &PartitionQuery) -> Result<u64, StoreError> {
-        let mut total = 0u64;
-        let mut start = None;
-        loop {
-            let out = self
-                .partition_query(q)
-                .select(Select::Count)
-                .set_exclusive_start_key(start)
-                .send()
-                .await
-                .map_err(classify)?;
-            total += out.count as u64;
-            match out.last_evaluated_key {
-                Some(k) if !k.is_empty() => start = Some(k),
-                _ => return Ok(total),
-            }
-        }
+        let pages = self
+            .partition_query(q)
+            .select(Select::Count)
+            .into_paginator()
+            .send()
+            .try_collect()
+            .await
+            .map_err(classify)?;
+        Ok(pages.iter().map(|page| page.count as u64).sum())
     }
 }
 
 impl CollectionReads for Store {
     async fn execution_collection(&self, project: &str, execution_id: &str) -> Result<Vec<Item>, StoreError> {
-        let mut items = Vec::new();
-        let mut start = None;
-        loop {
-            let out = self
-                .dynamodb
-                .query()
-                .table_name(&self.table)
-                .key_condition_expression("#pk = :pk AND #sk < :stop")
-                .expression_attribute_names("#pk", keys::PK)
-                .expression_attribute_names("#sk", keys::SK)
-                .expression_attribute_values(":pk", s(keys::execution_pk(project, execution_id)))
-                .expression_attribute_values(":stop", s(keys::STEP_BODIES_START))
-                .set_exclusive_start_key(start)
-                .send()
-                .await
-                .map_err(classify)?;
-            items.extend(out.items.unwrap_or_default());
-            match out.last_evaluated_key {
-                Some(k) if !k.is_empty() => start = Some(k),
-                _ => return Ok(items),
-            }
-        }
+        self.dynamodb
+            .query()
+            .table_name(&self.table)
+            .key_condition_expression("#pk = :pk AND #sk < :stop")
+            .expression_attribute_names("#pk", keys::PK)
+            .expression_attribute_names("#sk", keys::SK)
+            .expression_attribute_values(":pk", s(keys::execution_pk(project, execution_id)))
+            .expression_attribute_values(":stop", s(keys::STEP_BODIES_START))
+            .into_paginator()
+            .items()
+            .send()
+            .try_collect()
+            .await
+            .map_err(classify)
     }
 
     async fn step_items(&self, project: &str, execution_id: &str, step_id: &str) -> Result<Vec<Item>, StoreError> {

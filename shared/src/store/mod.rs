@@ -11,7 +11,7 @@ use std::future::Future;
 
 pub type Item = HashMap<String, AttributeValue>;
 
-#[derive(Debug, thiserror::Error)]
+#[derive(Clone, Debug, thiserror::Error)]
 pub enum StoreError {
     /// A conditional write lost a race; re-read and merge again.
     #[error("a concurrent write changed the item")]
