@@ -91,7 +91,9 @@ wait_http() { # name url timeout_seconds watched_service_name pattern logfile [c
       log "$name answered (HTTP $status)"
       return 0
     fi
-    running "$svc" "$pattern" || { tail -n 40 "$logfile" >&2 || true; die "$svc exited; see $logfile"; }
+    # Checked twice: while the service's process is still exec'ing, its cmdline can read as empty.
+    running "$svc" "$pattern" || { sleep 1 && running "$svc" "$pattern"; } ||
+      { tail -n 40 "$logfile" >&2 || true; die "$svc exited; see $logfile"; }
     sleep 1
   done
 }
