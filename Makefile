@@ -14,11 +14,14 @@ dev:
 down:
 	scripts/dev down
 
+# RUNLEDGER_STACK_ENV names another stack's env file (scripts/readme-check: the test stack's).
+RUNLEDGER_STACK_ENV ?= .local/functions.env
+
 # Prints a new API key for PROJECT, and nothing else, on stdout (needs `make dev` running).
 key:
 	@[[ -n "$(PROJECT)" ]] || { echo "usage: make key PROJECT=<projectId> [NAME=<label>]" >&2; exit 2; }
-	@[[ -f .local/functions.env ]] || { echo "no .local/functions.env: run make dev first" >&2; exit 2; }
-	@set -a; . .local/functions.env; set +a; \
+	@[[ -f "$(RUNLEDGER_STACK_ENV)" ]] || { echo "no $(RUNLEDGER_STACK_ENV): run make dev first" >&2; exit 2; }
+	@set -a; . "$(RUNLEDGER_STACK_ENV)"; set +a; \
 	  cargo run -q --bin runledger -- key create --project "$(PROJECT)" --name "$(or $(NAME),cli)"
 
 # Builds everything, runs the suite against its own stack (ports 4577/9100), always stops it.
@@ -27,7 +30,8 @@ test: tools
 	trap 'scripts/test-stack down' EXIT; \
 	  scripts/test-stack up; \
 	  set -a; . .local/test.env; set +a; \
-	  cargo nextest run --workspace --no-fail-fast
+	  cargo nextest run --workspace --no-fail-fast; \
+	  scripts/readme-check
 
 lint:
 	cargo fmt --all --check

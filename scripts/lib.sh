@@ -132,7 +132,7 @@ write_env() { # file endpoint cursor_secret public_base_url
     echo "BUCKET_NAME=${BUCKET_NAME:-runledger-bodies}"
     echo "CURSOR_SECRET=$secret"
     echo "RETENTION_DAYS=90"
-    echo "BODY_INLINE_MAX_BYTES=8192"
+    echo "BODY_INLINE_MAX_BYTES=4096"
     echo "LIST_SHARDS=1"
     echo "S3_FORCE_PATH_STYLE=true"
     echo "PRESIGN_TTL_SECONDS=900"

@@ -234,6 +234,27 @@ async fn get_with_steps_and_step_detail() {
         ["a", "b"]
     );
     assert_eq!(steps[1]["runDuration"], json!(60_000));
+    assert_eq!(got["stepsNextLink"], Value::Null, "both steps fit");
+
+    // The steps route pages the same steps in the same order.
+    let mut paged = Vec::new();
+    let mut next = Some(format!(
+        "/v1/projects/{p}/workflow-executions/{e}/step-executions?limit=1"
+    ));
+    while let Some(url) = next {
+        let (status, page) = api.get(&url, Some(&key)).await;
+        assert_eq!(status, 200, "{page}");
+        paged.extend(
+            page["stepExecutions"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .map(|s| s["id"].as_str().unwrap().to_string()),
+        );
+        next = page["nextLink"].as_str().map(str::to_string);
+        assert!(paged.len() <= 2);
+    }
+    assert_eq!(paged, ["a", "b"]);
 
     let (status, a) = api
         .get(

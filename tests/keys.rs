@@ -7,11 +7,8 @@ use runledger_tests::*;
 
 #[tokio::test]
 async fn keys_are_listed_without_secrets_revoked_and_rotated() {
-    let (store, settings, p) = (store().await, settings(), project("keys"));
-    let admin = KeyAdmin {
-        dynamodb: &store.dynamodb,
-        table: &settings.table_name,
-    };
+    let (store, p) = (store().await, project("keys"));
+    let admin = KeyAdmin { store: &store };
     let now = chrono::Utc::now().timestamp();
     let first = admin.create(&p, "ci", now).await.unwrap();
     let second = admin.create(&p, "dashboard", now).await.unwrap();
@@ -69,4 +66,47 @@ async fn keys_are_listed_without_secrets_revoked_and_rotated() {
         names.contains(&("dashboard".to_string(), false)),
         "the rotated key keeps its name: {names:?}"
     );
+}
+
+/// The deployed functions read their cursor keys from Secrets Manager at init: the secret as the
+/// template generates it (one key), and a rotated ring (the new key first, the old one still
+/// verifying).
+#[tokio::test]
+async fn cursor_keys_come_from_secrets_manager() {
+    require_env("AWS_ENDPOINT_URL");
+    let config = runledger::aws::sdk_config(None).await;
+    let client = aws_sdk_secretsmanager::Client::new(&config);
+    let secret = "k".repeat(64);
+    let name = project("cursor-keys");
+    let created = client
+        .create_secret()
+        .name(&name)
+        .secret_string(format!(r#"{{"id": "1", "secret": "{secret}"}}"#))
+        .send()
+        .await
+        .unwrap();
+    let arn = created.arn().unwrap().to_string();
+    let keys = runledger::aws::cursor_keys(&arn).await.unwrap();
+    assert_eq!((keys.len(), keys[0].id.as_str()), (1, "1"));
+
+    let claims = runledger::cursor::Claims {
+        project: "p".into(),
+        filters: "f".into(),
+        position: "x".into(),
+    };
+    let old_cursor = runledger::cursor::encode(&keys, &claims);
+    let newer = "n".repeat(64);
+    client
+        .put_secret_value()
+        .secret_id(&arn)
+        .secret_string(format!(
+            r#"{{"keys": [{{"id": "2", "secret": "{newer}"}}, {{"id": "1", "secret": "{secret}"}}]}}"#
+        ))
+        .send()
+        .await
+        .unwrap();
+    let rotated = runledger::aws::cursor_keys(&arn).await.unwrap();
+    assert_eq!(rotated[0].id, "2", "the new key signs");
+    assert_eq!(runledger::cursor::decode(&rotated, &old_cursor, "p", "f"), Ok(claims));
+    assert!(runledger::aws::cursor_keys("arn:aws:secretsmanager:us-east-1:123456789012:secret:missing").await.is_err());
 }

@@ -1,7 +1,8 @@
 //! SDK clients, built once per cold start from the standard AWS environment
 //! (`AWS_ENDPOINT_URL`, `AWS_REGION`, credentials): the same code runs on the emulator and on AWS.
 
-use crate::config::Settings;
+use crate::config::{ConfigError, Settings};
+use crate::cursor::CursorKey;
 use crate::metrics::RoundTripCounter;
 use aws_config::retry::RetryConfig;
 use aws_config::timeout::TimeoutConfig;
@@ -22,6 +23,36 @@ pub async fn clients(settings: &Settings) -> Clients {
 /// As `clients`, with an explicit endpoint in place of the environment's (tests route calls
 /// through a fault-injecting proxy this way).
 pub async fn clients_for(settings: &Settings, endpoint_url: Option<&str>) -> Clients {
+    let shared = sdk_config(endpoint_url).await;
+    let dynamodb = aws_sdk_dynamodb::Client::from_conf(
+        aws_sdk_dynamodb::config::Builder::from(&shared)
+            .interceptor(RoundTripCounter)
+            .build(),
+    );
+    let s3 = aws_sdk_s3::Client::from_conf(
+        aws_sdk_s3::config::Builder::from(&shared)
+            .interceptor(RoundTripCounter)
+            .force_path_style(settings.s3_force_path_style)
+            .build(),
+    );
+    Clients { dynamodb, s3 }
+}
+
+/// The cursor keys kept in Secrets Manager under `arn`, read once at init. The secret is
+/// `{"keys": [{"id", "secret"}, ...]}` (first signs, all verify) or one `{"id", "secret"}`.
+pub async fn cursor_keys(arn: &str) -> Result<Vec<CursorKey>, ConfigError> {
+    let client = aws_sdk_secretsmanager::Client::new(&sdk_config(None).await);
+    let out = client.get_secret_value().secret_id(arn).send().await.map_err(|e| {
+        ConfigError(format!(
+            "reading the cursor keys: {}",
+            aws_sdk_secretsmanager::error::DisplayErrorContext(e)
+        ))
+    })?;
+    crate::config::parse_key_ring(out.secret_string().unwrap_or(""))
+}
+
+/// The shared SDK configuration: lean HTTPS client, retries, timeouts, the standard environment.
+pub async fn sdk_config(endpoint_url: Option<&str>) -> aws_config::SdkConfig {
     let http = aws_smithy_http_client::Builder::new()
         .tls_provider(Provider::Rustls(CryptoMode::Ring))
         .build_https();
@@ -45,17 +76,5 @@ pub async fn clients_for(settings: &Settings, endpoint_url: Option<&str>) -> Cli
     if let Some(url) = endpoint_url {
         loader = loader.endpoint_url(url);
     }
-    let shared = loader.load().await;
-    let dynamodb = aws_sdk_dynamodb::Client::from_conf(
-        aws_sdk_dynamodb::config::Builder::from(&shared)
-            .interceptor(RoundTripCounter)
-            .build(),
-    );
-    let s3 = aws_sdk_s3::Client::from_conf(
-        aws_sdk_s3::config::Builder::from(&shared)
-            .interceptor(RoundTripCounter)
-            .force_path_style(settings.s3_force_path_style)
-            .build(),
-    );
-    Clients { dynamodb, s3 }
+    loader.load().await
 }

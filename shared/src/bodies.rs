@@ -1,5 +1,6 @@
 //! Bodies (`input`, `output`, `error.details`): kept as the exact bytes the producer sent, stored
-//! inline (gzip when it helps) up to the inline threshold, otherwise in S3 with size and digest.
+//! inline in their record (gzip when it helps) up to the inline threshold, otherwise in S3 with
+//! size and digest.
 
 use flate2::read::GzDecoder;
 use flate2::write::GzEncoder;
@@ -9,8 +10,8 @@ use serde_json::value::RawValue;
 use sha2::{Digest, Sha256};
 use std::io::{Read, Write};
 
-/// Largest body accepted at ingest; a whole envelope must fit Lambda's 6 MB synchronous payload.
-pub const MAX_BODY_BYTES: usize = 5 * 1024 * 1024;
+pub use crate::model::limits::MAX_BODY_BYTES;
+use crate::model::limits::MAX_INLINE_RAW_BYTES;
 /// Below this, gzip's header costs more than it saves.
 const GZIP_FROM_BYTES: usize = 512;
 pub const CONTENT_TYPE: &str = "application/json";
@@ -52,6 +53,52 @@ impl Encoding {
     }
 }
 
+/// The body-carrying fields of a record.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub enum BodySlot {
+    Input,
+    Output,
+    ErrorDetails,
+}
+
+impl BodySlot {
+    pub const ALL: [BodySlot; 3] = [BodySlot::Input, BodySlot::Output, BodySlot::ErrorDetails];
+
+    pub fn name(self) -> &'static str {
+        match self {
+            BodySlot::Input => "input",
+            BodySlot::Output => "output",
+            BodySlot::ErrorDetails => "error.details",
+        }
+    }
+}
+
+/// A body as a record holds it: its digest and size, and where its bytes are.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct StoredBody {
+    pub sha256: String,
+    pub size: u64,
+    pub placement: Placement,
+}
+
+impl StoredBody {
+    pub fn new(body: &Body, inline_max: usize) -> Self {
+        StoredBody {
+            sha256: body.sha256.clone(),
+            size: body.raw.len() as u64,
+            placement: place(body, inline_max),
+        }
+    }
+
+    /// The exact bytes of an inline body.
+    pub fn inline_bytes(&self) -> Option<std::io::Result<Vec<u8>>> {
+        match &self.placement {
+            Placement::Inline { encoding, data } => Some(decode(*encoding, data)),
+            Placement::External => None,
+        }
+    }
+}
+
 /// Where a body lives.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub enum Placement {
@@ -59,8 +106,12 @@ pub enum Placement {
     External,
 }
 
-/// Chooses inline (raw or gzip, whichever is smaller) when the stored form fits `inline_max`.
+/// Chooses inline (raw or gzip, whichever is smaller) when the stored form fits `inline_max` and
+/// the body itself is at most `MAX_INLINE_RAW_BYTES`.
 pub fn place(body: &Body, inline_max: usize) -> Placement {
+    if body.raw.len() > MAX_INLINE_RAW_BYTES {
+        return Placement::External;
+    }
     let mut best = (Encoding::Raw, body.raw.clone());
     if body.raw.len() >= GZIP_FROM_BYTES {
         let gz = gzip(&body.raw);
@@ -147,6 +198,12 @@ mod tests {
             }
             other => panic!("expected gzip inline, got {other:?}"),
         }
+    }
+
+    #[test]
+    fn huge_bodies_go_external_however_well_they_compress() {
+        let b = Body::new(format!("\"{}\"", "a".repeat(MAX_INLINE_RAW_BYTES)).into_bytes());
+        assert_eq!(place(&b, 8192), Placement::External);
     }
 
     #[test]

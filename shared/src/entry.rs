@@ -1,39 +1,62 @@
-//! Entry points of the function binaries: set up tracing and clients once, then serve.
+//! Entry points of the function binaries: set up tracing and clients once, then serve. Each function
+//! hands its route the store typed as the whole store, but the route's `respond_*` bounds it to the
+//! capabilities that route uses (and the template grants the function exactly those).
 
-use crate::api::{self, Endpoint};
+use crate::api::http::{self, respond_get, respond_list, respond_step, respond_steps};
+use crate::api::Endpoint;
 use crate::config::Settings;
-use crate::store::dynamo::Store;
+use crate::store::DynamoStore;
 use lambda_http::lambda_runtime::Diagnostic;
 use lambda_http::{service_fn, Error, LambdaEvent, Request};
 use serde_json::value::RawValue;
 
-async fn setup() -> Result<&'static (Settings, Store), Error> {
+async fn setup(cursors: bool) -> Result<&'static (Settings, DynamoStore), Error> {
     crate::telemetry::init();
-    let settings = Settings::from_env()?;
+    let mut settings = Settings::from_env_for(cursors)?;
+    if cursors && settings.cursor_keys.is_empty() {
+        let arn = crate::config::cursor_secret_arn()
+            .ok_or_else(|| crate::config::ConfigError("set CURSOR_SECRET or CURSOR_SECRET_ARN".into()))?;
+        settings.cursor_keys = crate::aws::cursor_keys(&arn).await?;
+    }
     let clients = crate::aws::clients(&settings).await;
-    let store = Store::new(&clients, &settings);
+    let store = DynamoStore::dynamo(&clients, &settings);
     // Lives as long as the process; handlers borrow it.
     Ok(Box::leak(Box::new((settings, store))))
 }
 
-/// Serves one HTTP route (list, get or step).
-pub async fn serve_http(endpoint: Endpoint) -> Result<(), Error> {
-    let state = setup().await?;
-    lambda_http::run(service_fn(move |req: Request| async move {
-        Ok::<_, Error>(api::http::handle(&state.0, &state.1, endpoint, req).await)
-    }))
-    .await
+macro_rules! serve_route {
+    ($name:ident, $endpoint:expr, $respond:ident, $cursors:expr) => {
+        pub async fn $name() -> Result<(), Error> {
+            let (settings, store) = setup($cursors).await?;
+            lambda_http::run(service_fn(move |req: Request| async move {
+                Ok::<_, Error>(
+                    http::handle($endpoint, req, |api, now| async move {
+                        $respond(settings, store, &api, now).await
+                    })
+                    .await,
+                )
+            }))
+            .await
+        }
+    };
 }
 
-/// Serves the ingest function: direct invocations and SQS batches.
+// The last argument: whether the route issues or checks cursors (only those hold the cursor keys).
+serve_route!(serve_list, Endpoint::List, respond_list, true);
+serve_route!(serve_get, Endpoint::Get, respond_get, true);
+serve_route!(serve_steps, Endpoint::Steps, respond_steps, true);
+serve_route!(serve_step, Endpoint::Step, respond_step, false);
+
+/// Serves the ingest function: direct invocations and SQS batches. It issues no cursors, so it
+/// holds no cursor key.
 pub async fn serve_ingest() -> Result<(), Error> {
-    let state = setup().await?;
+    let (settings, store) = setup(false).await?;
     lambda_http::lambda_runtime::run(service_fn(move |event: LambdaEvent<Box<RawValue>>| async move {
         let span = tracing::info_span!("invocation", requestId = %event.context.request_id);
         let _enter = span.enter();
         crate::metrics::take_round_trips();
         let started = std::time::Instant::now();
-        let result = crate::ingest::handle_invocation(&state.1, &state.0, &event.payload, chrono::Utc::now()).await;
+        let result = crate::ingest::handle_invocation(store, settings, &event.payload, chrono::Utc::now()).await;
         let calls = crate::metrics::take_round_trips();
         match result {
             Ok(r) => {

@@ -1,8 +1,11 @@
 //! The convergence rule. Every stored field remembers the rank of the event that set it; an incoming
 //! value replaces it only when its (rank, value) is greater. Per field that is a max, which is
 //! commutative, associative and idempotent, so any arrival order and any number of duplicates give
-//! the same state. Bodies converge the same way: their digests are fields (`inputRef`, ...).
+//! the same state. Bodies converge the same way: their digests are fields (`input`, `output`, and
+//! `error.details` inside `error`). One exception: `dateStarted` is fixed by the first event that
+//! stores it, because it places the record in the listings and sets its expiry.
 
+use crate::model::Field;
 use serde_json::Value;
 use std::cmp::Ordering;
 use std::collections::BTreeMap;
@@ -14,7 +17,15 @@ pub struct Ranked {
 }
 
 /// A record's fields with the rank each was set at.
-pub type Fields = BTreeMap<String, Ranked>;
+pub type Fields = BTreeMap<Field, Ranked>;
+
+/// What merging one event did.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct Merged {
+    pub changed: bool,
+    /// The event named another `dateStarted` than the stored one; it was ignored.
+    pub date_started_ignored: bool,
+}
 
 /// Total order on values used to break rank ties: numbers numerically (a larger `taskCount` wins),
 /// strings by bytes, anything else by its canonical JSON text.
@@ -37,26 +48,30 @@ fn outranks(incoming: (u8, &Value), current: (u8, &Value)) -> bool {
     }
 }
 
-/// Applies one event's fields at `rank`; returns whether anything changed.
-pub fn merge_fields(state: &mut Fields, rank: u8, incoming: &BTreeMap<String, Value>) -> bool {
-    let mut changed = false;
+/// Applies one event's fields at `rank`.
+pub fn merge_fields(state: &mut Fields, rank: u8, incoming: &BTreeMap<Field, Value>) -> Merged {
+    let mut merged = Merged::default();
     for (name, value) in incoming {
         let replace = match state.get(name) {
             None => true,
+            Some(cur) if *name == Field::DateStarted => {
+                merged.date_started_ignored |= cur.value != *value;
+                false
+            }
             Some(cur) => outranks((rank, value), (cur.rank, &cur.value)),
         };
         if replace {
             state.insert(
-                name.clone(),
+                *name,
                 Ranked {
                     rank,
                     value: value.clone(),
                 },
             );
-            changed = true;
+            merged.changed = true;
         }
     }
-    changed
+    merged
 }
 
 #[cfg(test)]
@@ -65,8 +80,8 @@ mod tests {
     use proptest::prelude::*;
     use serde_json::json;
 
-    fn fields(pairs: &[(&str, Value)]) -> BTreeMap<String, Value> {
-        pairs.iter().map(|(k, v)| (k.to_string(), v.clone())).collect()
+    fn fields(pairs: &[(Field, Value)]) -> BTreeMap<Field, Value> {
+        pairs.iter().map(|(k, v)| (*k, v.clone())).collect()
     }
 
     #[test]
@@ -75,37 +90,56 @@ mod tests {
         merge_fields(
             &mut s,
             2,
-            &fields(&[("status", json!("SUCCEEDED")), ("dateEnded", json!("t2"))]),
+            &fields(&[(Field::Status, json!("SUCCEEDED")), (Field::DateEnded, json!("t2"))]),
         );
         let changed = merge_fields(
             &mut s,
             1,
-            &fields(&[("status", json!("RUNNING")), ("taskCount", json!(1))]),
+            &fields(&[(Field::Status, json!("RUNNING")), (Field::TaskCount, json!(1))]),
         );
-        assert!(changed, "the new taskCount field is still taken");
-        assert_eq!(s["status"].value, json!("SUCCEEDED"));
-        assert_eq!(s["taskCount"].value, json!(1));
+        assert!(changed.changed, "the new taskCount field is still taken");
+        assert_eq!(s[&Field::Status].value, json!("SUCCEEDED"));
+        assert_eq!(s[&Field::TaskCount].value, json!(1));
     }
 
     #[test]
     fn duplicates_change_nothing() {
         let mut s = Fields::new();
-        let e = fields(&[("status", json!("RUNNING")), ("userId", json!("u1"))]);
-        assert!(merge_fields(&mut s, 1, &e));
-        assert!(!merge_fields(&mut s, 1, &e));
+        let e = fields(&[(Field::Status, json!("RUNNING")), (Field::UserId, json!("u1"))]);
+        assert!(merge_fields(&mut s, 1, &e).changed);
+        assert!(!merge_fields(&mut s, 1, &e).changed);
     }
 
     #[test]
     fn equal_ranks_take_the_larger_number() {
         let mut s = Fields::new();
-        merge_fields(&mut s, 1, &fields(&[("taskCount", json!(10))]));
-        merge_fields(&mut s, 1, &fields(&[("taskCount", json!(9))]));
-        assert_eq!(s["taskCount"].value, json!(10));
+        merge_fields(&mut s, 1, &fields(&[(Field::TaskCount, json!(10))]));
+        merge_fields(&mut s, 1, &fields(&[(Field::TaskCount, json!(9))]));
+        assert_eq!(s[&Field::TaskCount].value, json!(10));
     }
 
-    fn arb_event() -> impl Strategy<Value = (u8, BTreeMap<String, Value>)> {
+    #[test]
+    fn the_first_date_started_is_kept_and_a_different_one_reported() {
+        let mut s = Fields::new();
+        merge_fields(&mut s, 1, &fields(&[(Field::DateStarted, json!("t1"))]));
+        let m = merge_fields(&mut s, 4, &fields(&[(Field::DateStarted, json!("t0"))]));
+        assert_eq!(
+            m,
+            Merged {
+                changed: false,
+                date_started_ignored: true
+            }
+        );
+        assert_eq!(s[&Field::DateStarted].value, json!("t1"));
+        let same = merge_fields(&mut s, 4, &fields(&[(Field::DateStarted, json!("t1"))]));
+        assert_eq!(same, Merged::default());
+    }
+
+    fn arb_event() -> impl Strategy<Value = (u8, BTreeMap<Field, Value>)> {
         let value = prop_oneof![(0u32..5).prop_map(|n| json!(n)), "[a-c]{1,2}".prop_map(|s| json!(s)),];
-        (0u8..5, prop::collection::btree_map("[a-d]", value, 0..4))
+        // dateStarted is first-wins, not a max: it is covered by its own test.
+        let field = prop::sample::select(vec![Field::Status, Field::UserId, Field::TaskCount, Field::Output]);
+        (0u8..5, prop::collection::btree_map(field, value, 0..4))
     }
 
     proptest! {

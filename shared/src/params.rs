@@ -3,14 +3,11 @@
 
 use crate::dates;
 use crate::error::ApiError;
-use crate::model::Status;
+use crate::model::limits::{DEFAULT_LIMIT, MAX_INTEGRATIONS, MAX_LIMIT};
+use crate::model::{Field, Status};
+use crate::query::ListQuery;
 use chrono::{DateTime, Utc};
 use sha2::{Digest, Sha256};
-
-pub const DEFAULT_LIMIT: u32 = 100;
-pub const MAX_LIMIT: u32 = 1000;
-pub const MAX_INTEGRATIONS: usize = 10;
-const MAX_VALUE_LEN: usize = 256;
 
 const KNOWN: [&str; 13] = [
     "integration",
@@ -45,25 +42,72 @@ pub struct ListParams {
     pub count: bool,
 }
 
+/// Refuses unknown and repeated parameters; returns a lookup of the given ones.
+fn known<'a>(pairs: &'a [(String, String)], known: &[&str]) -> Result<impl Fn(&str) -> Option<&'a str>, ApiError> {
+    let mut seen: Vec<&str> = Vec::new();
+    for (name, _) in pairs {
+        if !known.contains(&name.as_str()) {
+            let message = if known.is_empty() {
+                format!("unknown parameter {name:?}; this route takes none")
+            } else {
+                format!("unknown parameter {name:?}; known parameters: {}", known.join(", "))
+            };
+            return Err(ApiError::parameter(name, message));
+        }
+        if seen.contains(&name.as_str()) {
+            return Err(ApiError::parameter(
+                name,
+                format!("{name} is given more than once; use a comma-separated list"),
+            ));
+        }
+        seen.push(name);
+    }
+    Ok(move |name: &str| pairs.iter().find(|(n, _)| n == name).map(|(_, v)| v.as_str()))
+}
+
+/// Routes that take no parameters refuse any.
+pub fn none(pairs: &[(String, String)]) -> Result<(), ApiError> {
+    known(pairs, &[]).map(|_| ())
+}
+
+fn limit(v: Option<&str>) -> Result<u32, ApiError> {
+    match v {
+        None => Ok(DEFAULT_LIMIT),
+        Some(v) => v
+            .parse::<u32>()
+            .ok()
+            .filter(|n| (1..=MAX_LIMIT).contains(n))
+            .ok_or_else(|| ApiError::parameter("limit", format!("limit must be an integer from 1 to {MAX_LIMIT}"))),
+    }
+}
+
+fn cursor(v: Option<&str>) -> Result<Option<String>, ApiError> {
+    match v {
+        Some("") => Err(ApiError::invalid_cursor("the cursor is empty")),
+        other => Ok(other.map(str::to_string)),
+    }
+}
+
+/// `limit` and `cursor` of a page of steps.
+#[derive(Clone, Debug, Default, PartialEq)]
+pub struct PageParams {
+    pub limit: u32,
+    pub cursor: Option<String>,
+}
+
+impl PageParams {
+    pub fn parse(pairs: &[(String, String)]) -> Result<Self, ApiError> {
+        let get = known(pairs, &["limit", "cursor"])?;
+        Ok(PageParams {
+            limit: limit(get("limit"))?,
+            cursor: cursor(get("cursor"))?,
+        })
+    }
+}
+
 impl ListParams {
     pub fn parse(pairs: &[(String, String)]) -> Result<Self, ApiError> {
-        let mut seen: Vec<&str> = Vec::new();
-        for (name, _) in pairs {
-            if !KNOWN.contains(&name.as_str()) {
-                return Err(ApiError::parameter(
-                    name,
-                    format!("unknown parameter {name:?}; known parameters: {}", KNOWN.join(", ")),
-                ));
-            }
-            if seen.contains(&name.as_str()) {
-                return Err(ApiError::parameter(
-                    name,
-                    format!("{name} is given more than once; use a comma-separated list"),
-                ));
-            }
-            seen.push(name);
-        }
-        let get = |name: &str| pairs.iter().find(|(n, _)| n == name).map(|(_, v)| v.as_str());
+        let get = known(pairs, &KNOWN)?;
         let mut p = ListParams {
             limit: DEFAULT_LIMIT,
             ..Default::default()
@@ -112,17 +156,8 @@ impl ListParams {
             Some(v) if v.eq_ignore_ascii_case("ASC") => true,
             Some(_) => return Err(ApiError::parameter("sortBy", "sortBy must be ASC or DESC")),
         };
-        if let Some(v) = get("limit") {
-            p.limit = v
-                .parse::<u32>()
-                .ok()
-                .filter(|n| (1..=MAX_LIMIT).contains(n))
-                .ok_or_else(|| ApiError::parameter("limit", "limit must be an integer from 1 to 1000"))?;
-        }
-        p.cursor = get("cursor").map(str::to_string);
-        if p.cursor.as_deref() == Some("") {
-            return Err(ApiError::invalid_cursor("the cursor is empty"));
-        }
+        p.limit = limit(get("limit"))?;
+        p.cursor = cursor(get("cursor"))?;
         p.count = match get("count") {
             None => false,
             Some(v) if v.eq_ignore_ascii_case("true") => true,
@@ -133,6 +168,34 @@ impl ListParams {
             return Err(ApiError::parameter("q", "keyword search is not available yet"));
         }
         Ok(p)
+    }
+
+    /// The typed query these parameters ask for.
+    pub fn query(&self, project: &str, now: DateTime<Utc>) -> ListQuery {
+        let mut dimensions = Vec::new();
+        if !self.integration.is_empty() {
+            dimensions.push((Field::Integration, self.integration.clone()));
+        }
+        for (field, value) in [
+            (Field::UserId, &self.user_id),
+            (Field::WorkflowId, &self.workflow_id),
+            (Field::TriggerType, &self.trigger_type),
+            (Field::TraceId, &self.trace_id),
+        ] {
+            if let Some(v) = value {
+                dimensions.push((field, vec![v.clone()]));
+            }
+        }
+        ListQuery {
+            project: project.to_string(),
+            dimensions,
+            statuses: self.status.clone(),
+            after: self.after,
+            before: self.before,
+            ascending: self.ascending,
+            limit: self.limit as usize,
+            now,
+        }
     }
 
     /// Fingerprint of everything that decides which items match and in what order; a cursor is valid
@@ -197,23 +260,17 @@ impl ListParams {
 }
 
 fn single(v: &str, name: &str) -> Result<String, ApiError> {
-    let v = v.trim();
-    if v.is_empty() {
-        return Err(ApiError::parameter(name, format!("{name} must not be empty")));
-    }
-    if v.len() > MAX_VALUE_LEN {
-        return Err(ApiError::parameter(
-            name,
-            format!("{name} is longer than {MAX_VALUE_LEN} characters"),
-        ));
-    }
-    Ok(v.to_string())
+    value(v, name, false)
+}
+
+fn value(v: &str, name: &str, comma_list: bool) -> Result<String, ApiError> {
+    crate::model::values::query_value(v, comma_list).map_err(|p| ApiError::parameter(name, format!("{name} {p}")))
 }
 
 fn list(v: &str, name: &str) -> Result<Vec<String>, ApiError> {
     let mut out: Vec<String> = Vec::new();
     for part in v.split(',') {
-        let part = single(part, name)?;
+        let part = value(part, name, true)?;
         if !out.contains(&part) {
             out.push(part);
         }

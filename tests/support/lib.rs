@@ -2,13 +2,10 @@
 //! `scripts/test-stack up` starts (moto and `cargo lambda watch`) and read its `.local/test.env`
 //! variables; without them they fail rather than pass vacuously.
 
-use aws_sdk_dynamodb::types::AttributeValue;
 use runledger::config::Settings;
-use runledger::store::dynamo::Store;
-use runledger::store::Item;
+use runledger::store::{DynamoStore, ExecutionRecord, ReadExecution, ReadStep, StepRecord};
 use serde_json::value::RawValue;
 use serde_json::{json, Value};
-use std::collections::BTreeMap;
 
 pub fn require_env(name: &str) -> String {
     std::env::var(name).unwrap_or_else(|_| panic!("{name} is not set: run the tests with `make test`"))
@@ -20,17 +17,20 @@ pub fn settings() -> Settings {
     Settings::from_env().expect("test environment settings")
 }
 
-pub async fn store() -> Store {
-    let settings = settings();
-    let clients = runledger::aws::clients(&settings).await;
-    Store::new(&clients, &settings)
+pub async fn store() -> DynamoStore {
+    store_with(&settings()).await
+}
+
+pub async fn store_with(settings: &Settings) -> DynamoStore {
+    let clients = runledger::aws::clients(settings).await;
+    DynamoStore::dynamo(&clients, settings)
 }
 
 /// Store whose calls go through `endpoint` instead of the environment's.
-pub async fn store_via(endpoint: &str) -> Store {
+pub async fn store_via(endpoint: &str) -> DynamoStore {
     let settings = settings();
     let clients = runledger::aws::clients_for(&settings, Some(endpoint)).await;
-    Store::new(&clients, &settings)
+    DynamoStore::dynamo(&clients, &settings)
 }
 
 /// A project id no other test uses, so tests share one table without seeing each other.
@@ -78,66 +78,57 @@ pub fn raw(events: &[Value]) -> Vec<Box<RawValue>> {
 }
 
 pub async fn create_key(project: &str) -> String {
-    let settings = settings();
-    let clients = runledger::aws::clients(&settings).await;
-    let admin = runledger::apikeys::KeyAdmin {
-        dynamodb: &clients.dynamodb,
-        table: &settings.table_name,
-    };
-    admin
+    let store = store().await;
+    runledger::apikeys::KeyAdmin { store: &store }
         .create(project, "test", chrono::Utc::now().timestamp())
         .await
         .expect("create key")
         .token
 }
 
-/// Every item of an execution's collection (bodies and steps included), without the write
-/// counter, keyed by sort key: the stored state to compare across runs.
-pub async fn stored_state(store: &Store, project: &str, execution_id: &str) -> BTreeMap<String, Value> {
-    let out = store
-        .dynamodb
-        .query()
-        .table_name(&store.table)
-        .key_condition_expression("pk = :pk")
-        .expression_attribute_values(
-            ":pk",
-            AttributeValue::S(runledger::keys::execution_pk(project, execution_id)),
-        )
-        .consistent_read(true)
-        .send()
+/// Everything stored of an execution, as the store returns it: the record with its bodies and
+/// every step with its bodies. `None` when the execution was never stored.
+pub async fn stored_state(
+    store: &DynamoStore,
+    project: &str,
+    execution_id: &str,
+) -> Option<(ExecutionRecord, Vec<StepRecord>)> {
+    let now = chrono::Utc::now().timestamp();
+    let record = store
+        .execution(project, execution_id, 1000, now)
         .await
-        .expect("query collection");
-    out.items()
-        .iter()
-        .map(|item: &Item| {
-            let sk = item.get("sk").and_then(|v| v.as_s().ok()).cloned().unwrap_or_default();
-            let attrs: serde_json::Map<String, Value> = item
-                .iter()
-                .filter(|(k, _)| k.as_str() != "ver")
-                .map(|(k, v)| (k.clone(), runledger::store::items::attr_to_json(v)))
-                .collect();
-            (sk, Value::Object(attrs))
-        })
-        .collect()
+        .expect("read execution")?;
+    let mut steps = Vec::new();
+    for s in &record.steps.items {
+        steps.push(
+            store
+                .step(project, execution_id, &s.id, now)
+                .await
+                .expect("read step")
+                .expect("step"),
+        );
+    }
+    Some((record, steps))
 }
 
 /// Every id a list request returns, following its cursor page by page (in-process, no HTTP).
 pub async fn list_ids(
-    store: &Store,
+    store: &DynamoStore,
     settings: &Settings,
     project: &str,
     mut params: runledger::params::ListParams,
 ) -> Vec<String> {
     let mut ids = Vec::new();
+    let links = runledger::api::links::Links {
+        settings,
+        project,
+        base_url: "http://test",
+    };
     loop {
-        let page = runledger::api::list::list(store, settings, project, &params, "http://test", chrono::Utc::now())
+        let page = runledger::api::list::list(store, &links, &params, chrono::Utc::now())
             .await
             .expect("list page");
-        ids.extend(
-            page.workflow_executions
-                .iter()
-                .map(|x| x["id"].as_str().unwrap_or_default().to_string()),
-        );
+        ids.extend(page.workflow_executions.iter().map(|x| x.id.clone()));
         match page.next_cursor {
             Some(c) => params.cursor = Some(c),
             None => return ids,

@@ -2,5 +2,5 @@
 
 #[tokio::main]
 async fn main() -> Result<(), lambda_http::Error> {
-    runledger::entry::serve_http(runledger::api::Endpoint::Get).await
+    runledger::entry::serve_get().await
 }

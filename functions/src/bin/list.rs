@@ -2,5 +2,5 @@
 
 #[tokio::main]
 async fn main() -> Result<(), lambda_http::Error> {
-    runledger::entry::serve_http(runledger::api::Endpoint::List).await
+    runledger::entry::serve_list().await
 }

@@ -2,5 +2,5 @@
 
 #[tokio::main]
 async fn main() -> Result<(), lambda_http::Error> {
-    runledger::entry::serve_http(runledger::api::Endpoint::Step).await
+    runledger::entry::serve_step().await
 }

@@ -1,64 +1,60 @@
-//! `GET .../workflow-executions/{id}`: the summary, its bodies and its step summaries, from one Query.
+//! `GET .../workflow-executions/{id}`: the summary, its bodies and the first page of its steps, from
+//! one Query.
 
-use super::views::{record_bodies, BodyItems, RecordBodies};
+use super::links::Links;
+use super::views::{bodies_view, BodiesView};
 use crate::error::ApiError;
-use crate::keys::{self, CollectionItem};
-use crate::store::items::{self, EXECUTION_FIELDS, STEP_FIELDS};
-use crate::store::{BodyLinks, CollectionReads, Item};
+use crate::model::limits::STEPS_IN_GET;
+use crate::model::StepSummary;
+use crate::store::{LinkBodies, ReadExecution};
 use serde::Serialize;
-use serde_json::{Map, Value};
 
 #[derive(Debug, Serialize)]
+#[serde(rename_all = "camelCase")]
 pub struct ExecutionResponse {
+    /// The summary fields; `error` comes whole, with its details, in `bodies`.
     #[serde(flatten)]
-    pub summary: Map<String, Value>,
+    pub summary: serde_json::Map<String, serde_json::Value>,
     #[serde(flatten)]
-    pub bodies: RecordBodies,
-    pub steps: Vec<Map<String, Value>>,
+    pub bodies: BodiesView,
+    pub steps: Vec<StepSummary>,
+    /// The rest of the steps: the step-executions route, resuming after the last one here.
+    pub steps_next_cursor: Option<String>,
+    pub steps_next_link: Option<String>,
 }
 
-pub async fn get<S: CollectionReads + BodyLinks>(
+pub async fn get<S: ReadExecution + LinkBodies>(
     store: &S,
-    project: &str,
+    links: &Links<'_>,
     execution_id: &str,
     now_epoch: i64,
 ) -> Result<ExecutionResponse, ApiError> {
-    let collection = store
-        .execution_collection(project, execution_id)
+    let record = store
+        .execution(links.project, execution_id, STEPS_IN_GET, now_epoch)
         .await
-        .map_err(super::read_failed("execution"))?;
-    let mut summary: Option<&Item> = None;
-    let mut bodies = BodyItems::new();
-    let mut steps: Vec<&Item> = Vec::new();
-    for item in &collection {
-        if items::is_expired(item, now_epoch) {
-            continue;
+        .map_err(super::read_failed("execution"))?
+        .ok_or_else(|| ApiError::not_found("execution"))?;
+    let (steps_next_cursor, steps_next_link) = match &record.steps.next {
+        Some(position) => {
+            let (c, l) = links.steps_page(execution_id, position, STEPS_IN_GET as u32);
+            (Some(c), Some(l))
         }
-        match items::string_attr(item, keys::SK).and_then(keys::parse_collection_sk) {
-            Some(CollectionItem::Summary) => summary = Some(item),
-            Some(CollectionItem::ExecutionBody(f, sha)) => {
-                bodies.insert((f, sha), item);
-            }
-            Some(CollectionItem::Step(_)) => steps.push(item),
-            _ => {}
-        }
-    }
-    let summary = summary.ok_or_else(|| ApiError::not_found("execution"))?;
-    steps.sort_by(|a, b| started_then_id(a).cmp(&started_then_id(b)));
+        None => (None, None),
+    };
+    let bodies = bodies_view(
+        store,
+        links.project,
+        execution_id,
+        record.summary.error.as_ref(),
+        &record.bodies,
+    )
+    .await?;
+    let summary = super::views::without_error(&record.summary);
     Ok(ExecutionResponse {
-        summary: items::summary_json(
-            summary,
-            &["id", "projectId"],
-            &EXECUTION_FIELDS[..EXECUTION_FIELDS.len() - 1],
-        ),
-        bodies: record_bodies(store, summary, &bodies).await?,
-        steps: steps
-            .iter()
-            .map(|it| items::summary_json(it, &["id"], &STEP_FIELDS[..STEP_FIELDS.len() - 1]))
-            .collect(),
+        summary,
+        bodies,
+        steps: record.steps.items,
+        steps_next_cursor,
+        steps_next_link,
     })
-}
-
-fn started_then_id(step: &Item) -> (Option<&str>, Option<&str>) {
-    (items::string_attr(step, "dateStarted"), items::string_attr(step, "id"))
 }

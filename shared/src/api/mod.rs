@@ -1,11 +1,14 @@
-//! HTTP API: routing, auth, and the list / get / step handlers. The Lambda adapter (`http`) turns
-//! API Gateway events into `ApiRequest`s; handlers never see Lambda types.
+//! HTTP API: routing, auth, and the list / get / steps / step handlers. The Lambda adapter (`http`)
+//! turns API Gateway events into `ApiRequest`s; handlers never see Lambda types, and take only the
+//! store capabilities they use.
 
 pub mod auth;
 pub mod get;
 pub mod http;
+pub mod links;
 pub mod list;
 pub mod step;
+pub mod steps;
 mod views;
 
 use crate::error::ApiError;
@@ -73,6 +76,10 @@ pub enum Route {
         project: String,
         execution: String,
     },
+    Steps {
+        project: String,
+        execution: String,
+    },
     Step {
         project: String,
         execution: String,
@@ -85,12 +92,13 @@ pub enum Route {
 pub enum Endpoint {
     List,
     Get,
+    Steps,
     Step,
 }
 
 impl Route {
-    /// Parses `/v1/projects/{p}/workflow-executions[/{e}[/step-executions/{s}]]`, after any stage
-    /// prefix API Gateway may leave in front.
+    /// Parses `/v1/projects/{p}/workflow-executions[/{e}[/step-executions[/{s}]]]`, after any
+    /// stage prefix API Gateway may leave in front.
     pub fn parse(path: &str) -> Option<Route> {
         let start = path.find("/v1/projects/")?;
         let segments: Vec<String> = path[start + 1..]
@@ -99,13 +107,19 @@ impl Route {
             .map(percent_decode)
             .collect::<Option<_>>()?;
         let segs: Vec<&str> = segments.iter().map(String::as_str).collect();
-        let ok = |s: &str| crate::keys::valid_id(s);
+        let ok = |s: &str| crate::model::values::valid_id(s);
         match segs.as_slice() {
             ["v1", "projects", p, "workflow-executions"] if ok(p) => Some(Route::List { project: p.to_string() }),
             ["v1", "projects", p, "workflow-executions", e] if ok(p) && ok(e) => Some(Route::Get {
                 project: p.to_string(),
                 execution: e.to_string(),
             }),
+            ["v1", "projects", p, "workflow-executions", e, "step-executions"] if ok(p) && ok(e) => {
+                Some(Route::Steps {
+                    project: p.to_string(),
+                    execution: e.to_string(),
+                })
+            }
             ["v1", "projects", p, "workflow-executions", e, "step-executions", s] if ok(p) && ok(e) && ok(s) => {
                 Some(Route::Step {
                     project: p.to_string(),
@@ -119,7 +133,10 @@ impl Route {
 
     pub fn project(&self) -> &str {
         match self {
-            Route::List { project } | Route::Get { project, .. } | Route::Step { project, .. } => project,
+            Route::List { project }
+            | Route::Get { project, .. }
+            | Route::Steps { project, .. }
+            | Route::Step { project, .. } => project,
         }
     }
 
@@ -127,6 +144,7 @@ impl Route {
         match self {
             Route::List { .. } => Endpoint::List,
             Route::Get { .. } => Endpoint::Get,
+            Route::Steps { .. } => Endpoint::Steps,
             Route::Step { .. } => Endpoint::Step,
         }
     }
@@ -153,7 +171,7 @@ mod tests {
     }
 
     #[test]
-    fn parses_the_three_routes_with_or_without_a_stage() {
+    fn parses_the_four_routes_with_or_without_a_stage() {
         assert_eq!(
             Route::parse("/v1/projects/p1/workflow-executions"),
             Some(Route::List { project: "p1".into() })
@@ -173,7 +191,15 @@ mod tests {
                 step: "s1".into()
             })
         );
+        assert_eq!(
+            Route::parse("/v1/projects/p1/workflow-executions/e1/step-executions"),
+            Some(Route::Steps {
+                project: "p1".into(),
+                execution: "e1".into()
+            })
+        );
         assert_eq!(Route::parse("/v1/projects/p1/other"), None);
+        assert_eq!(Route::parse("/v1/projects/p1/workflow-executions/.."), None);
         assert_eq!(Route::parse("/v1/projects/p%23x/workflow-executions"), None);
     }
 }

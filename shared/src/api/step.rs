@@ -1,51 +1,47 @@
-//! `GET .../step-executions/{stepId}`: the step summary (GetItem) and its body items (Query), read
-//! concurrently.
+//! `GET .../step-executions/{stepId}`: the step with its bodies, one GetItem.
 
-use super::views::{record_bodies, BodyItems, RecordBodies};
+use super::views::{bodies_view, BodiesView};
 use crate::error::ApiError;
-use crate::keys::{self, CollectionItem};
-use crate::store::items::{self, STEP_FIELDS};
-use crate::store::{BodyLinks, CollectionReads, Item};
+use crate::store::{LinkBodies, ReadStep};
 use serde::Serialize;
-use serde_json::{Map, Value};
 
 #[derive(Debug, Serialize)]
+#[serde(rename_all = "camelCase")]
 pub struct StepResponse {
+    pub execution_id: String,
+    pub project_id: String,
+    /// The summary fields; `error` comes whole, with its details, in `bodies`.
     #[serde(flatten)]
-    pub summary: Map<String, Value>,
+    pub summary: serde_json::Map<String, serde_json::Value>,
     #[serde(flatten)]
-    pub bodies: RecordBodies,
+    pub bodies: BodiesView,
 }
 
-pub async fn step<S: CollectionReads + BodyLinks>(
+pub async fn step<S: ReadStep + LinkBodies>(
     store: &S,
     project: &str,
     execution_id: &str,
     step_id: &str,
     now_epoch: i64,
 ) -> Result<StepResponse, ApiError> {
-    let found = store
-        .step_items(project, execution_id, step_id)
+    let record = store
+        .step(project, execution_id, step_id, now_epoch)
         .await
-        .map_err(super::read_failed("step"))?;
-    let mut summary: Option<&Item> = None;
-    let mut bodies = BodyItems::new();
-    for item in found.iter().filter(|it| !items::is_expired(it, now_epoch)) {
-        match items::string_attr(item, keys::SK).and_then(keys::parse_collection_sk) {
-            Some(CollectionItem::Step(_)) => summary = Some(item),
-            Some(CollectionItem::StepBody(_, f, sha)) => {
-                bodies.insert((f, sha), item);
-            }
-            _ => {}
-        }
-    }
-    let summary = summary.ok_or_else(|| ApiError::not_found("step execution"))?;
+        .map_err(super::read_failed("step"))?
+        .ok_or_else(|| ApiError::not_found("step execution"))?;
+    let bodies = bodies_view(
+        store,
+        project,
+        execution_id,
+        record.summary.error.as_ref(),
+        &record.bodies,
+    )
+    .await?;
+    let summary = super::views::without_error(&record.summary);
     Ok(StepResponse {
-        summary: items::summary_json(
-            summary,
-            &["id", "executionId", "projectId"],
-            &STEP_FIELDS[..STEP_FIELDS.len() - 1],
-        ),
-        bodies: record_bodies(store, summary, &bodies).await?,
+        execution_id: record.execution_id,
+        project_id: record.project_id,
+        summary,
+        bodies,
     })
 }

@@ -1,45 +1,53 @@
-//! Response shapes shared by get and step.
+//! Response shapes shared by get and step: bodies inline or as presigned `$ref`s, and `error`.
 
-use crate::bodies::BodyView;
+use crate::bodies::{BodyRef, BodyView, Placement, StoredBody, CONTENT_TYPE};
 use crate::error::ApiError;
-use crate::keys::BodyField;
-use crate::store::items::{self, StoredBody};
-use crate::store::{BodyLinks, Item};
+use crate::model::ErrorSummary;
+use crate::store::{BodyLocation, LinkBodies, RecordBodies};
 use serde::Serialize;
 use serde_json::value::RawValue;
-use serde_json::{Map, Value};
-use std::collections::HashMap;
 
 /// `error` of an execution or step: code and message, and details as a body.
 #[derive(Debug, Serialize)]
 pub struct ErrorView {
     #[serde(flatten)]
-    pub summary: Map<String, Value>,
+    pub summary: ErrorSummary,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub details: Option<BodyView>,
 }
 
-/// Turns a stored body item into what the client gets: inline JSON or a presigned `$ref`.
-pub async fn body_view<L: BodyLinks>(links: &L, item: Option<&Item>) -> Result<Option<BodyView>, ApiError> {
-    let Some(item) = item else { return Ok(None) };
-    match items::stored_body(item) {
-        Some(StoredBody::Inline(bytes)) => {
+/// What the client gets for a stored body: the JSON itself, or a presigned `$ref`.
+async fn body_view<L: LinkBodies>(
+    links: &L,
+    project: &str,
+    execution: &str,
+    body: Option<&StoredBody>,
+) -> Result<Option<BodyView>, ApiError> {
+    let Some(body) = body else { return Ok(None) };
+    match &body.placement {
+        Placement::Inline { .. } => {
+            let bytes = body.inline_bytes().and_then(Result::ok).ok_or_else(corrupt)?;
             let text = String::from_utf8(bytes).map_err(|_| corrupt())?;
             Ok(Some(BodyView::Inline(
                 RawValue::from_string(text).map_err(|_| corrupt())?,
             )))
         }
-        Some(StoredBody::External {
-            object_key,
-            mut reference,
-        }) => {
-            reference.url = links
-                .presign(&object_key)
-                .await
-                .map_err(super::read_failed("presign"))?;
-            Ok(Some(BodyView::Ref { reference }))
+        Placement::External => {
+            let location = BodyLocation {
+                project,
+                execution,
+                sha256: &body.sha256,
+            };
+            let url = links.presign(&location).await.map_err(super::read_failed("presign"))?;
+            Ok(Some(BodyView::Ref {
+                reference: BodyRef {
+                    url,
+                    size: body.size,
+                    sha256: body.sha256.clone(),
+                    content_type: CONTENT_TYPE.into(),
+                },
+            }))
         }
-        None => Err(corrupt()),
     }
 }
 
@@ -48,35 +56,39 @@ fn corrupt() -> ApiError {
     ApiError::internal()
 }
 
-/// The `error` view, when the record has an error.
-fn error_view(summary: &Item, details: Option<BodyView>) -> Option<ErrorView> {
-    let error = summary.get("error").map(items::attr_to_json)?;
-    let Value::Object(summary) = error else { return None };
-    Some(ErrorView { summary, details })
-}
-
-/// Body items of one record, by field and digest.
-pub type BodyItems<'a> = HashMap<(BodyField, &'a str), &'a Item>;
-
 /// `input`, `output` and `error` of an execution or step, as reads return them.
 #[derive(Debug, Serialize)]
-pub struct RecordBodies {
+pub struct BodiesView {
     pub input: Option<BodyView>,
     pub output: Option<BodyView>,
     pub error: Option<ErrorView>,
 }
 
-/// Only the versions the summary points at are current; others are superseded or uncommitted.
-pub async fn record_bodies<L: BodyLinks>(
+pub async fn bodies_view<L: LinkBodies>(
     links: &L,
-    summary: &Item,
-    bodies: &BodyItems<'_>,
-) -> Result<RecordBodies, ApiError> {
-    let current = |f: BodyField| items::body_reference(summary, f).and_then(|sha| bodies.get(&(f, sha)).copied());
-    let details = body_view(links, current(BodyField::ErrorDetails)).await?;
-    Ok(RecordBodies {
-        input: body_view(links, current(BodyField::Input)).await?,
-        output: body_view(links, current(BodyField::Output)).await?,
-        error: error_view(summary, details),
+    project: &str,
+    execution: &str,
+    error: Option<&ErrorSummary>,
+    bodies: &RecordBodies,
+) -> Result<BodiesView, ApiError> {
+    let details = body_view(links, project, execution, bodies.error_details.as_ref()).await?;
+    Ok(BodiesView {
+        input: body_view(links, project, execution, bodies.input.as_ref()).await?,
+        output: body_view(links, project, execution, bodies.output.as_ref()).await?,
+        error: error.map(|e| ErrorView {
+            summary: e.clone(),
+            details,
+        }),
     })
+}
+
+/// A summary's fields without `error`, which a record response carries whole in its bodies.
+pub fn without_error<T: Serialize>(summary: &T) -> serde_json::Map<String, serde_json::Value> {
+    match serde_json::to_value(summary) {
+        Ok(serde_json::Value::Object(mut m)) => {
+            m.remove("error");
+            m
+        }
+        _ => serde_json::Map::new(),
+    }
 }

@@ -22,21 +22,18 @@ fn flag<'a>(args: &'a [String], name: &str) -> Option<&'a str> {
 #[tokio::main]
 async fn main() -> ExitCode {
     let args: Vec<String> = std::env::args().skip(1).collect();
-    let table = std::env::var("TABLE_NAME").unwrap_or_else(|_| "runledger".into());
     let settings = runledger::config::Settings {
-        table_name: table.clone(),
+        table_name: std::env::var("TABLE_NAME").unwrap_or_else(|_| "runledger".into()),
         ..runledger::config::Settings::defaults()
     };
     let clients = runledger::aws::clients(&settings).await;
-    let admin = KeyAdmin {
-        dynamodb: &clients.dynamodb,
-        table: &table,
-    };
+    let store = runledger::store::DynamoStore::dynamo(&clients, &settings);
+    let admin = KeyAdmin { store: &store };
     let now = chrono::Utc::now().timestamp();
 
     let result = match args.first().map(String::as_str).zip(args.get(1).map(String::as_str)) {
         Some(("key", "create")) => match flag(&args, "--project") {
-            Some(p) if runledger::keys::valid_project_id(p) => admin
+            Some(p) if runledger::model::values::valid_id(p) => admin
                 .create(p, flag(&args, "--name").unwrap_or("default"), now)
                 .await
                 .map(|k| println!("{}", k.token)),

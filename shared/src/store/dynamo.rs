@@ -1,20 +1,21 @@
-//! The DynamoDB and S3 adapter behind the store ports.
+//! The DynamoDB and S3 backend.
 
-use super::*;
-use crate::keys;
+use super::backend::*;
+use super::items::{self, Item, PK, SK, VERSION};
+use super::StoreError;
 use crate::retry;
 use aws_sdk_dynamodb::error::{ProvideErrorMetadata, SdkError};
-use aws_sdk_dynamodb::types::{KeysAndAttributes, PutRequest, Select, WriteRequest};
+use aws_sdk_dynamodb::operation::query::builders::QueryFluentBuilder;
+use aws_sdk_dynamodb::types::{AttributeValue, KeysAndAttributes, Put, Select, TransactWriteItem, Update};
 use aws_sdk_s3::presigning::PresigningConfig;
+use std::collections::HashMap;
 use std::time::Duration;
 
 /// Real DynamoDB answers at most 100 keys per BatchGetItem.
 pub const BATCH_GET_MAX: usize = 100;
-/// Real DynamoDB takes at most 25 puts per BatchWriteItem (the emulator takes more; we do not).
-pub const BATCH_WRITE_MAX: usize = 25;
 
 #[derive(Clone, Debug)]
-pub struct Store {
+pub struct Dynamo {
     pub dynamodb: aws_sdk_dynamodb::Client,
     pub s3: aws_sdk_s3::Client,
     pub table: String,
@@ -22,15 +23,24 @@ pub struct Store {
     pub presign_ttl: Duration,
 }
 
-impl Store {
+impl Dynamo {
     pub fn new(clients: &crate::aws::Clients, settings: &crate::config::Settings) -> Self {
-        Store {
+        Dynamo {
             dynamodb: clients.dynamodb.clone(),
             s3: clients.s3.clone(),
             table: settings.table_name.clone(),
             bucket: settings.bucket_name.clone(),
             presign_ttl: Duration::from_secs(settings.presign_ttl_seconds),
         }
+    }
+}
+
+impl super::DynamoStore {
+    pub fn dynamo(clients: &crate::aws::Clients, settings: &crate::config::Settings) -> Self {
+        super::Ledger::new(
+            Dynamo::new(clients, settings),
+            super::StoreConfig::from_settings(settings),
+        )
     }
 }
 
@@ -69,8 +79,12 @@ pub fn classify<E: ProvideErrorMetadata + std::fmt::Debug, R: std::fmt::Debug>(e
     }
 }
 
-impl Store {
-    fn partition_query(&self, q: &PartitionQuery) -> aws_sdk_dynamodb::operation::query::builders::QueryFluentBuilder {
+fn key(pk: &str, sk: &str) -> Item {
+    HashMap::from([(PK.to_string(), s(pk)), (SK.to_string(), s(sk))])
+}
+
+impl Dynamo {
+    fn index_query(&self, q: &IndexQuery) -> QueryFluentBuilder {
         let mut req = self
             .dynamodb
             .query()
@@ -78,11 +92,12 @@ impl Store {
             .index_name(q.index.index_name())
             .key_condition_expression("#p = :p AND #l BETWEEN :from AND :to")
             .expression_attribute_names("#p", q.index.key_attribute())
-            .expression_attribute_names("#l", keys::LSK)
+            .expression_attribute_names("#l", items::LSK)
             .expression_attribute_values(":p", s(&q.partition))
             .expression_attribute_values(":from", s(&q.from))
             .expression_attribute_values(":to", s(&q.to))
             .scan_index_forward(q.ascending)
+            .limit(q.limit.max(1) as i32)
             .set_exclusive_start_key(q.start.clone());
         let mut clauses = Vec::new();
         for (i, (attribute, values)) in q.filters.iter().enumerate() {
@@ -102,116 +117,75 @@ impl Store {
     }
 }
 
-impl ListingReads for Store {
-    async fn query_partition(&self, q: &PartitionQuery) -> Result<PartitionPage, StoreError> {
-        let out = self.partition_query(q).limit(q.limit).send().await.map_err(classify)?;
-        Ok(PartitionPage {
+impl Backend for Dynamo {
+    async fn query_index(&self, q: &IndexQuery) -> Result<IndexPage, StoreError> {
+        let out = self.index_query(q).send().await.map_err(classify)?;
+        Ok(IndexPage {
             items: out.items.unwrap_or_default(),
-            next: out.last_evaluated_key,
+            last: out.last_evaluated_key,
+            scanned: out.scanned_count.max(0) as u64,
         })
     }
 
-    async fn count_partition(&self, q: &PartitionQuery) -> Result<u64, StoreError> {
-        let pages = self
-            .partition_query(q)
+    async fn count_index(&self, q: &IndexQuery) -> Result<(u64, IndexPage), StoreError> {
+        let out = self
+            .index_query(q)
             .select(Select::Count)
-            .into_paginator()
             .send()
-            .try_collect()
             .await
             .map_err(classify)?;
-        Ok(pages.iter().map(|page| page.count as u64).sum())
+        Ok((
+            out.count.max(0) as u64,
+            IndexPage {
+                items: Vec::new(),
+                last: out.last_evaluated_key,
+                scanned: out.scanned_count.max(0) as u64,
+            },
+        ))
     }
-}
 
-impl CollectionReads for Store {
-    async fn execution_collection(&self, project: &str, execution_id: &str) -> Result<Vec<Item>, StoreError> {
-        self.dynamodb
+    async fn query_collection(&self, q: &CollectionQuery) -> Result<(Vec<Item>, bool), StoreError> {
+        let out = self
+            .dynamodb
             .query()
             .table_name(&self.table)
-            .key_condition_expression("#pk = :pk AND #sk < :stop")
-            .expression_attribute_names("#pk", keys::PK)
-            .expression_attribute_names("#sk", keys::SK)
-            .expression_attribute_values(":pk", s(keys::execution_pk(project, execution_id)))
-            .expression_attribute_values(":stop", s(keys::STEP_BODIES_START))
-            .into_paginator()
-            .items()
+            .key_condition_expression("#pk = :pk AND #sk BETWEEN :from AND :to")
+            .expression_attribute_names("#pk", PK)
+            .expression_attribute_names("#sk", SK)
+            .expression_attribute_values(":pk", s(&q.pk))
+            .expression_attribute_values(":from", s(&q.from))
+            .expression_attribute_values(":to", s(&q.to))
+            .limit(q.limit.max(1) as i32)
             .send()
-            .try_collect()
             .await
-            .map_err(classify)
+            .map_err(classify)?;
+        let more = out.last_evaluated_key.is_some_and(|k| !k.is_empty());
+        Ok((out.items.unwrap_or_default(), more))
     }
 
-    async fn step_items(&self, project: &str, execution_id: &str, step_id: &str) -> Result<Vec<Item>, StoreError> {
-        let pk = keys::execution_pk(project, execution_id);
-        let summary = self
-            .dynamodb
-            .get_item()
-            .table_name(&self.table)
-            .key(keys::PK, s(&pk))
-            .key(keys::SK, s(keys::step_sk(step_id)))
-            .send();
-        let bodies = self
-            .dynamodb
-            .query()
-            .table_name(&self.table)
-            .key_condition_expression("#pk = :pk AND begins_with(#sk, :prefix)")
-            .expression_attribute_names("#pk", keys::PK)
-            .expression_attribute_names("#sk", keys::SK)
-            .expression_attribute_values(":pk", s(&pk))
-            .expression_attribute_values(":prefix", s(keys::step_bodies_prefix(step_id)))
-            .send();
-        let (summary, bodies) = futures::future::join(summary, bodies).await;
-        let mut items: Vec<Item> = summary.map_err(classify)?.item.into_iter().collect();
-        items.extend(bodies.map_err(classify)?.items.unwrap_or_default());
-        Ok(items)
-    }
-}
-
-impl KeyReads for Store {
-    async fn api_key(&self, key_id: &str) -> Result<Option<Item>, StoreError> {
+    async fn get_item(&self, pk: &str, sk: &str, consistent: bool) -> Result<Option<Item>, StoreError> {
         let out = self
             .dynamodb
             .get_item()
             .table_name(&self.table)
-            .key(keys::PK, s(keys::api_key_pk(key_id)))
-            .key(keys::SK, s(keys::API_KEY_SK))
+            .set_key(Some(key(pk, sk)))
+            .consistent_read(consistent)
             .send()
             .await
             .map_err(classify)?;
         Ok(out.item)
     }
-}
 
-impl BodyLinks for Store {
-    async fn presign(&self, object_key: &str) -> Result<String, StoreError> {
-        let config =
-            PresigningConfig::expires_in(self.presign_ttl).map_err(|e| StoreError::Permanent(e.to_string()))?;
-        let req = self
-            .s3
-            .get_object()
-            .bucket(&self.bucket)
-            .key(object_key)
-            .presigned(config)
-            .await
-            .map_err(|e| StoreError::Permanent(format!("presign: {e}")))?;
-        Ok(req.uri().to_string())
-    }
-}
-
-impl IngestWrites for Store {
-    async fn batch_get(&self, wanted: &[(String, String)]) -> Result<Vec<Item>, StoreError> {
+    async fn batch_get(&self, wanted: &[(String, String)], consistent: bool) -> Result<Vec<Item>, StoreError> {
         let mut found = Vec::new();
         for chunk in wanted.chunks(BATCH_GET_MAX) {
-            let mut keys_to_read: Vec<Item> = chunk
-                .iter()
-                .map(|(pk, sk)| HashMap::from([(keys::PK.to_string(), s(pk)), (keys::SK.to_string(), s(sk))]))
-                .collect();
+            let mut keys_to_read: Vec<Item> = chunk.iter().map(|(pk, sk)| key(pk, sk)).collect();
             let mut attempt = 0;
             // Real DynamoDB may leave keys unprocessed under load; ask again for exactly those.
             while !keys_to_read.is_empty() {
                 let request = KeysAndAttributes::builder()
                     .set_keys(Some(keys_to_read))
+                    .consistent_read(consistent)
                     .build()
                     .map_err(|e| StoreError::Permanent(e.to_string()))?;
                 let out = self
@@ -241,42 +215,6 @@ impl IngestWrites for Store {
         Ok(found)
     }
 
-    async fn batch_put(&self, items: &[Item]) -> Result<(), StoreError> {
-        for chunk in items.chunks(BATCH_WRITE_MAX) {
-            let mut requests: Vec<WriteRequest> = Vec::with_capacity(chunk.len());
-            for item in chunk {
-                let put = PutRequest::builder()
-                    .set_item(Some(item.clone()))
-                    .build()
-                    .map_err(|e| StoreError::Permanent(e.to_string()))?;
-                requests.push(WriteRequest::builder().put_request(put).build());
-            }
-            let mut attempt = 0;
-            // Real DynamoDB may leave items unprocessed under load; send exactly those again.
-            while !requests.is_empty() {
-                let out = self
-                    .dynamodb
-                    .batch_write_item()
-                    .request_items(&self.table, requests)
-                    .send()
-                    .await
-                    .map_err(classify)?;
-                requests = out
-                    .unprocessed_items
-                    .and_then(|mut u| u.remove(&self.table))
-                    .unwrap_or_default();
-                if !requests.is_empty() {
-                    if attempt >= retry::MAX_ATTEMPTS {
-                        return Err(StoreError::Transient("unprocessed items after retries".into()));
-                    }
-                    retry::sleep(attempt).await;
-                    attempt += 1;
-                }
-            }
-        }
-        Ok(())
-    }
-
     async fn guarded_put(&self, put: &GuardedPut) -> Result<(), StoreError> {
         let mut req = self
             .dynamodb
@@ -286,10 +224,10 @@ impl IngestWrites for Store {
         req = match put.expected_version {
             None => req
                 .condition_expression("attribute_not_exists(#pk)")
-                .expression_attribute_names("#pk", keys::PK),
+                .expression_attribute_names("#pk", PK),
             Some(v) => req
                 .condition_expression("#v = :v")
-                .expression_attribute_names("#v", keys::VERSION)
+                .expression_attribute_names("#v", VERSION)
                 .expression_attribute_values(":v", AttributeValue::N(v.to_string())),
         };
         match req.send().await {
@@ -299,6 +237,56 @@ impl IngestWrites for Store {
             }
             Err(e) => Err(classify(e)),
         }
+    }
+
+    async fn put_all_new(&self, items_to_put: &[Item]) -> Result<(), StoreError> {
+        let mut req = self.dynamodb.transact_write_items();
+        for item in items_to_put {
+            let put = Put::builder()
+                .table_name(&self.table)
+                .set_item(Some(item.clone()))
+                .condition_expression("attribute_not_exists(#pk)")
+                .expression_attribute_names("#pk", PK)
+                .build()
+                .map_err(|e| StoreError::Permanent(e.to_string()))?;
+            req = req.transact_items(TransactWriteItem::builder().put(put).build());
+        }
+        req.send().await.map(|_| ()).map_err(classify)
+    }
+
+    async fn set_once(&self, keys: &[(String, String)], attribute: &'static str, value: i64) -> Result<(), StoreError> {
+        let mut req = self.dynamodb.transact_write_items();
+        for (pk, sk) in keys {
+            let update = Update::builder()
+                .table_name(&self.table)
+                .set_key(Some(key(pk, sk)))
+                .update_expression("SET #a = if_not_exists(#a, :v)")
+                .condition_expression("attribute_exists(#pk)")
+                .expression_attribute_names("#a", attribute)
+                .expression_attribute_names("#pk", PK)
+                .expression_attribute_values(":v", AttributeValue::N(value.to_string()))
+                .build()
+                .map_err(|e| StoreError::Permanent(e.to_string()))?;
+            req = req.transact_items(TransactWriteItem::builder().update(update).build());
+        }
+        req.send().await.map(|_| ()).map_err(classify)
+    }
+
+    async fn query_prefix(&self, pk: &str, prefix: &str) -> Result<Vec<Item>, StoreError> {
+        self.dynamodb
+            .query()
+            .table_name(&self.table)
+            .key_condition_expression("#pk = :pk AND begins_with(#sk, :prefix)")
+            .expression_attribute_names("#pk", PK)
+            .expression_attribute_names("#sk", SK)
+            .expression_attribute_values(":pk", s(pk))
+            .expression_attribute_values(":prefix", s(prefix))
+            .into_paginator()
+            .items()
+            .send()
+            .try_collect()
+            .await
+            .map_err(classify)
     }
 
     async fn put_object(&self, key: &str, bytes: Vec<u8>) -> Result<(), StoreError> {
@@ -317,5 +305,19 @@ impl IngestWrites for Store {
                 }
                 other => StoreError::Transient(format!("s3: {other}")),
             })
+    }
+
+    async fn presign(&self, key: &str) -> Result<String, StoreError> {
+        let config =
+            PresigningConfig::expires_in(self.presign_ttl).map_err(|e| StoreError::Permanent(e.to_string()))?;
+        let req = self
+            .s3
+            .get_object()
+            .bucket(&self.bucket)
+            .key(key)
+            .presigned(config)
+            .await
+            .map_err(|e| StoreError::Permanent(format!("presign: {e}")))?;
+        Ok(req.uri().to_string())
     }
 }

@@ -1,51 +1,85 @@
-//! Conversions between domain records and DynamoDB items.
+//! Mapping between domain records and DynamoDB items: every attribute name lives here. Names are
+//! short because DynamoDB bills attribute names with every item and index entry (see
+//! docs/data-model.md for the sizes).
 
-use super::Item;
-use crate::bodies::{Body, BodyRef, Encoding, Placement};
-use crate::config::Settings;
+use super::keys::{self, ListIndex};
+use super::{RecordBodies, StoredUnit, UnitCommit, UnitKey};
+use crate::apikeys::KeyRecord;
+use crate::bodies::{self, Encoding, Placement, StoredBody};
 use crate::dates;
-use crate::keys::{self, ListIndex};
 use crate::merge::{Fields, Ranked};
+use crate::model::records::{error_summary, listing_message, run_duration};
+use crate::model::{ErrorSummary, ExecutionSummary, Field, Kind, RecordKind, Status, StepSummary};
 use aws_sdk_dynamodb::primitives::Blob;
 use aws_sdk_dynamodb::types::AttributeValue;
-use serde_json::Value;
+use serde_json::{json, Value};
+use sha2::{Digest, Sha256};
 use std::collections::HashMap;
 
-/// Map attribute holding the merge rank of each field.
-const RANKS: &str = "rk";
-const BODY_SHA: &str = "sha256";
-const BODY_SIZE: &str = "size";
-const BODY_ENCODING: &str = "enc";
-const BODY_DATA: &str = "data";
-const BODY_OBJECT: &str = "s3Key";
-const BODY_CONTENT_TYPE: &str = "contentType";
-const EXTERNAL: &str = "s3";
+pub type Item = HashMap<String, AttributeValue>;
 
-/// Fields of an execution summary that a producer may set, in response order.
-pub const EXECUTION_FIELDS: [&str; 12] = [
-    "workflowId",
-    "workflowName",
-    "userId",
-    "integration",
-    "triggerType",
-    "traceId",
-    "status",
-    "taskCount",
-    "runDuration",
-    "dateStarted",
-    "dateEnded",
-    "error",
+pub const PK: &str = "pk";
+pub const SK: &str = "sk";
+/// Sort key of every listing index.
+pub const LSK: &str = "lsk";
+/// TTL attribute (epoch seconds); the template's TimeToLiveSpecification names it too.
+pub const EXPIRES_AT: &str = "exp";
+/// Optimistic-concurrency version, bumped on every write.
+pub const VERSION: &str = "v";
+/// Attributes that serve the store, not the record: what an item would shed at its floor.
+pub const BOOKKEEPING: [&str; 3] = [RANKS, VERSION, EXPIRES_AT];
+/// Merge ranks: one character per field of `Field::ALL`, `-` when the field is unset.
+const RANKS: &str = "rk";
+/// A step's `dateStarted` (an execution's is in its listing key).
+const STARTED: &str = "ds";
+/// `runDuration`, given or derived from the dates (the rank says whether it was given).
+const DURATION: &str = "rd";
+const ERROR_CODE: &str = "ec";
+/// The error message as listings show it (cut to `LISTING_MESSAGE` characters)...
+const ERROR_MESSAGE: &str = "em";
+/// ...and the whole message, only when it was cut.
+const ERROR_MESSAGE_FULL: &str = "eM";
+const ERROR_DETAILS: &str = "ed";
+
+/// The attributes the listing indexes project besides their keys: the list fields, and the expiry
+/// so listings hide expired records before TTL deletes them.
+pub const LISTING_ATTRIBUTES: [&str; 13] = [
+    "w",
+    "wn",
+    "u",
+    "i",
+    "tt",
+    "tr",
+    "s",
+    "tc",
+    DURATION,
+    "de",
+    ERROR_CODE,
+    ERROR_MESSAGE,
+    EXPIRES_AT,
 ];
-/// Fields of a step summary that a producer may set, in response order.
-pub const STEP_FIELDS: [&str; 7] = [
-    "stepName",
-    "stepType",
-    "status",
-    "dateStarted",
-    "dateEnded",
-    "runDuration",
-    "error",
-];
+
+/// The attribute holding a plain field's value (error and bodies have their own layout).
+fn attribute(f: Field) -> &'static str {
+    match f {
+        Field::WorkflowId => "w",
+        Field::WorkflowName => "wn",
+        Field::UserId => "u",
+        Field::Integration => "i",
+        Field::TriggerType => "tt",
+        Field::TraceId => "tr",
+        Field::StepName => "sn",
+        Field::StepType => "sy",
+        Field::Status => "s",
+        Field::TaskCount => "tc",
+        Field::RunDuration => DURATION,
+        Field::DateStarted => STARTED,
+        Field::DateEnded => "de",
+        Field::Error => ERROR_MESSAGE,
+        Field::Input => "bi",
+        Field::Output => "bo",
+    }
+}
 
 fn s(v: impl Into<String>) -> AttributeValue {
     AttributeValue::S(v.into())
@@ -64,290 +98,565 @@ pub fn number_attr(item: &Item, name: &str) -> Option<i64> {
 }
 
 pub fn version(item: &Item) -> Option<u64> {
-    number_attr(item, keys::VERSION).map(|v| v as u64)
+    number_attr(item, VERSION).map(|v| v as u64)
 }
 
 /// Whether the item's retention has passed (DynamoDB deletes expired items late, or never locally).
 pub fn is_expired(item: &Item, now_epoch: i64) -> bool {
-    number_attr(item, keys::EXPIRES_AT).is_some_and(|t| t <= now_epoch)
+    number_attr(item, EXPIRES_AT).is_some_and(|t| t <= now_epoch)
 }
 
-/// Epoch seconds at which a record started at `date_started` expires.
-pub fn expires_at(date_started: &str, settings: &Settings) -> Option<i64> {
-    dates::parse(date_started).map(|t| (t + chrono::Duration::days(settings.retention_days)).timestamp())
+pub fn sort_key(item: &Item) -> &str {
+    string_attr(item, SK).unwrap_or("")
 }
 
-fn json_to_attr(v: &Value) -> AttributeValue {
-    serde_dynamo::to_attribute_value(v).unwrap_or(AttributeValue::Null(true))
+pub fn listing_key(item: &Item) -> &str {
+    string_attr(item, LSK).unwrap_or("")
 }
 
-pub fn attr_to_json(v: &AttributeValue) -> Value {
-    serde_dynamo::from_attribute_value(v.clone()).unwrap_or(Value::Null)
-}
+// ---- bodies: one Binary attribute each: a tag byte, then the data or the S3 reference.
 
-/// The producer-set fields of a stored record, with their ranks.
-pub fn record_fields(item: &Item) -> Fields {
-    let mut fields = Fields::new();
-    if let Some(AttributeValue::M(ranks)) = item.get(RANKS) {
-        for (name, rank) in ranks {
-            let (Some(value), Ok(rank)) = (item.get(name), rank.as_n()) else {
-                continue;
-            };
-            fields.insert(
-                name.clone(),
-                Ranked {
-                    rank: rank.parse().unwrap_or(0),
-                    value: attr_to_json(value),
-                },
-            );
-        }
-    }
-    fields
-}
+const TAG_RAW: u8 = 0;
+const TAG_GZIP: u8 = 1;
+const TAG_EXTERNAL: u8 = 2;
 
-fn field_str<'a>(fields: &'a Fields, name: &str) -> Option<&'a str> {
-    fields.get(name).and_then(|r| r.value.as_str())
-}
-
-/// `runDuration` as given, or derived from the dates.
-fn run_duration(fields: &Fields) -> Option<i64> {
-    if let Some(v) = fields.get("runDuration").and_then(|r| r.value.as_i64()) {
-        return Some(v);
-    }
-    let start = dates::parse(field_str(fields, "dateStarted")?)?;
-    let end = dates::parse(field_str(fields, "dateEnded")?)?;
-    Some((end - start).num_milliseconds().max(0))
-}
-
-fn record_item(pk: String, sk: String, ids: &[(&str, &str)], fields: &Fields, settings: &Settings, ver: u64) -> Item {
-    let mut item: Item = HashMap::new();
-    item.insert(keys::PK.into(), s(pk));
-    item.insert(keys::SK.into(), s(sk));
-    for (name, value) in ids {
-        item.insert((*name).into(), s(*value));
-    }
-    let mut ranks = HashMap::new();
-    for (name, ranked) in fields {
-        item.insert(name.clone(), json_to_attr(&ranked.value));
-        ranks.insert(name.clone(), n(ranked.rank));
-    }
-    item.insert(RANKS.into(), AttributeValue::M(ranks));
-    if let Some(d) = run_duration(fields) {
-        item.insert("runDuration".into(), n(d));
-    }
-    if let Some(t) = field_str(fields, "dateStarted").and_then(|d| expires_at(d, settings)) {
-        item.insert(keys::EXPIRES_AT.into(), n(t));
-    }
-    item.insert(keys::VERSION.into(), n(ver));
-    item
-}
-
-/// An execution summary with its listing index keys.
-pub fn execution_item(project: &str, id: &str, fields: &Fields, settings: &Settings, ver: u64) -> Item {
-    let mut item = record_item(
-        keys::execution_pk(project, id),
-        keys::SUMMARY_SK.into(),
-        &[("projectId", project), ("id", id)],
-        fields,
-        settings,
-        ver,
-    );
-    if let Some(started) = field_str(fields, "dateStarted") {
-        if let Some(t) = dates::parse(started) {
-            let bucket = keys::month_bucket(t);
-            let shard = keys::shard_of(id, settings.list_shards);
-            item.insert(keys::LSK.into(), s(keys::listing_sk(started, id)));
-            item.insert(
-                ListIndex::Project.key_attribute().into(),
-                s(keys::listing_pk(project, &bucket, shard, settings.list_shards, None)),
-            );
-            for index in ListIndex::DIMENSIONS {
-                let value = index.field().and_then(|f| field_str(fields, f));
-                if let Some(value) = value {
-                    item.insert(
-                        index.key_attribute().into(),
-                        s(keys::listing_pk(
-                            project,
-                            &bucket,
-                            shard,
-                            settings.list_shards,
-                            Some(value),
-                        )),
-                    );
-                }
-            }
-        }
-    }
-    item
-}
-
-pub fn step_item(
-    project: &str,
-    execution_id: &str,
-    step_id: &str,
-    fields: &Fields,
-    settings: &Settings,
-    ver: u64,
-) -> Item {
-    record_item(
-        keys::execution_pk(project, execution_id),
-        keys::step_sk(step_id),
-        &[("projectId", project), ("executionId", execution_id), ("id", step_id)],
-        fields,
-        settings,
-        ver,
-    )
-}
-
-/// An immutable, content-addressed body item: inline bytes, or the S3 object holding them.
-pub fn body_item(
-    pk: String,
-    sk: String,
-    body: &Body,
-    placement: &Placement,
-    object_key: &str,
-    expires_at: Option<i64>,
-) -> Item {
-    let mut item: Item = HashMap::from([
-        (keys::PK.into(), s(pk)),
-        (keys::SK.into(), s(sk)),
-        (BODY_SHA.into(), s(&body.sha256)),
-        (BODY_SIZE.into(), n(body.raw.len())),
-    ]);
-    match placement {
+fn body_attr(b: &StoredBody) -> AttributeValue {
+    let mut bytes = Vec::new();
+    match &b.placement {
         Placement::Inline { encoding, data } => {
-            item.insert(BODY_ENCODING.into(), s(encoding.as_str()));
-            item.insert(BODY_DATA.into(), AttributeValue::B(Blob::new(data.clone())));
+            bytes.push(match encoding {
+                Encoding::Raw => TAG_RAW,
+                Encoding::Gzip => TAG_GZIP,
+            });
+            bytes.extend_from_slice(data);
         }
         Placement::External => {
-            item.insert(BODY_ENCODING.into(), s(EXTERNAL));
-            item.insert(BODY_OBJECT.into(), s(object_key));
-            item.insert(BODY_CONTENT_TYPE.into(), s(crate::bodies::CONTENT_TYPE));
+            bytes.push(TAG_EXTERNAL);
+            bytes.extend_from_slice(&b.size.to_be_bytes());
+            bytes.extend_from_slice(&hex::decode(&b.sha256).unwrap_or_default());
         }
     }
-    if let Some(t) = expires_at {
-        item.insert(keys::EXPIRES_AT.into(), n(t));
+    AttributeValue::B(Blob::new(bytes))
+}
+
+fn body_from_attr(v: &AttributeValue) -> Option<StoredBody> {
+    let bytes = v.as_b().ok()?.as_ref();
+    let (&tag, rest) = bytes.split_first()?;
+    let encoding = match tag {
+        TAG_RAW => Encoding::Raw,
+        TAG_GZIP => Encoding::Gzip,
+        TAG_EXTERNAL => {
+            let size = u64::from_be_bytes(rest.get(..8)?.try_into().ok()?);
+            return Some(StoredBody {
+                sha256: hex::encode(rest.get(8..40)?),
+                size,
+                placement: Placement::External,
+            });
+        }
+        _ => return None,
+    };
+    let raw = bodies::decode(encoding, rest).ok()?;
+    Some(StoredBody {
+        sha256: hex::encode(Sha256::digest(&raw)),
+        size: raw.len() as u64,
+        placement: Placement::Inline {
+            encoding,
+            data: rest.to_vec(),
+        },
+    })
+}
+
+// ---- ranks
+
+fn ranks_attr(fields: &Fields) -> AttributeValue {
+    s(Field::ALL
+        .iter()
+        .map(|f| match fields.get(f) {
+            Some(r) => char::from(b'0' + r.rank.min(9)),
+            None => '-',
+        })
+        .collect::<String>())
+}
+
+fn ranks(item: &Item) -> HashMap<Field, u8> {
+    let text = string_attr(item, RANKS).unwrap_or("");
+    Field::ALL
+        .iter()
+        .zip(text.bytes())
+        .filter(|(_, c)| c.is_ascii_digit())
+        .map(|(f, c)| (*f, c - b'0'))
+        .collect()
+}
+
+fn millis_string(millis: i64) -> Option<String> {
+    chrono::DateTime::from_timestamp_millis(millis).map(dates::format)
+}
+
+fn value_millis(v: &Value) -> Option<i64> {
+    dates::parse(v.as_str()?).map(|t| t.timestamp_millis())
+}
+
+// ---- records
+
+/// The item a commit writes: summary or step, its bodies inline or referenced, and for an
+/// execution its listing index keys.
+pub fn unit_item(commit: &UnitCommit, list_shards: u32) -> Item {
+    let key = &commit.key;
+    let mut item: Item = HashMap::new();
+    item.insert(PK.into(), s(keys::execution_pk(&key.project, &key.execution)));
+    let kind = match &key.step {
+        None => RecordKind::Execution,
+        Some(step) => {
+            item.insert(SK.into(), s(keys::step_sk(step)));
+            RecordKind::Step
+        }
+    };
+    for (field, ranked) in &commit.fields {
+        let v = &ranked.value;
+        match field.kind() {
+            Kind::Text | Kind::Status => {
+                if let Some(t) = v.as_str() {
+                    item.insert(attribute(*field).into(), s(t));
+                }
+            }
+            Kind::Count => {
+                if let Some(c) = v.as_u64() {
+                    item.insert(attribute(*field).into(), n(c));
+                }
+            }
+            Kind::Time => {
+                if let Some(m) = value_millis(v) {
+                    item.insert(attribute(*field).into(), n(m));
+                }
+            }
+            Kind::Error => {
+                if let Some(e) = error_summary(v) {
+                    if let Some(code) = e.code {
+                        item.insert(ERROR_CODE.into(), s(code));
+                    }
+                    let short = listing_message(&e.message);
+                    if short != e.message {
+                        item.insert(ERROR_MESSAGE_FULL.into(), s(&e.message));
+                    }
+                    item.insert(ERROR_MESSAGE.into(), s(short));
+                }
+            }
+            Kind::Body => {}
+        }
+    }
+    for (attr, body) in [
+        (attribute(Field::Input), &commit.bodies.input),
+        (attribute(Field::Output), &commit.bodies.output),
+        (ERROR_DETAILS, &commit.bodies.error_details),
+    ] {
+        if let Some(b) = body {
+            item.insert(attr.into(), body_attr(b));
+        }
+    }
+    if let Some(d) = run_duration(&commit.fields) {
+        item.insert(DURATION.into(), n(d));
+    }
+    item.insert(RANKS.into(), ranks_attr(&commit.fields));
+    item.insert(VERSION.into(), n(commit.expected_version.unwrap_or(0) + 1));
+    item.insert(EXPIRES_AT.into(), n(commit.expires_at));
+    if kind == RecordKind::Execution {
+        item.insert(SK.into(), s(keys::SUMMARY_SK));
+        // dateStarted lives in the listing key; an execution's own attribute would repeat it.
+        item.remove(STARTED);
+        add_listing_keys(&mut item, key, &commit.fields, list_shards);
     }
     item
 }
 
-/// Digest of the current body of `field` according to a summary item.
-pub fn body_reference(summary: &Item, field: crate::keys::BodyField) -> Option<&str> {
-    string_attr(summary, field.reference_field())
-}
-
-/// How a stored body is to be returned.
-pub enum StoredBody {
-    Inline(Vec<u8>),
-    External { object_key: String, reference: BodyRef },
-}
-
-pub fn stored_body(item: &Item) -> Option<StoredBody> {
-    let enc = string_attr(item, BODY_ENCODING)?;
-    if enc == EXTERNAL {
-        return Some(StoredBody::External {
-            object_key: string_attr(item, BODY_OBJECT)?.to_string(),
-            reference: BodyRef {
-                url: String::new(),
-                size: number_attr(item, BODY_SIZE)? as u64,
-                sha256: string_attr(item, BODY_SHA)?.to_string(),
-                content_type: string_attr(item, BODY_CONTENT_TYPE)
-                    .unwrap_or(crate::bodies::CONTENT_TYPE)
-                    .to_string(),
+fn add_listing_keys(item: &mut Item, key: &UnitKey, fields: &Fields, shards: u32) {
+    let Some(started) = fields.get(&Field::DateStarted).and_then(|r| value_millis(&r.value)) else {
+        return;
+    };
+    let Some(t) = chrono::DateTime::from_timestamp_millis(started) else {
+        return;
+    };
+    let bucket = keys::month_bucket(t);
+    let shard = keys::shard_of(&key.execution, shards);
+    item.insert(LSK.into(), s(keys::listing_sk(started, &key.execution)));
+    for index in ListIndex::ALL {
+        let value = match index {
+            ListIndex::Project => None,
+            ListIndex::Status => match fields.get(&Field::Status).and_then(|r| r.value.as_str()) {
+                Some(v) => Some(v),
+                None => continue,
             },
-        });
-    }
-    let data = item.get(BODY_DATA)?.as_b().ok()?;
-    crate::bodies::decode(Encoding::parse(enc)?, data.as_ref())
-        .ok()
-        .map(StoredBody::Inline)
-}
-
-/// The public JSON view of a summary item: identity, then `fields` in order (null when unknown).
-pub fn summary_json(item: &Item, identity: &[&str], fields: &[&str]) -> serde_json::Map<String, Value> {
-    let mut out = serde_json::Map::new();
-    for name in identity.iter().chain(fields) {
-        out.insert(
-            (*name).to_string(),
-            item.get(*name).map(attr_to_json).unwrap_or(Value::Null),
+            _ => match index
+                .field()
+                .and_then(|f| fields.get(&f))
+                .and_then(|r| r.value.as_str())
+            {
+                Some(v) => Some(v),
+                None => continue,
+            },
+        };
+        item.insert(
+            index.key_attribute().into(),
+            s(keys::listing_pk(&key.project, &bucket, shard, shards, value)),
         );
     }
-    out
+}
+
+fn error_value(item: &Item, details: Option<&StoredBody>) -> Option<Value> {
+    let message = string_attr(item, ERROR_MESSAGE_FULL).or_else(|| string_attr(item, ERROR_MESSAGE))?;
+    let mut v = json!({ "message": message });
+    if let Some(code) = string_attr(item, ERROR_CODE) {
+        v["code"] = json!(code);
+    }
+    if let Some(d) = details {
+        v["details"] = json!(d.sha256);
+    }
+    Some(v)
+}
+
+fn bodies_of(item: &Item) -> RecordBodies {
+    let body = |attr: &str| item.get(attr).and_then(body_from_attr);
+    RecordBodies {
+        input: body(attribute(Field::Input)),
+        output: body(attribute(Field::Output)),
+        error_details: body(ERROR_DETAILS),
+    }
+}
+
+/// A stored record back into its merge state.
+pub fn unit_from_item(item: &Item) -> StoredUnit {
+    let ranks = ranks(item);
+    let bodies = bodies_of(item);
+    let mut fields = Fields::new();
+    for (field, rank) in ranks {
+        let value = match field.kind() {
+            Kind::Text | Kind::Status => string_attr(item, attribute(field)).map(|t| json!(t)),
+            Kind::Count => number_attr(item, attribute(field)).map(|c| json!(c)),
+            Kind::Time if field == Field::DateStarted => started_millis(item).and_then(millis_string).map(|t| json!(t)),
+            Kind::Time => number_attr(item, attribute(field))
+                .and_then(millis_string)
+                .map(|t| json!(t)),
+            Kind::Error => error_value(item, bodies.error_details.as_ref()),
+            Kind::Body => match field {
+                Field::Input => bodies.input.as_ref().map(|b| json!(b.sha256)),
+                _ => bodies.output.as_ref().map(|b| json!(b.sha256)),
+            },
+        };
+        if let Some(value) = value {
+            fields.insert(field, Ranked { rank, value });
+        }
+    }
+    StoredUnit {
+        fields,
+        bodies,
+        version: version(item).unwrap_or(0),
+        expires_at: number_attr(item, EXPIRES_AT).unwrap_or(0),
+    }
+}
+
+fn started_millis(item: &Item) -> Option<i64> {
+    number_attr(item, STARTED).or_else(|| keys::parse_listing_sk(string_attr(item, LSK)?).map(|(m, _)| m))
+}
+
+/// Which unit an item stores.
+pub fn unit_key_of(item: &Item) -> Option<UnitKey> {
+    let pk = string_attr(item, PK)?.strip_prefix("EX#")?;
+    let (project, execution) = pk.split_once('#')?;
+    let sk = string_attr(item, SK)?;
+    Some(UnitKey {
+        project: project.to_string(),
+        execution: execution.to_string(),
+        step: keys::step_id_of(sk).map(str::to_string),
+    })
+}
+
+pub fn unit_keys(key: &UnitKey) -> (String, String) {
+    let pk = keys::execution_pk(&key.project, &key.execution);
+    let sk = match &key.step {
+        None => keys::SUMMARY_SK.to_string(),
+        Some(step) => keys::step_sk(step),
+    };
+    (pk, sk)
+}
+
+/// Whether an index entry belongs to `partition` of `index`: recomputed from the entry itself, so
+/// a partition-key digest collision can never put a foreign row in a listing.
+pub fn in_partition(project: &str, index: ListIndex, partition: &str, item: &Item, shards: u32) -> bool {
+    let Some((started, id)) = string_attr(item, LSK).and_then(keys::parse_listing_sk) else {
+        return false;
+    };
+    if string_attr(item, PK) != Some(keys::execution_pk(project, id).as_str()) {
+        return false;
+    }
+    let Some(t) = chrono::DateTime::from_timestamp_millis(started) else {
+        return false;
+    };
+    let value = match index {
+        ListIndex::Project => None,
+        ListIndex::Status => string_attr(item, attribute(Field::Status)),
+        _ => match index.field() {
+            Some(f) => string_attr(item, attribute(f)),
+            None => None,
+        },
+    };
+    let shard = keys::shard_of(id, shards);
+    keys::listing_pk(project, &keys::month_bucket(t), shard, shards, value) == partition
+}
+
+/// An index position just at `lsk` in `partition`, as `ExclusiveStartKey`: a read resumes strictly
+/// after it. `None` when `lsk` is a bound rather than an entry's key.
+pub fn index_start(project: &str, index: ListIndex, partition: &str, lsk: &str) -> Option<Item> {
+    let (_, id) = keys::parse_listing_sk(lsk)?;
+    Some(HashMap::from([
+        (PK.to_string(), s(keys::execution_pk(project, id))),
+        (SK.to_string(), s(keys::SUMMARY_SK)),
+        (index.key_attribute().to_string(), s(partition)),
+        (LSK.to_string(), s(lsk)),
+    ]))
+}
+
+/// An execution summary from a listing index entry (the projected attributes only).
+pub fn summary_from_listing(project: &str, item: &Item) -> Option<ExecutionSummary> {
+    let (started, id) = keys::parse_listing_sk(string_attr(item, LSK)?)?;
+    let text = |a: &str| string_attr(item, a).map(str::to_string);
+    Some(ExecutionSummary {
+        id: id.to_string(),
+        project_id: project.to_string(),
+        workflow_id: text(attribute(Field::WorkflowId))?,
+        workflow_name: text(attribute(Field::WorkflowName)),
+        user_id: text(attribute(Field::UserId)),
+        integration: text(attribute(Field::Integration)),
+        trigger_type: text(attribute(Field::TriggerType)),
+        trace_id: text(attribute(Field::TraceId)),
+        status: Status::parse(string_attr(item, attribute(Field::Status))?)?,
+        task_count: number_attr(item, attribute(Field::TaskCount)).map(|c| c as u64),
+        run_duration: number_attr(item, DURATION).map(|c| c as u64),
+        date_started: millis_string(started)?,
+        date_ended: number_attr(item, attribute(Field::DateEnded)).and_then(millis_string),
+        error: string_attr(item, ERROR_MESSAGE).map(|m| ErrorSummary {
+            code: text(ERROR_CODE),
+            message: m.to_string(),
+        }),
+    })
+}
+
+/// The full summary of a stored execution item, and its bodies.
+pub fn execution_from_item(item: &Item) -> Option<(ExecutionSummary, RecordBodies)> {
+    let key = unit_key_of(item)?;
+    let unit = unit_from_item(item);
+    let summary = ExecutionSummary::from_fields(&key.project, &key.execution, &unit.fields)?;
+    Some((summary, unit.bodies))
+}
+
+pub fn step_from_item(item: &Item) -> Option<(StepSummary, RecordBodies)> {
+    let key = unit_key_of(item)?;
+    let unit = unit_from_item(item);
+    let summary = StepSummary::from_fields(key.step.as_deref()?, &unit.fields)?;
+    Some((summary, unit.bodies))
+}
+
+/// A step's place in `dateStarted` order.
+pub fn step_order(item: &Item) -> Option<String> {
+    let id = keys::step_id_of(sort_key(item))?;
+    Some(keys::step_order_key(number_attr(item, STARTED)?, id))
+}
+
+// ---- filters a listing applies to index entries that the index key does not decide
+
+/// The attribute a dimension filter tests.
+pub fn filter_attribute(f: Field) -> &'static str {
+    attribute(f)
+}
+
+pub fn status_attribute() -> &'static str {
+    attribute(Field::Status)
+}
+
+// ---- API keys
+
+pub fn key_record(item: &Item) -> Option<KeyRecord> {
+    Some(KeyRecord {
+        key_id: string_attr(item, "keyId")?.to_string(),
+        project_id: string_attr(item, "projectId")?.to_string(),
+        name: string_attr(item, "name").unwrap_or("").to_string(),
+        created_at: number_attr(item, "createdAt").unwrap_or(0),
+        revoked_at: number_attr(item, REVOKED_AT),
+        secret_hash: string_attr(item, "secretHash")?.to_string(),
+    })
+}
+
+pub const REVOKED_AT: &str = "revokedAt";
+
+/// The lookup entry and the project listing entry of a key.
+pub fn key_items(r: &KeyRecord) -> [Item; 2] {
+    let item = |pk: String, sk: String| {
+        Item::from([
+            (PK.to_string(), s(pk)),
+            (SK.to_string(), s(sk)),
+            ("keyId".to_string(), s(&r.key_id)),
+            ("projectId".to_string(), s(&r.project_id)),
+            ("name".to_string(), s(&r.name)),
+            ("createdAt".to_string(), n(r.created_at)),
+            ("secretHash".to_string(), s(&r.secret_hash)),
+        ])
+    };
+    [
+        item(keys::api_key_pk(&r.key_id), keys::API_KEY_SK.into()),
+        item(keys::project_keys_pk(&r.project_id), keys::project_key_sk(&r.key_id)),
+    ]
+}
+
+pub fn key_lookup(key_id: &str) -> (String, String) {
+    (keys::api_key_pk(key_id), keys::API_KEY_SK.into())
+}
+
+pub fn key_entries(r: &KeyRecord) -> [(String, String); 2] {
+    [
+        key_lookup(&r.key_id),
+        (keys::project_keys_pk(&r.project_id), keys::project_key_sk(&r.key_id)),
+    ]
+}
+
+pub fn project_keys(project: &str) -> (String, &'static str) {
+    (keys::project_keys_pk(project), keys::PROJECT_KEY_SK_PREFIX)
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::bodies::Body;
+
+    #[test]
+    fn the_template_projects_exactly_the_listing_attributes() {
+        let template = include_str!("../../../infra/template.yaml");
+        let want = format!("NonKeyAttributes: [{}]", LISTING_ATTRIBUTES.join(", "));
+        let lines: Vec<&str> = template.lines().filter(|l| l.contains("NonKeyAttributes")).collect();
+        assert_eq!(lines.len(), ListIndex::ALL.len());
+        for line in lines {
+            assert_eq!(line.trim(), want);
+        }
+        assert!(
+            template.contains(&format!("AttributeName: {EXPIRES_AT}")),
+            "the TTL attribute"
+        );
+    }
     use crate::merge::merge_fields;
-    use serde_json::json;
     use std::collections::BTreeMap;
 
-    fn fields(rank: u8, pairs: Value) -> Fields {
-        let incoming: BTreeMap<String, Value> = pairs
-            .as_object()
-            .unwrap()
-            .iter()
-            .map(|(k, v)| (k.clone(), v.clone()))
-            .collect();
+    fn fields(rank: u8, pairs: &[(Field, Value)]) -> Fields {
+        let incoming: BTreeMap<Field, Value> = pairs.iter().cloned().collect();
         let mut f = Fields::new();
         merge_fields(&mut f, rank, &incoming);
         f
+    }
+
+    fn commit(fields: Fields, bodies: RecordBodies, step: Option<&str>) -> UnitCommit {
+        UnitCommit {
+            key: UnitKey {
+                project: "p1".into(),
+                execution: "e1".into(),
+                step: step.map(str::to_string),
+            },
+            fields,
+            bodies,
+            expected_version: Some(6),
+            expires_at: 1_900_000_000,
+        }
     }
 
     #[test]
     fn summary_items_carry_index_keys_only_for_present_dimensions() {
         let f = fields(
             2,
-            json!({"workflowId": "wf", "status": "FAILED", "dateStarted": "2026-11-02T10:00:00.000Z",
-                                 "dateEnded": "2026-11-02T10:00:01.500Z", "integration": "salesforce"}),
+            &[
+                (Field::WorkflowId, json!("wf")),
+                (Field::Status, json!("FAILED")),
+                (Field::DateStarted, json!("2026-11-02T10:00:00.000Z")),
+                (Field::DateEnded, json!("2026-11-02T10:00:01.500Z")),
+                (Field::Integration, json!("salesforce")),
+            ],
         );
-        let item = execution_item("p1", "e1", &f, &Settings::defaults(), 1);
-        assert_eq!(string_attr(&item, "gP"), Some("X#p1#2026-11"));
-        assert_eq!(string_attr(&item, "gI"), Some("X#p1#2026-11#salesforce"));
-        assert_eq!(string_attr(&item, "gS"), Some("X#p1#2026-11#FAILED"));
+        let item = unit_item(&commit(f, RecordBodies::default(), None), 1);
+        let key = |v: Option<&str>| keys::listing_pk("p1", "2026-11", 0, 1, v);
+        assert_eq!(string_attr(&item, "gP"), Some(key(None).as_str()));
+        assert_eq!(string_attr(&item, "gI"), Some(key(Some("salesforce")).as_str()));
+        assert_eq!(string_attr(&item, "gS"), Some(key(Some("FAILED")).as_str()));
+        assert!(in_partition(
+            "p1",
+            ListIndex::Integration,
+            &key(Some("salesforce")),
+            &item,
+            1
+        ));
+        assert!(!in_partition(
+            "p1",
+            ListIndex::Integration,
+            &key(Some("slack")),
+            &item,
+            1
+        ));
+        assert!(!in_partition("p2", ListIndex::Project, &key(None), &item, 1));
         assert!(!item.contains_key("gR"), "no traceId, so not in the trace index");
         assert!(!item.contains_key("gU"));
-        assert_eq!(string_attr(&item, "lsk"), Some("2026-11-02T10:00:00.000Z#e1"));
-        assert_eq!(number_attr(&item, "runDuration"), Some(1500), "derived from the dates");
-        assert_eq!(
-            number_attr(&item, "expiresAt"),
-            Some(dates::parse("2027-01-31T10:00:00Z").unwrap().timestamp())
-        );
+        assert_eq!(number_attr(&item, DURATION), Some(1500), "derived from the dates");
+        assert_eq!(version(&item), Some(7));
+        let listed = summary_from_listing("p1", &item).unwrap();
+        assert_eq!(listed.id, "e1");
+        assert_eq!(listed.date_started, "2026-11-02T10:00:00.000Z");
+        assert_eq!(listed.run_duration, Some(1500));
     }
 
     #[test]
-    fn fields_round_trip_through_items_but_derived_values_do_not_become_fields() {
+    fn records_round_trip_with_ranks_bodies_and_whole_errors() {
+        let long = "m".repeat(500);
+        let details = Body::new(br#"{"why":1}"#.to_vec());
+        let input = Body::new(b"[1,2]".to_vec());
+        let big = Body::new(vec![b'7'; 300_000]);
         let f = fields(
             1,
-            json!({"workflowId": "wf", "status": "RUNNING", "dateStarted": "2026-11-02T10:00:00.000Z",
-                                 "dateEnded": "2026-11-02T10:00:02.000Z", "taskCount": 3,
-                                 "error": {"code": "E", "message": "m"}}),
+            &[
+                (Field::StepName, json!("fetch")),
+                (Field::Status, json!("RUNNING")),
+                (Field::DateStarted, json!("2026-11-02T10:00:00.000Z")),
+                (Field::DateEnded, json!("2026-11-02T10:00:02.000Z")),
+                (
+                    Field::Error,
+                    json!({"code": "E", "message": long, "details": details.sha256}),
+                ),
+                (Field::Input, json!(input.sha256)),
+                (Field::Output, json!(big.sha256)),
+            ],
         );
-        let item = execution_item("p1", "e1", &f, &Settings::defaults(), 7);
-        assert_eq!(record_fields(&item), f);
-        assert_eq!(version(&item), Some(7));
+        let bodies = RecordBodies {
+            input: Some(StoredBody::new(&input, 4096)),
+            output: Some(StoredBody::new(&big, 4096)),
+            error_details: Some(StoredBody::new(&details, 4096)),
+        };
+        let item = unit_item(&commit(f.clone(), bodies.clone(), Some("s1")), 1);
+        let back = unit_from_item(&item);
+        assert_eq!(back.fields, f, "runDuration is derived, not a field");
+        assert_eq!(back.bodies, bodies);
+        assert_eq!(back.version, 7);
+        let (step, _) = step_from_item(&item).unwrap();
+        assert_eq!(step.error.unwrap().message, long, "get returns the whole message");
+        let started = dates::parse("2026-11-02T10:00:00Z").unwrap().timestamp_millis();
+        assert_eq!(step_order(&item).unwrap(), format!("{started:013}#s1"));
     }
 
     #[test]
-    fn bodies_round_trip_inline_and_as_references() {
-        let body = Body::new(br#"{"k":"v"}"#.to_vec());
-        let inline = crate::bodies::place(&body, 8192);
-        let item = body_item("pk".into(), "B#input#x".into(), &body, &inline, "obj", None);
-        assert!(matches!(stored_body(&item), Some(StoredBody::Inline(b)) if b == body.raw));
-        let item = body_item(
-            "pk".into(),
-            "B#input#x".into(),
-            &body,
-            &Placement::External,
-            "obj",
-            None,
+    fn listings_carry_a_short_error_message() {
+        let f = fields(
+            4,
+            &[
+                (Field::WorkflowId, json!("wf")),
+                (Field::Status, json!("FAILED")),
+                (Field::DateStarted, json!("2026-11-02T10:00:00.000Z")),
+                (Field::Error, json!({"message": "x".repeat(1000)})),
+            ],
         );
-        match stored_body(&item) {
-            Some(StoredBody::External { object_key, reference }) => {
-                assert_eq!(object_key, "obj");
-                assert_eq!(reference.size, body.raw.len() as u64);
-            }
-            _ => panic!("expected a reference"),
-        }
+        let item = unit_item(&commit(f, RecordBodies::default(), None), 1);
+        let listed = summary_from_listing("p1", &item).unwrap();
+        assert_eq!(listed.error.unwrap().message.chars().count(), 200);
+        let (full, _) = execution_from_item(&item).unwrap();
+        assert_eq!(full.error.unwrap().message.len(), 1000);
     }
 }

@@ -1,15 +1,46 @@
-//! Ports the handlers depend on, and their DynamoDB/S3 adapter. Each handler takes only the trait
-//! it needs, so a function's IAM permissions mirror its trait.
+//! The store: the only module that knows the table and the bucket (keys, index and attribute names,
+//! expressions, `AttributeValue`, object keys). It speaks the domain to the rest: typed queries and
+//! records in, typed records and positions out.
+//!
+//! Capabilities are small traits, so each function takes only those it uses and its IAM policy in
+//! infra/template.yaml says the same:
+//!
+//! | trait | used by | DynamoDB / S3 actions |
+//! | --- | --- | --- |
+//! | `ListExecutions` | list | Query (indexes) |
+//! | `ReadExecution` | get, steps | Query (table) |
+//! | `ReadStep` | step | GetItem |
+//! | `LinkBodies` | get, step | s3:GetObject (presigned) |
+//! | `ReadKeys` | list, get, steps, step | GetItem |
+//! | `CommitUnits` | ingest | BatchGetItem, PutItem, s3:PutObject |
+//! | `AdminKeys` | the `runledger` CLI | GetItem, Query, TransactWriteItems |
+//!
+//! One implementation, `Ledger`, runs over a backend: DynamoDB and S3 (`dynamo`) or memory
+//! (`memory`, for fast handler tests).
 
+mod backend;
+pub mod capacity;
 pub mod dynamo;
-pub mod items;
+mod items;
+mod keys;
+mod ledger;
+mod listing;
+pub mod memory;
 
-use crate::keys::ListIndex;
-use aws_sdk_dynamodb::types::AttributeValue;
+pub use ledger::{Ledger, StoreConfig};
+
+use crate::apikeys::KeyRecord;
+use crate::bodies::{Body, StoredBody};
+use crate::merge::Fields;
+use crate::model::{ExecutionSummary, StepSummary};
+use crate::query::{Count, ListQuery, Page, Position, ReadBudget};
 use std::collections::HashMap;
 use std::future::Future;
 
-pub type Item = HashMap<String, AttributeValue>;
+pub type DynamoStore = Ledger<dynamo::Dynamo>;
+pub type MemoryStore = Ledger<memory::Memory>;
+/// The DynamoDB store with every call billed by item size (`make bench`).
+pub type MeteredStore = Ledger<capacity::Metered<dynamo::Dynamo>>;
 
 #[derive(Clone, Debug, thiserror::Error)]
 pub enum StoreError {
@@ -32,72 +63,150 @@ impl StoreError {
     }
 }
 
-/// A residual filter: attribute name and the values it may take.
-pub type AttributeFilter = (&'static str, Vec<String>);
-
-/// One Query over one listing partition, bounded by listing sort keys (both inclusive).
-#[derive(Clone, Debug)]
-pub struct PartitionQuery {
-    pub index: ListIndex,
-    pub partition: String,
-    pub from: String,
-    pub to: String,
-    pub ascending: bool,
-    pub limit: i32,
-    pub filters: Vec<AttributeFilter>,
-    pub start: Option<Item>,
+/// The bodies of a record, as stored.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct RecordBodies {
+    pub input: Option<StoredBody>,
+    pub output: Option<StoredBody>,
+    pub error_details: Option<StoredBody>,
 }
 
-#[derive(Clone, Debug, Default)]
-pub struct PartitionPage {
-    pub items: Vec<Item>,
-    /// `LastEvaluatedKey`: the partition has more beyond this page.
-    pub next: Option<Item>,
+/// An execution as get returns it: the summary (full error message), its bodies, and the first
+/// page of its steps in `dateStarted` order.
+#[derive(Clone, Debug, PartialEq)]
+pub struct ExecutionRecord {
+    pub summary: ExecutionSummary,
+    pub bodies: RecordBodies,
+    pub steps: Page<StepSummary>,
 }
 
-pub trait ListingReads: Sync {
-    fn query_partition(&self, q: &PartitionQuery) -> impl Future<Output = Result<PartitionPage, StoreError>> + Send;
-    /// Number of matching items in the partition range (`Select COUNT`, paged internally).
-    fn count_partition(&self, q: &PartitionQuery) -> impl Future<Output = Result<u64, StoreError>> + Send;
+#[derive(Clone, Debug, PartialEq)]
+pub struct StepRecord {
+    pub summary: StepSummary,
+    pub execution_id: String,
+    pub project_id: String,
+    pub bodies: RecordBodies,
 }
 
-pub trait CollectionReads: Sync {
-    /// The summary, execution bodies and step summaries of one execution, in one Query.
-    fn execution_collection(
+/// Where an offloaded body lives, for a presigned link.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct BodyLocation<'a> {
+    pub project: &'a str,
+    pub execution: &'a str,
+    pub sha256: &'a str,
+}
+
+pub trait ListExecutions: Sync {
+    /// One page of matches, read within `budget`, resuming after `resume`.
+    fn list_executions(
+        &self,
+        query: &ListQuery,
+        resume: Option<&Position>,
+        budget: ReadBudget,
+    ) -> impl Future<Output = Result<Page<ExecutionSummary>, StoreError>> + Send;
+    /// The number of all matches, counted within `budget`.
+    fn count_executions(
+        &self,
+        query: &ListQuery,
+        budget: ReadBudget,
+    ) -> impl Future<Output = Result<Count, StoreError>> + Send;
+}
+
+pub trait ReadExecution: Sync {
+    /// The execution with its bodies and first `steps` steps, in one read; `None` when it does not
+    /// exist or has expired.
+    fn execution(
         &self,
         project: &str,
-        execution_id: &str,
-    ) -> impl Future<Output = Result<Vec<Item>, StoreError>> + Send;
-    /// A step summary and its body items: a GetItem and a Query, made concurrently.
-    fn step_items(
+        execution: &str,
+        steps: usize,
+        now_epoch: i64,
+    ) -> impl Future<Output = Result<Option<ExecutionRecord>, StoreError>> + Send;
+    /// A page of an execution's steps; `None` when the execution does not exist.
+    fn steps(
         &self,
         project: &str,
-        execution_id: &str,
-        step_id: &str,
-    ) -> impl Future<Output = Result<Vec<Item>, StoreError>> + Send;
+        execution: &str,
+        resume: Option<&Position>,
+        limit: usize,
+        now_epoch: i64,
+    ) -> impl Future<Output = Result<Option<Page<StepSummary>>, StoreError>> + Send;
 }
 
-pub trait KeyReads: Sync {
-    fn api_key(&self, key_id: &str) -> impl Future<Output = Result<Option<Item>, StoreError>> + Send;
+pub trait ReadStep: Sync {
+    fn step(
+        &self,
+        project: &str,
+        execution: &str,
+        step: &str,
+        now_epoch: i64,
+    ) -> impl Future<Output = Result<Option<StepRecord>, StoreError>> + Send;
 }
 
-pub trait BodyLinks: Sync {
-    fn presign(&self, object_key: &str) -> impl Future<Output = Result<String, StoreError>> + Send;
+pub trait LinkBodies: Sync {
+    /// A time-limited GET URL for an offloaded body.
+    fn presign(&self, body: &BodyLocation<'_>) -> impl Future<Output = Result<String, StoreError>> + Send;
 }
 
-/// A put guarded by the version that was read (`None`: the item must not exist yet).
-#[derive(Clone, Debug)]
-pub struct GuardedPut {
-    pub item: Item,
+pub trait ReadKeys: Sync {
+    fn api_key(&self, key_id: &str) -> impl Future<Output = Result<Option<KeyRecord>, StoreError>> + Send;
+}
+
+/// A record ingest merges into: an execution summary, or one step of an execution.
+#[derive(Clone, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub struct UnitKey {
+    pub project: String,
+    pub execution: String,
+    pub step: Option<String>,
+}
+
+/// A record as stored, with what a commit needs to replace it.
+#[derive(Clone, Debug, PartialEq)]
+pub struct StoredUnit {
+    pub fields: Fields,
+    pub bodies: RecordBodies,
+    pub version: u64,
+    /// Epoch seconds; fixed at the first write.
+    pub expires_at: i64,
+}
+
+/// A merged record to write, guarded by the version that was read (`None`: must not exist yet).
+#[derive(Clone, Debug, PartialEq)]
+pub struct UnitCommit {
+    pub key: UnitKey,
+    pub fields: Fields,
+    pub bodies: RecordBodies,
     pub expected_version: Option<u64>,
+    pub expires_at: i64,
 }
 
-pub trait IngestWrites: Sync {
-    /// Reads items by (pk, sk); missing items are simply absent from the result.
-    fn batch_get(&self, keys: &[(String, String)]) -> impl Future<Output = Result<Vec<Item>, StoreError>> + Send;
-    /// Unconditional puts of immutable items (content-addressed bodies), batched.
-    fn batch_put(&self, items: &[Item]) -> impl Future<Output = Result<(), StoreError>> + Send;
-    /// One put guarded by the version that was read.
-    fn guarded_put(&self, put: &GuardedPut) -> impl Future<Output = Result<(), StoreError>> + Send;
-    fn put_object(&self, key: &str, bytes: Vec<u8>) -> impl Future<Output = Result<(), StoreError>> + Send;
+pub trait CommitUnits: Sync {
+    /// The stored state of each unit that exists. `consistent`: a strongly consistent read, used
+    /// after a lost race so the retry merges into what won.
+    fn load_units(
+        &self,
+        keys: &[UnitKey],
+        consistent: bool,
+    ) -> impl Future<Output = Result<HashMap<UnitKey, StoredUnit>, StoreError>> + Send;
+    /// Writes an offloaded body; content addressed, so a retry rewrites the same object.
+    fn put_body(&self, key: &UnitKey, body: &Body) -> impl Future<Output = Result<(), StoreError>> + Send;
+    /// Writes the merged record: the commit point of its events.
+    fn commit(&self, unit: &UnitCommit) -> impl Future<Output = Result<(), StoreError>> + Send;
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum KeyAdminError {
+    #[error("no key with id {0}")]
+    NotFound(String),
+    #[error("{0}")]
+    Store(#[from] StoreError),
+}
+
+pub trait AdminKeys: Sync {
+    /// Stores a new key's lookup and listing entries together.
+    fn create_key(&self, record: &KeyRecord) -> impl Future<Output = Result<(), StoreError>> + Send;
+    fn key(&self, key_id: &str) -> impl Future<Output = Result<Option<KeyRecord>, StoreError>> + Send;
+    fn project_keys(&self, project: &str) -> impl Future<Output = Result<Vec<KeyRecord>, StoreError>> + Send;
+    /// Marks both entries revoked (the first revocation time is kept).
+    fn revoke_key(&self, record: &KeyRecord, now_epoch: i64) -> impl Future<Output = Result<(), StoreError>> + Send;
 }

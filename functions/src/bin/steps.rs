@@ -1,0 +1,6 @@
+//! The `steps` function: serves its HTTP route; all logic lives in the runledger library.
+
+#[tokio::main]
+async fn main() -> Result<(), lambda_http::Error> {
+    runledger::entry::serve_steps().await
+}

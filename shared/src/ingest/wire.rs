@@ -1,0 +1,417 @@
+//! The wire format of ingest: the envelope and each event, validated on its own so one bad event
+//! cannot spoil the others. Every rule comes from `model`: the fields, the value rules queries
+//! apply, and the limits.
+
+use super::report::{codes, Outcome};
+use crate::bodies::{self, Body, BodySlot};
+use crate::config::Settings;
+use crate::dates;
+use crate::model::limits::{MAX_CLOCK_SKEW_HOURS, MAX_EVENTS, MAX_MESSAGE, MAX_TEXT};
+use crate::model::values::{valid_id, value_problem, ID_RULE};
+use crate::model::{Field, RecordKind, Status};
+use crate::store::UnitKey;
+use chrono::{DateTime, Utc};
+use serde::Deserialize;
+use serde_json::value::RawValue;
+use serde_json::{json, Value};
+use std::collections::BTreeMap;
+
+/// `{"events": [...]}`; events stay raw so one bad event cannot spoil the others.
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Envelope {
+    pub events: Vec<Box<RawValue>>,
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum EnvelopeError {
+    #[error("the payload is not an ingest envelope {{\"events\": [...]}}: {0}")]
+    Malformed(String),
+    #[error("an envelope carries 1 to {MAX_EVENTS} events, this one {0}")]
+    Count(usize),
+}
+
+pub fn parse_envelope(text: &str) -> Result<Envelope, EnvelopeError> {
+    let envelope: Envelope = serde_json::from_str(text).map_err(|e| EnvelopeError::Malformed(e.to_string()))?;
+    if envelope.events.is_empty() || envelope.events.len() > MAX_EVENTS {
+        return Err(EnvelopeError::Count(envelope.events.len()));
+    }
+    Ok(envelope)
+}
+
+/// A validated execution or step event.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Event {
+    pub unit: UnitKey,
+    pub rank: u8,
+    pub fields: BTreeMap<Field, Value>,
+    pub bodies: Vec<(BodySlot, Body)>,
+}
+
+#[derive(Deserialize)]
+struct KindOnly {
+    kind: Option<String>,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields, rename_all = "camelCase")]
+struct WireEvent {
+    #[allow(dead_code)]
+    kind: String,
+    project_id: String,
+    id: String,
+    execution_id: Option<String>,
+    workflow_id: Option<String>,
+    workflow_name: Option<String>,
+    user_id: Option<String>,
+    integration: Option<String>,
+    trigger_type: Option<String>,
+    trace_id: Option<String>,
+    step_name: Option<String>,
+    step_type: Option<String>,
+    status: String,
+    date_started: String,
+    date_ended: Option<String>,
+    task_count: Option<u32>,
+    run_duration: Option<u64>,
+    error: Option<WireError>,
+    input: Option<Box<RawValue>>,
+    output: Option<Box<RawValue>>,
+}
+
+impl WireEvent {
+    fn text(&self, f: Field) -> Option<&String> {
+        match f {
+            Field::WorkflowId => self.workflow_id.as_ref(),
+            Field::WorkflowName => self.workflow_name.as_ref(),
+            Field::UserId => self.user_id.as_ref(),
+            Field::Integration => self.integration.as_ref(),
+            Field::TriggerType => self.trigger_type.as_ref(),
+            Field::TraceId => self.trace_id.as_ref(),
+            Field::StepName => self.step_name.as_ref(),
+            Field::StepType => self.step_type.as_ref(),
+            _ => None,
+        }
+    }
+
+    fn present(&self, f: Field) -> bool {
+        match f {
+            Field::TaskCount => self.task_count.is_some(),
+            _ => self.text(f).is_some(),
+        }
+    }
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct WireError {
+    code: Option<String>,
+    message: String,
+    details: Option<Box<RawValue>>,
+}
+
+fn invalid(message: impl Into<String>) -> Outcome {
+    Outcome::rejected(codes::INVALID_EVENT, message)
+}
+
+fn id(name: &str, value: &str) -> Result<(), Outcome> {
+    if valid_id(value) {
+        Ok(())
+    } else {
+        Err(invalid(format!("{name} must be {ID_RULE}")))
+    }
+}
+
+/// Validates one event. `now` decides retention and clock skew.
+pub fn parse_event(raw: &RawValue, now: DateTime<Utc>, settings: &Settings) -> Result<Event, Outcome> {
+    let kind = serde_json::from_str::<KindOnly>(raw.get())
+        .map_err(|e| invalid(format!("an event must be a JSON object: {e}")))?
+        .kind;
+    let kind = match kind.as_deref() {
+        Some("execution") => RecordKind::Execution,
+        Some("step") => RecordKind::Step,
+        Some("log") => {
+            return Err(Outcome::rejected(
+                codes::UNSUPPORTED_KIND,
+                "log events are not accepted by this version",
+            ))
+        }
+        Some(other) => return Err(invalid(format!("unknown kind {other:?}; use execution or step"))),
+        None => return Err(invalid("missing field `kind`")),
+    };
+    let w: WireEvent = serde_json::from_str(raw.get()).map_err(|e| invalid(e.to_string()))?;
+
+    id("projectId", &w.project_id)?;
+    id("id", &w.id)?;
+    let status = Status::parse(&w.status).ok_or_else(|| {
+        invalid(format!(
+            "unknown status {:?}; use QUEUED, RUNNING, SUCCEEDED, FAILED or CANCELLED",
+            w.status
+        ))
+    })?;
+    let started = dates::parse(&w.date_started).ok_or_else(|| invalid("dateStarted must be an RFC 3339 timestamp"))?;
+    let started = dates::to_millis(started);
+    if started + chrono::Duration::days(settings.retention_days) <= now {
+        return Err(Outcome::rejected(
+            codes::EXPIRED,
+            format!(
+                "dateStarted is older than the {}-day retention period",
+                settings.retention_days
+            ),
+        ));
+    }
+    if started > now + chrono::Duration::hours(MAX_CLOCK_SKEW_HOURS) {
+        return Err(invalid(format!(
+            "dateStarted is more than {MAX_CLOCK_SKEW_HOURS} hours in the future"
+        )));
+    }
+
+    let mut fields = BTreeMap::new();
+    fields.insert(Field::Status, json!(status.as_str()));
+    fields.insert(Field::DateStarted, json!(dates::format(started)));
+    if let Some(ended) = &w.date_ended {
+        let ended = dates::parse(ended).ok_or_else(|| invalid("dateEnded must be an RFC 3339 timestamp"))?;
+        let ended = dates::to_millis(ended);
+        if ended < started {
+            return Err(invalid("dateEnded is before dateStarted"));
+        }
+        fields.insert(Field::DateEnded, json!(dates::format(ended)));
+    }
+    if let Some(d) = w.run_duration {
+        fields.insert(Field::RunDuration, json!(d));
+    }
+
+    for f in Field::ALL {
+        let present = w.present(f);
+        if present && !f.on(kind) {
+            let home = match kind {
+                RecordKind::Execution => "a step event",
+                RecordKind::Step => "the execution event",
+            };
+            return Err(invalid(format!("{} belongs on {home}, not on this one", f.wire_name())));
+        }
+        if f.required(kind) && !present && !fields.contains_key(&f) {
+            return Err(invalid(format!("missing field `{}`", f.wire_name())));
+        }
+        if let Some(v) = w.text(f) {
+            // Dimensions obey the rules queries apply, so every stored value can be found.
+            let problem = match f.dimension() {
+                Some(comma_list) => value_problem(v, comma_list),
+                None => (v.is_empty() || v.len() > MAX_TEXT).then(|| format!("must be 1 to {MAX_TEXT} characters")),
+            };
+            if let Some(p) = problem {
+                return Err(invalid(format!("{} {p}", f.wire_name())));
+            }
+            fields.insert(f, json!(v));
+        }
+    }
+    if let Some(c) = w.task_count {
+        fields.insert(Field::TaskCount, json!(c));
+    }
+
+    let execution = match kind {
+        RecordKind::Step => {
+            let e = w
+                .execution_id
+                .clone()
+                .ok_or_else(|| invalid("missing field `executionId`"))?;
+            id("executionId", &e)?;
+            e
+        }
+        RecordKind::Execution => {
+            if w.execution_id.is_some() {
+                return Err(invalid("executionId belongs on a step event, not on an execution"));
+            }
+            w.id.clone()
+        }
+    };
+
+    let mut bodies = Vec::new();
+    let mut take = |slot: BodySlot, raw: Option<Box<RawValue>>| -> Result<Option<String>, Outcome> {
+        let Some(raw) = raw else { return Ok(None) };
+        let bytes = raw.get().as_bytes();
+        if bytes.len() > bodies::MAX_BODY_BYTES {
+            return Err(Outcome::rejected(
+                codes::PAYLOAD_TOO_LARGE,
+                format!(
+                    "{} is {} bytes; the limit is {}",
+                    slot.name(),
+                    bytes.len(),
+                    bodies::MAX_BODY_BYTES
+                ),
+            ));
+        }
+        let body = Body::new(bytes.to_vec());
+        let sha = body.sha256.clone();
+        bodies.push((slot, body));
+        Ok(Some(sha))
+    };
+    if let Some(sha) = take(BodySlot::Input, w.input)? {
+        fields.insert(Field::Input, json!(sha));
+    }
+    if let Some(sha) = take(BodySlot::Output, w.output)? {
+        fields.insert(Field::Output, json!(sha));
+    }
+    if let Some(e) = w.error {
+        if e.message.is_empty() || e.message.len() > MAX_MESSAGE {
+            return Err(invalid(format!("error.message must be 1 to {MAX_MESSAGE} characters")));
+        }
+        // The error is one field, details digest included, so it is always taken whole.
+        let mut error = json!({ "message": e.message });
+        if let Some(code) = e.code {
+            if code.is_empty() || code.len() > MAX_TEXT {
+                return Err(invalid(format!("error.code must be 1 to {MAX_TEXT} characters")));
+            }
+            error["code"] = json!(code);
+        }
+        if let Some(sha) = take(BodySlot::ErrorDetails, e.details)? {
+            error["details"] = json!(sha);
+        }
+        fields.insert(Field::Error, error);
+    }
+
+    Ok(Event {
+        unit: UnitKey {
+            project: w.project_id,
+            execution,
+            step: (kind == RecordKind::Step).then_some(w.id),
+        },
+        rank: status.rank(),
+        fields,
+        bodies,
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn raw(v: Value) -> Box<RawValue> {
+        RawValue::from_string(v.to_string()).unwrap()
+    }
+
+    fn now() -> DateTime<Utc> {
+        dates::parse("2026-11-25T12:00:00Z").unwrap()
+    }
+
+    fn exec(extra: Value) -> Value {
+        let mut e = json!({"kind": "execution", "projectId": "p1", "id": "e1", "workflowId": "wf",
+                           "status": "running", "dateStarted": "2026-11-25T10:00:00Z"});
+        e.as_object_mut().unwrap().extend(extra.as_object().unwrap().clone());
+        e
+    }
+
+    fn reject_code(v: Value) -> &'static str {
+        match parse_event(&raw(v), now(), &Settings::defaults()) {
+            Err(Outcome::Rejected { code, .. }) => code,
+            other => panic!("expected a rejection, got {other:?}"),
+        }
+    }
+
+    #[test]
+    fn parses_an_execution_event_keeping_body_bytes_exactly() {
+        let text = r#"{"kind":"execution","projectId":"p1","id":"e1","workflowId":"wf","status":"succeeded",
+            "dateStarted":"2026-11-25T10:00:00+01:00","dateEnded":"2026-11-25T09:00:01.5Z",
+            "input":{"b": 1.50,  "a":[ ]},"error":{"message":"boom","details":{"x":1}}}"#;
+        let e = parse_event(
+            &RawValue::from_string(text.into()).unwrap(),
+            now(),
+            &Settings::defaults(),
+        )
+        .unwrap();
+        assert_eq!(e.fields[&Field::Status], json!("SUCCEEDED"));
+        assert_eq!(e.fields[&Field::DateStarted], json!("2026-11-25T09:00:00.000Z"));
+        assert_eq!(
+            e.fields[&Field::Error],
+            json!({"message": "boom", "details": e.bodies[1].1.sha256}),
+            "the error carries its details digest, so it is taken whole"
+        );
+        assert_eq!(e.bodies[0].1.raw, br#"{"b": 1.50,  "a":[ ]}"#);
+        assert_eq!(e.bodies[1].0, BodySlot::ErrorDetails);
+        assert_eq!(e.fields[&Field::Input], json!(e.bodies[0].1.sha256));
+        assert_eq!(e.rank, Status::Succeeded.rank());
+    }
+
+    #[test]
+    fn rejects_bad_events_with_clear_codes() {
+        assert_eq!(reject_code(exec(json!({"status": "DONE"}))), codes::INVALID_EVENT);
+        assert_eq!(
+            reject_code(exec(json!({"dateStarted": "last tuesday"}))),
+            codes::INVALID_EVENT
+        );
+        assert_eq!(
+            reject_code(exec(json!({"dateEnded": "2026-11-25T09:00:00Z"}))),
+            codes::INVALID_EVENT
+        );
+        assert_eq!(reject_code(exec(json!({"id": "a#b"}))), codes::INVALID_EVENT);
+        assert_eq!(reject_code(exec(json!({"id": ".."}))), codes::INVALID_EVENT);
+        assert_eq!(reject_code(exec(json!({"projectId": "."}))), codes::INVALID_EVENT);
+        assert_eq!(reject_code(exec(json!({"colour": "red"}))), codes::INVALID_EVENT);
+        assert_eq!(reject_code(exec(json!({"stepName": "s"}))), codes::INVALID_EVENT);
+        assert_eq!(
+            reject_code(exec(json!({"dateStarted": "2026-08-01T00:00:00Z"}))),
+            codes::EXPIRED
+        );
+        assert_eq!(
+            reject_code(exec(json!({"dateStarted": "2026-11-28T00:00:00Z"}))),
+            codes::INVALID_EVENT
+        );
+        assert_eq!(
+            reject_code(json!({"kind": "log", "projectId": "p1"})),
+            codes::UNSUPPORTED_KIND
+        );
+        assert_eq!(reject_code(json!({"kind": "nope"})), codes::INVALID_EVENT);
+        assert_eq!(reject_code(json!([1, 2])), codes::INVALID_EVENT);
+        let big = format!("\"{}\"", "x".repeat(bodies::MAX_BODY_BYTES));
+        let mut e = exec(json!({}));
+        e["output"] = serde_json::from_str(&big).unwrap();
+        assert_eq!(reject_code(e), codes::PAYLOAD_TOO_LARGE);
+    }
+
+    #[test]
+    fn values_no_query_could_match_are_refused() {
+        assert_eq!(reject_code(exec(json!({"userId": " u1"}))), codes::INVALID_EVENT);
+        assert_eq!(reject_code(exec(json!({"integration": "a,b"}))), codes::INVALID_EVENT);
+        assert_eq!(reject_code(exec(json!({"traceId": ""}))), codes::INVALID_EVENT);
+        assert!(parse_event(
+            &raw(exec(json!({"workflowName": " Sync, leads "}))),
+            now(),
+            &Settings::defaults()
+        )
+        .is_ok());
+    }
+
+    #[test]
+    fn step_events_need_their_execution_and_name() {
+        let step = json!({"kind": "step", "projectId": "p1", "executionId": "e1", "id": "s1", "stepName": "fetch",
+                          "status": "SUCCEEDED", "dateStarted": "2026-11-25T10:00:00Z"});
+        let e = parse_event(&raw(step.clone()), now(), &Settings::defaults()).unwrap();
+        assert_eq!(e.unit.step.as_deref(), Some("s1"));
+        assert_eq!(e.unit.execution, "e1");
+        let mut no_exec = step.clone();
+        no_exec.as_object_mut().unwrap().remove("executionId");
+        assert_eq!(reject_code(no_exec), codes::INVALID_EVENT);
+        let mut no_name = step.clone();
+        no_name.as_object_mut().unwrap().remove("stepName");
+        assert_eq!(reject_code(no_name), codes::INVALID_EVENT);
+        let mut with_workflow = step;
+        with_workflow["workflowId"] = json!("wf");
+        assert_eq!(reject_code(with_workflow), codes::INVALID_EVENT);
+    }
+
+    #[test]
+    fn envelopes_carry_one_to_a_thousand_events() {
+        assert!(parse_envelope(r#"{"events":[{}]}"#).is_ok());
+        assert!(matches!(
+            parse_envelope(r#"{"events":[]}"#),
+            Err(EnvelopeError::Count(0))
+        ));
+        assert!(matches!(
+            parse_envelope(r#"{"event":[]}"#),
+            Err(EnvelopeError::Malformed(_))
+        ));
+        assert!(matches!(parse_envelope("not json"), Err(EnvelopeError::Malformed(_))));
+        let many = format!("{{\"events\":[{}]}}", vec!["{}"; 1001].join(","));
+        assert!(matches!(parse_envelope(&many), Err(EnvelopeError::Count(1001))));
+    }
+}

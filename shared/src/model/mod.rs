@@ -1,0 +1,12 @@
+//! The domain: the records users see, each field defined once (`Field`), the merge state of a record,
+//! the rules every stored value obeys, and the limits. Pure: no AWS types.
+
+pub mod fields;
+pub mod limits;
+pub mod records;
+pub mod status;
+pub mod values;
+
+pub use fields::{Field, Kind, RecordKind};
+pub use records::{ErrorSummary, ExecutionSummary, StepSummary};
+pub use status::Status;

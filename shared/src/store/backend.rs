@@ -1,0 +1,85 @@
+//! What the store needs of a table and a bucket, in their own terms (items, key strings). DynamoDB
+//! with S3 and the in-memory tables implement it; `Ledger` builds every domain operation on it.
+
+use super::items::Item;
+use super::keys::ListIndex;
+use super::StoreError;
+use std::future::Future;
+
+/// One Query over one listing partition, bounded by listing sort keys (both inclusive).
+#[derive(Clone, Debug)]
+pub struct IndexQuery {
+    pub index: ListIndex,
+    pub partition: String,
+    pub from: String,
+    pub to: String,
+    pub ascending: bool,
+    /// Items to examine (before the filter), as DynamoDB's `Limit`.
+    pub limit: u32,
+    /// Residual filters: (attribute, any of these values).
+    pub filters: Vec<(&'static str, Vec<String>)>,
+    /// `LastEvaluatedKey` of the previous page of this partition.
+    pub start: Option<Item>,
+}
+
+#[derive(Clone, Debug, Default)]
+pub struct IndexPage {
+    /// Matching items (after the filter).
+    pub items: Vec<Item>,
+    /// Where examining stopped when more may follow.
+    pub last: Option<Item>,
+    /// Items examined.
+    pub scanned: u64,
+}
+
+/// A Query over one item collection (`pk`), sort keys between `from` and `to` inclusive.
+#[derive(Clone, Debug)]
+pub struct CollectionQuery {
+    pub pk: String,
+    pub from: String,
+    pub to: String,
+    pub limit: u32,
+}
+
+/// A put guarded by the version that was read (`None`: the item must not exist yet).
+#[derive(Clone, Debug)]
+pub struct GuardedPut {
+    pub item: Item,
+    pub expected_version: Option<u64>,
+}
+
+pub trait Backend: Sync {
+    fn query_index(&self, q: &IndexQuery) -> impl Future<Output = Result<IndexPage, StoreError>> + Send;
+    /// Like `query_index` with `Select COUNT`: `items` stays empty, the count is returned.
+    fn count_index(&self, q: &IndexQuery) -> impl Future<Output = Result<(u64, IndexPage), StoreError>> + Send;
+    /// Items in sort-key order; the flag says whether the collection has more beyond them.
+    fn query_collection(
+        &self,
+        q: &CollectionQuery,
+    ) -> impl Future<Output = Result<(Vec<Item>, bool), StoreError>> + Send;
+    fn get_item(
+        &self,
+        pk: &str,
+        sk: &str,
+        consistent: bool,
+    ) -> impl Future<Output = Result<Option<Item>, StoreError>> + Send;
+    fn batch_get(
+        &self,
+        keys: &[(String, String)],
+        consistent: bool,
+    ) -> impl Future<Output = Result<Vec<Item>, StoreError>> + Send;
+    fn guarded_put(&self, put: &GuardedPut) -> impl Future<Output = Result<(), StoreError>> + Send;
+    /// Puts every item, each only if it does not exist yet, all or none.
+    fn put_all_new(&self, items: &[Item]) -> impl Future<Output = Result<(), StoreError>> + Send;
+    /// Sets `attribute` on each existing item unless it is already set, all or none.
+    fn set_once(
+        &self,
+        keys: &[(String, String)],
+        attribute: &'static str,
+        value: i64,
+    ) -> impl Future<Output = Result<(), StoreError>> + Send;
+    /// Items of a collection whose sort key begins with `prefix`.
+    fn query_prefix(&self, pk: &str, prefix: &str) -> impl Future<Output = Result<Vec<Item>, StoreError>> + Send;
+    fn put_object(&self, key: &str, bytes: Vec<u8>) -> impl Future<Output = Result<(), StoreError>> + Send;
+    fn presign(&self, key: &str) -> impl Future<Output = Result<String, StoreError>> + Send;
+}

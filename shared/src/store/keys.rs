@@ -1,0 +1,256 @@
+//! Every key format of the table and the bucket. Private to the store: nothing outside `store/`
+//! builds or parses a key. The layout and its reasons are in docs/data-model.md.
+
+use crate::model::{Field, Status};
+use chrono::{DateTime, Datelike, TimeZone, Utc};
+use sha2::{Digest, Sha256};
+
+/// Sort key of an execution summary.
+pub const SUMMARY_SK: &str = "A";
+/// Prefix of step sort keys.
+pub const STEP_PREFIX: &str = "S#";
+/// Above every step sort key (`$` sorts right after `#`).
+pub const STEPS_END: &str = "S$";
+
+/// The listing indexes, in the order a query prefers them (most selective first). `triggerType`
+/// has none: it takes a handful of values per project, so the project index with a filter serves
+/// it, and every execution saves the two write units an index entry costs (docs/data-model.md).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub enum ListIndex {
+    Trace,
+    User,
+    Workflow,
+    Integration,
+    Status,
+    Project,
+}
+
+impl ListIndex {
+    /// Every index keyed by a dimension value, in preference order.
+    pub const DIMENSIONS: [ListIndex; 5] = [
+        ListIndex::Trace,
+        ListIndex::User,
+        ListIndex::Workflow,
+        ListIndex::Integration,
+        ListIndex::Status,
+    ];
+    pub const ALL: [ListIndex; 6] = [
+        ListIndex::Trace,
+        ListIndex::User,
+        ListIndex::Workflow,
+        ListIndex::Integration,
+        ListIndex::Status,
+        ListIndex::Project,
+    ];
+
+    pub fn index_name(self) -> &'static str {
+        match self {
+            ListIndex::Project => "byProject",
+            ListIndex::Integration => "byIntegration",
+            ListIndex::User => "byUser",
+            ListIndex::Workflow => "byWorkflow",
+            ListIndex::Status => "byStatus",
+            ListIndex::Trace => "byTrace",
+        }
+    }
+
+    /// The item attribute holding this index's partition key.
+    pub fn key_attribute(self) -> &'static str {
+        match self {
+            ListIndex::Project => "gP",
+            ListIndex::Integration => "gI",
+            ListIndex::User => "gU",
+            ListIndex::Workflow => "gW",
+            ListIndex::Status => "gS",
+            ListIndex::Trace => "gR",
+        }
+    }
+
+    /// The dimension field this index is keyed by (`None`: project, or status).
+    pub fn field(self) -> Option<Field> {
+        match self {
+            ListIndex::Integration => Some(Field::Integration),
+            ListIndex::User => Some(Field::UserId),
+            ListIndex::Workflow => Some(Field::WorkflowId),
+            ListIndex::Trace => Some(Field::TraceId),
+            ListIndex::Status | ListIndex::Project => None,
+        }
+    }
+}
+
+pub fn execution_pk(project: &str, execution_id: &str) -> String {
+    format!("EX#{project}#{execution_id}")
+}
+
+pub fn step_sk(step_id: &str) -> String {
+    format!("{STEP_PREFIX}{step_id}")
+}
+
+/// The step id of a step sort key.
+pub fn step_id_of(sk: &str) -> Option<&str> {
+    sk.strip_prefix(STEP_PREFIX)
+}
+
+/// Month bucket of a listing partition.
+pub fn month_bucket(t: DateTime<Utc>) -> String {
+    format!("{:04}-{:02}", t.year(), t.month())
+}
+
+/// Every month from `from` to `to`, inclusive, oldest first: (bucket, first instant of the month).
+pub fn months(from: DateTime<Utc>, to: DateTime<Utc>) -> Vec<(String, DateTime<Utc>)> {
+    let (mut y, mut m) = (from.year(), from.month());
+    let mut out = Vec::new();
+    while (y, m) <= (to.year(), to.month()) {
+        if let Some(start) = Utc.with_ymd_and_hms(y, m, 1, 0, 0, 0).single() {
+            out.push((format!("{y:04}-{m:02}"), start));
+        }
+        (y, m) = if m == 12 { (y + 1, 1) } else { (y, m + 1) };
+    }
+    out
+}
+
+/// Shard of an execution within a bucket; stable across processes and releases.
+pub fn shard_of(execution_id: &str, shards: u32) -> u32 {
+    if shards <= 1 {
+        return 0;
+    }
+    let digest = Sha256::digest(execution_id.as_bytes());
+    u32::from_be_bytes([digest[0], digest[1], digest[2], digest[3]]) % shards
+}
+
+/// The partition a listing entry belongs to, readable: the dimension value comes last, and project
+/// ids hold no `#`, so values containing `#` cannot collide.
+pub fn listing_partition(project: &str, bucket: &str, shard: u32, shards: u32, value: Option<&str>) -> String {
+    let mut key = format!("X#{project}#{bucket}");
+    if shards > 1 {
+        key.push_str(&format!("#s{shard}"));
+    }
+    if let Some(v) = value {
+        key.push('#');
+        key.push_str(v);
+    }
+    key
+}
+
+/// Partition key value of a listing index: the first 96 bits of the SHA-256 of the partition,
+/// base64url (16 characters). The readable form repeats the project and the value, which the
+/// summary and every index entry carry already; the digest keeps each summary about 300 bytes and
+/// each entry about 50 bytes smaller. Readers check every entry against the partition they asked
+/// for (`items::in_partition`), so even a digest collision could not leak a row.
+pub fn listing_pk(project: &str, bucket: &str, shard: u32, shards: u32, value: Option<&str>) -> String {
+    use base64::Engine;
+    let digest = Sha256::digest(listing_partition(project, bucket, shard, shards, value).as_bytes());
+    base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(&digest[..12])
+}
+
+pub fn status_value(s: Status) -> &'static str {
+    s.as_str()
+}
+
+/// Listing sort key: `dateStarted` as 13-digit epoch milliseconds (fixed width, so string order is
+/// time order), then the id to break ties.
+pub fn listing_sk(started_millis: i64, execution_id: &str) -> String {
+    format!("{started_millis:013}#{execution_id}")
+}
+
+/// Parses the time and id out of a listing sort key.
+pub fn parse_listing_sk(lsk: &str) -> Option<(i64, &str)> {
+    let (millis, id) = lsk.split_once('#')?;
+    Some((millis.parse().ok()?, id))
+}
+
+/// The lowest listing sort key at or after `t`.
+pub fn listing_sk_from(t: DateTime<Utc>) -> String {
+    format!("{:013}", t.timestamp_millis().max(0))
+}
+
+/// The highest listing sort key strictly before `t`: one millisecond earlier, then `$`, which sorts
+/// after `#` and therefore after every id at that millisecond.
+pub fn listing_sk_before(t: DateTime<Utc>) -> String {
+    format!("{:013}$", (t.timestamp_millis() - 1).max(0))
+}
+
+/// Step order: `dateStarted` millis then id, the same shape as a listing key.
+pub fn step_order_key(started_millis: i64, step_id: &str) -> String {
+    listing_sk(started_millis, step_id)
+}
+
+pub fn api_key_pk(key_id: &str) -> String {
+    format!("KEY#{key_id}")
+}
+
+pub const API_KEY_SK: &str = "KEY";
+
+pub fn project_keys_pk(project: &str) -> String {
+    format!("PROJECT#{project}")
+}
+
+pub fn project_key_sk(key_id: &str) -> String {
+    format!("KEY#{key_id}")
+}
+
+pub const PROJECT_KEY_SK_PREFIX: &str = "KEY#";
+
+/// S3 object key of an offloaded body: content addressed, so retries rewrite the same object.
+pub fn body_object_key(project: &str, execution_id: &str, sha256_hex: &str) -> String {
+    format!("bodies/{project}/{execution_id}/{sha256_hex}")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::dates::parse;
+
+    #[test]
+    fn listing_keys_put_the_value_last_and_shard_only_when_enabled() {
+        assert_eq!(listing_partition("p1", "2026-11", 0, 1, None), "X#p1#2026-11");
+        assert_eq!(
+            listing_partition("p1", "2026-11", 0, 1, Some("a#b")),
+            "X#p1#2026-11#a#b"
+        );
+        assert_eq!(
+            listing_partition("p1", "2026-11", 3, 4, Some("sf")),
+            "X#p1#2026-11#s3#sf"
+        );
+        let key = listing_pk("p1", "2026-11", 0, 1, Some("sf"));
+        assert_eq!(key.len(), 16);
+        assert_ne!(key, listing_pk("p1", "2026-11", 0, 1, Some("sg")));
+    }
+
+    #[test]
+    fn shards_are_stable_and_in_range() {
+        for id in ["a", "b", "c", "0f8e"] {
+            assert_eq!(shard_of(id, 1), 0);
+            let s = shard_of(id, 8);
+            assert!(s < 8);
+            assert_eq!(s, shard_of(id, 8));
+        }
+    }
+
+    #[test]
+    fn date_bounds_include_after_and_exclude_before() {
+        let t = parse("2026-11-01T00:00:00Z").unwrap();
+        let at_t = listing_sk(t.timestamp_millis(), "zzzz");
+        let just_before = listing_sk(t.timestamp_millis() - 1, "\u{7f}zz");
+        assert!(at_t >= listing_sk_from(t));
+        assert!(at_t > listing_sk_before(t));
+        assert!(just_before <= listing_sk_before(t));
+        assert_eq!(parse_listing_sk(&at_t), Some((t.timestamp_millis(), "zzzz")));
+    }
+
+    #[test]
+    fn months_cover_the_range() {
+        let from = parse("2026-10-15").unwrap();
+        let to = parse("2027-01-02").unwrap();
+        let names: Vec<String> = months(from, to).into_iter().map(|(m, _)| m).collect();
+        assert_eq!(names, ["2026-10", "2026-11", "2026-12", "2027-01"]);
+        assert!(months(to, from).is_empty());
+    }
+
+    #[test]
+    fn step_keys_sort_between_the_summary_and_the_end() {
+        assert!(SUMMARY_SK < step_sk("0").as_str());
+        assert!(step_sk("\u{10ffff}").as_str() < STEPS_END);
+        assert_eq!(step_id_of(&step_sk("a#b")), Some("a#b"));
+    }
+}

@@ -1,0 +1,393 @@
+//! Listings: which index serves a query, which partitions it reads, and the paging over them within
+//! a read budget. A page resumes exactly where reading stopped: a position is a listing key such
+//! that every match on its side of the order has been returned.
+
+use super::backend::{Backend, IndexQuery};
+use super::items::{self, Item};
+use super::keys::{self, ListIndex};
+use super::StoreError;
+use crate::model::ExecutionSummary;
+use crate::query::{Count, ListQuery, Page, Position, ReadBudget};
+use chrono::{DateTime, Duration, Utc};
+use futures::future::try_join_all;
+
+/// Which index serves a query, with which values, and what is left to filter.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Plan {
+    pub index: ListIndex,
+    /// One partition per value; `[None]` for the project index.
+    pub values: Vec<Option<String>>,
+    pub filters: Vec<(&'static str, Vec<String>)>,
+}
+
+fn values_for(q: &ListQuery, index: ListIndex) -> Vec<String> {
+    match index {
+        ListIndex::Status => q.statuses.iter().map(|s| keys::status_value(*s).to_string()).collect(),
+        ListIndex::Project => Vec::new(),
+        _ => {
+            let field = index.field();
+            q.dimensions
+                .iter()
+                .filter(|(f, _)| Some(*f) == field)
+                .flat_map(|(_, v)| v.clone())
+                .collect()
+        }
+    }
+}
+
+fn filter_attribute(index: ListIndex) -> &'static str {
+    match index.field() {
+        Some(f) => items::filter_attribute(f),
+        None => items::status_attribute(),
+    }
+}
+
+/// The most selective dimension present drives the Query; the others become a filter, as does any
+/// dimension without an index of its own (`triggerType`).
+pub fn plan(q: &ListQuery) -> Plan {
+    let mut chosen: Option<(ListIndex, Vec<String>)> = None;
+    let mut filters = Vec::new();
+    for index in ListIndex::DIMENSIONS {
+        let values = values_for(q, index);
+        if values.is_empty() {
+            continue;
+        }
+        if chosen.is_none() {
+            chosen = Some((index, values));
+        } else {
+            filters.push((filter_attribute(index), values));
+        }
+    }
+    for (field, values) in &q.dimensions {
+        let indexed = ListIndex::DIMENSIONS.iter().any(|i| i.field() == Some(*field));
+        if !indexed && !values.is_empty() {
+            filters.push((items::filter_attribute(*field), values.clone()));
+        }
+    }
+    match chosen {
+        Some((index, values)) => Plan {
+            index,
+            values: values.into_iter().map(Some).collect(),
+            filters,
+        },
+        None => Plan {
+            index: ListIndex::Project,
+            values: vec![None],
+            filters,
+        },
+    }
+}
+
+/// The inclusive listing-key range of a query, after a resume position.
+struct Range {
+    from: String,
+    to: String,
+    /// Months in reading order, each with its own bounds.
+    months: Vec<(String, String, String)>,
+}
+
+fn range(q: &ListQuery, retention_days: i64, resume: Option<&str>) -> Range {
+    // Expired records are hidden even before DynamoDB deletes them.
+    let oldest = q.now - Duration::days(retention_days);
+    let lo = q.after.map_or(oldest, |a| a.max(oldest));
+    // Events may be dated ahead of the clock (see ingest's clock-skew allowance).
+    let hi = q.before.unwrap_or(q.now + Duration::days(2));
+    let mut from = keys::listing_sk_from(lo);
+    let mut to = keys::listing_sk_before(hi);
+    if let Some(last) = resume {
+        if q.ascending {
+            from = from.max(last.to_string());
+        } else {
+            to = to.min(last.to_string());
+        }
+    }
+    let time_of = |k: &str| -> Option<DateTime<Utc>> { DateTime::from_timestamp_millis(k.get(..13)?.parse().ok()?) };
+    let (first, last) = (time_of(&from).unwrap_or(lo), time_of(&to).unwrap_or(hi));
+    let mut months: Vec<(String, String, String)> = Vec::new();
+    let all = keys::months(first, last);
+    for (i, (bucket, start)) in all.iter().enumerate() {
+        let m_from = keys::listing_sk_from(*start).max(from.clone());
+        let m_to = match all.get(i + 1) {
+            Some((_, next)) => keys::listing_sk_before(*next).min(to.clone()),
+            None => to.clone(),
+        };
+        months.push((bucket.clone(), m_from, m_to));
+    }
+    if !q.ascending {
+        months.reverse();
+    }
+    Range { from, to, months }
+}
+
+fn partitions(project: &str, bucket: &str, plan: &Plan, shards: u32) -> Vec<String> {
+    let mut out = Vec::new();
+    for value in &plan.values {
+        for shard in 0..shards {
+            out.push(keys::listing_pk(project, bucket, shard, shards, value.as_deref()));
+        }
+    }
+    out
+}
+
+/// One partition's progress within a month.
+struct Cursor {
+    query: IndexQuery,
+    /// Listing key of the last item examined.
+    frontier: Option<String>,
+    done: bool,
+}
+
+/// `a` comes before `b` in the reading order.
+fn before(a: &str, b: &str, ascending: bool) -> bool {
+    if ascending {
+        a < b
+    } else {
+        a > b
+    }
+}
+
+pub async fn list<B: Backend>(
+    backend: &B,
+    retention_days: i64,
+    shards: u32,
+    q: &ListQuery,
+    resume: Option<&Position>,
+    budget: ReadBudget,
+) -> Result<Page<ExecutionSummary>, StoreError> {
+    let resume = resume.map(|p| p.0.as_str());
+    let plan = plan(q);
+    let range = range(q, retention_days, resume);
+    let now_epoch = q.now.timestamp();
+    let want = q.limit + 1; // one more than the page, to know whether another page exists
+    let mut left = budget.items.max(1);
+    let mut found: Vec<(String, Item)> = Vec::new();
+    let mut stop: Option<String> = None;
+
+    if range.from <= range.to {
+        'months: for (bucket, m_from, m_to) in &range.months {
+            if m_from > m_to {
+                continue;
+            }
+            if left == 0 {
+                // Everything before this month has been read: resume at its boundary, which is
+                // either a bound no item has or the key already returned last.
+                stop = Some(if q.ascending { m_from.clone() } else { m_to.clone() });
+                break 'months;
+            }
+            let mut cursors: Vec<Cursor> = partitions(&q.project, bucket, &plan, shards)
+                .into_iter()
+                .map(|partition| Cursor {
+                    query: IndexQuery {
+                        index: plan.index,
+                        // Resume strictly after the position, so every read makes progress.
+                        start: resume
+                            .filter(|r| m_from.as_str() <= *r && *r <= m_to.as_str())
+                            .and_then(|r| items::index_start(&q.project, plan.index, &partition, r)),
+                        partition,
+                        from: m_from.clone(),
+                        to: m_to.clone(),
+                        ascending: q.ascending,
+                        limit: 0,
+                        filters: plan.filters.clone(),
+                    },
+                    frontier: None,
+                    done: false,
+                })
+                .collect();
+            let mut pool: Vec<(String, Item)> = Vec::new();
+            loop {
+                let active: Vec<usize> = (0..cursors.len()).filter(|&c| !cursors[c].done).collect();
+                if active.is_empty() {
+                    break;
+                }
+                let need = (want - found.len()) as u64;
+                let share = (left / active.len() as u64).max(1);
+                let reads = active.iter().map(|&c| {
+                    let mut query = cursors[c].query.clone();
+                    query.limit = need.min(share).clamp(1, 1000) as u32;
+                    async move { backend.query_index(&query).await }
+                });
+                let pages = try_join_all(reads).await?;
+                for (&c, page) in active.iter().zip(pages) {
+                    left = left.saturating_sub(page.scanned.max(1));
+                    let cursor = &mut cursors[c];
+                    let partition = &cursor.query.partition;
+                    pool.extend(
+                        page.items
+                            .into_iter()
+                            .filter(|it| {
+                                Some(items::listing_key(it)) != resume
+                                    && !items::is_expired(it, now_epoch)
+                                    && items::in_partition(&q.project, plan.index, partition, it, shards)
+                            })
+                            .map(|it| (items::listing_key(&it).to_string(), it)),
+                    );
+                    match page.last {
+                        Some(last) if !last.is_empty() => {
+                            cursor.frontier = Some(items::listing_key(&last).to_string());
+                            cursor.query.start = Some(last);
+                        }
+                        _ => cursor.done = true,
+                    }
+                }
+                // Every match on the near side of the slowest open partition has been seen.
+                let frontier: Option<String> = cursors
+                    .iter()
+                    .filter(|c| !c.done)
+                    .filter_map(|c| c.frontier.clone())
+                    .reduce(|a, b| if before(&a, &b, q.ascending) { a } else { b });
+                pool.sort_by(|a, b| if q.ascending { a.0.cmp(&b.0) } else { b.0.cmp(&a.0) });
+                let settled = match &frontier {
+                    None => pool.len(),
+                    Some(f) => pool.iter().take_while(|(k, _)| !before(f, k, q.ascending)).count(),
+                };
+                for (k, it) in pool.drain(..settled) {
+                    // While a status change propagates to the index, an execution can sit in two
+                    // status partitions at once: one listing key, returned once.
+                    if found.last().is_some_and(|(last, _)| *last == k) {
+                        continue;
+                    }
+                    found.push((k, it));
+                }
+                if found.len() >= want {
+                    break 'months;
+                }
+                if left == 0 {
+                    if let Some(f) = frontier {
+                        stop = Some(f);
+                        break 'months;
+                    }
+                }
+            }
+        }
+    }
+
+    let mut next = None;
+    let mut partial = false;
+    if found.len() > q.limit {
+        found.truncate(q.limit);
+        next = found.last().map(|(k, _)| Position(k.clone()));
+    } else if let Some(stop) = stop {
+        partial = found.len() < q.limit;
+        next = Some(Position(stop));
+    }
+    let items = found
+        .iter()
+        .filter_map(|(_, it)| items::summary_from_listing(&q.project, it))
+        .collect();
+    Ok(Page { items, next, partial })
+}
+
+/// The number of all matches within the budget, counted with `Select COUNT`.
+pub async fn count<B: Backend>(
+    backend: &B,
+    retention_days: i64,
+    shards: u32,
+    q: &ListQuery,
+    budget: ReadBudget,
+) -> Result<Count, StoreError> {
+    let plan = plan(q);
+    let range = range(q, retention_days, None);
+    let mut left = budget.items.max(1);
+    let mut total = 0;
+    if range.from > range.to {
+        return Ok(Count { total, exact: true });
+    }
+    for (bucket, m_from, m_to) in &range.months {
+        for partition in partitions(&q.project, bucket, &plan, shards) {
+            let mut query = IndexQuery {
+                index: plan.index,
+                partition,
+                from: m_from.clone(),
+                to: m_to.clone(),
+                ascending: true,
+                limit: 0,
+                filters: plan.filters.clone(),
+                start: None,
+            };
+            loop {
+                if left == 0 {
+                    return Ok(Count { total, exact: false });
+                }
+                query.limit = left.min(100_000) as u32;
+                let (n, page) = backend.count_index(&query).await?;
+                total += n;
+                left = left.saturating_sub(page.scanned.max(1));
+                match page.last {
+                    Some(last) if !last.is_empty() => query.start = Some(last),
+                    _ => break,
+                }
+            }
+        }
+    }
+    // Records past retention but not yet deleted by TTL sit inside the clamped range only on its
+    // first day; the count clamps the range like the listing, so both agree.
+    Ok(Count { total, exact: true })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::model::{Field, Status};
+
+    fn q() -> ListQuery {
+        ListQuery {
+            project: "p".into(),
+            limit: 100,
+            now: crate::dates::parse("2026-11-25T00:00:00Z").unwrap(),
+            ..Default::default()
+        }
+    }
+
+    #[test]
+    fn one_dimension_uses_its_own_index_without_a_filter() {
+        let mut query = q();
+        query.dimensions = vec![(Field::Integration, vec!["a".into(), "b".into()])];
+        let plan = plan(&query);
+        assert_eq!(plan.index, ListIndex::Integration);
+        assert_eq!(plan.values, [Some("a".to_string()), Some("b".to_string())]);
+        assert!(plan.filters.is_empty());
+    }
+
+    #[test]
+    fn user_drives_failed_executions_of_one_user() {
+        let mut query = q();
+        query.dimensions = vec![(Field::UserId, vec!["u".into()])];
+        query.statuses = vec![Status::Failed];
+        let plan = plan(&query);
+        assert_eq!(plan.index, ListIndex::User);
+        assert_eq!(plan.filters, [("s", vec!["FAILED".to_string()])]);
+    }
+
+    #[test]
+    fn trigger_type_filters_the_project_index() {
+        let mut query = q();
+        query.dimensions = vec![(Field::TriggerType, vec!["cron".into()])];
+        let plan = plan(&query);
+        assert_eq!(plan.index, ListIndex::Project);
+        assert_eq!(plan.filters, [("tt", vec!["cron".to_string()])]);
+    }
+
+    #[test]
+    fn no_filter_uses_the_project_index() {
+        let plan = plan(&q());
+        assert_eq!(plan.index, ListIndex::Project);
+        assert_eq!(plan.values, [None]);
+    }
+
+    #[test]
+    fn the_range_is_clamped_to_retention_and_walks_months_newest_first() {
+        let mut query = q();
+        query.after = crate::dates::parse("2020-01-01");
+        let r = range(&query, 90, None);
+        let months: Vec<&str> = r.months.iter().map(|m| m.0.as_str()).collect();
+        assert_eq!(months, ["2026-11", "2026-10", "2026-09", "2026-08"]);
+        let aug27 = crate::dates::parse("2026-08-27T00:00:00Z").unwrap().timestamp_millis();
+        assert_eq!(r.from, format!("{aug27:013}"));
+        assert_eq!(r.months[3].1, r.from, "the oldest month starts at the clamp");
+        let oct3 = crate::dates::parse("2026-10-03T00:00:00Z").unwrap().timestamp_millis();
+        let resumed = range(&query, 90, Some(&format!("{oct3:013}#e")));
+        let months: Vec<&str> = resumed.months.iter().map(|m| m.0.as_str()).collect();
+        assert_eq!(months, ["2026-10", "2026-09", "2026-08"]);
+    }
+}

@@ -1,0 +1,232 @@
+//! Tables and a bucket in memory, with DynamoDB's semantics where the store relies on them: sort
+//! order, inclusive ranges, `Limit` counting examined items, `LastEvaluatedKey`, filters applied
+//! after the limit, listing indexes that project only the list fields, conditional puts. Handler
+//! tests run the real store logic on it without an emulator.
+
+use super::backend::*;
+use super::items::{self, Item, LISTING_ATTRIBUTES, LSK, PK, SK};
+use super::keys::ListIndex;
+use super::StoreError;
+use aws_sdk_dynamodb::types::AttributeValue;
+use std::collections::{BTreeMap, HashMap};
+use std::sync::Mutex;
+
+#[derive(Debug, Default)]
+pub struct Memory {
+    items: Mutex<BTreeMap<(String, String), Item>>,
+    objects: Mutex<HashMap<String, Vec<u8>>>,
+    calls: Mutex<u64>,
+}
+
+impl super::MemoryStore {
+    pub fn memory(config: super::StoreConfig) -> Self {
+        super::Ledger::new(Memory::default(), config)
+    }
+}
+
+fn keys_of(item: &Item) -> (String, String) {
+    let get = |n: &str| items::string_attr(item, n).unwrap_or("").to_string();
+    (get(PK), get(SK))
+}
+
+impl Memory {
+    /// Backend calls made so far (each stands for one DynamoDB or S3 request).
+    pub fn calls(&self) -> u64 {
+        *self.calls.lock().unwrap()
+    }
+
+    /// An object's bytes, as a presigned URL would return them.
+    pub fn object(&self, key: &str) -> Option<Vec<u8>> {
+        self.objects.lock().unwrap().get(key).cloned()
+    }
+
+    /// Number of stored items, for tests that check nothing was written.
+    pub fn item_count(&self) -> usize {
+        self.items.lock().unwrap().len()
+    }
+
+    fn call(&self) {
+        *self.calls.lock().unwrap() += 1;
+    }
+
+    /// The index entries of one partition in range, in order, projected as the index projects.
+    fn index_entries(&self, q: &IndexQuery) -> Vec<Item> {
+        let attr = q.index.key_attribute();
+        let mut entries: Vec<Item> = self
+            .items
+            .lock()
+            .unwrap()
+            .values()
+            .filter(|it| items::string_attr(it, attr) == Some(q.partition.as_str()))
+            .filter(|it| {
+                let k = items::listing_key(it);
+                q.from.as_str() <= k && k <= q.to.as_str()
+            })
+            .map(|it| project(it, q.index))
+            .collect();
+        entries.sort_by(|a, b| items::listing_key(a).cmp(items::listing_key(b)));
+        if !q.ascending {
+            entries.reverse();
+        }
+        if let Some(start) = &q.start {
+            let after = items::listing_key(start);
+            entries.retain(|it| {
+                let k = items::listing_key(it);
+                if q.ascending {
+                    k > after
+                } else {
+                    k < after
+                }
+            });
+        }
+        entries
+    }
+
+    fn page(&self, q: &IndexQuery) -> (Vec<Item>, IndexPage) {
+        let entries = self.index_entries(q);
+        let limit = q.limit.max(1) as usize;
+        let examined: Vec<Item> = entries.iter().take(limit).cloned().collect();
+        let last = (entries.len() >= limit && limit > 0)
+            .then(|| examined.last().cloned())
+            .flatten();
+        let matching: Vec<Item> = examined
+            .iter()
+            .filter(|it| {
+                q.filters
+                    .iter()
+                    .all(|(a, values)| items::string_attr(it, a).is_some_and(|v| values.iter().any(|x| x == v)))
+            })
+            .cloned()
+            .collect();
+        let scanned = examined.len() as u64;
+        (
+            matching,
+            IndexPage {
+                items: Vec::new(),
+                last,
+                scanned,
+            },
+        )
+    }
+}
+
+/// An index entry: the table and index keys and the listing attributes, as the template projects.
+fn project(item: &Item, index: ListIndex) -> Item {
+    item.iter()
+        .filter(|(k, _)| {
+            let k = k.as_str();
+            k == PK || k == SK || k == LSK || k == index.key_attribute() || LISTING_ATTRIBUTES.contains(&k)
+        })
+        .map(|(k, v)| (k.clone(), v.clone()))
+        .collect()
+}
+
+impl Backend for Memory {
+    async fn query_index(&self, q: &IndexQuery) -> Result<IndexPage, StoreError> {
+        self.call();
+        let (items, mut page) = self.page(q);
+        page.items = items;
+        Ok(page)
+    }
+
+    async fn count_index(&self, q: &IndexQuery) -> Result<(u64, IndexPage), StoreError> {
+        self.call();
+        let (items, page) = self.page(q);
+        Ok((items.len() as u64, page))
+    }
+
+    async fn query_collection(&self, q: &CollectionQuery) -> Result<(Vec<Item>, bool), StoreError> {
+        self.call();
+        let all: Vec<Item> = self
+            .items
+            .lock()
+            .unwrap()
+            .range((q.pk.clone(), q.from.clone())..=(q.pk.clone(), q.to.clone()))
+            .map(|(_, it)| it.clone())
+            .collect();
+        let limit = q.limit.max(1) as usize;
+        let more = all.len() >= limit;
+        Ok((all.into_iter().take(limit).collect(), more))
+    }
+
+    async fn get_item(&self, pk: &str, sk: &str, _consistent: bool) -> Result<Option<Item>, StoreError> {
+        self.call();
+        Ok(self
+            .items
+            .lock()
+            .unwrap()
+            .get(&(pk.to_string(), sk.to_string()))
+            .cloned())
+    }
+
+    async fn batch_get(&self, keys: &[(String, String)], _consistent: bool) -> Result<Vec<Item>, StoreError> {
+        self.call();
+        let items = self.items.lock().unwrap();
+        Ok(keys.iter().filter_map(|k| items.get(k).cloned()).collect())
+    }
+
+    async fn guarded_put(&self, put: &GuardedPut) -> Result<(), StoreError> {
+        self.call();
+        let mut items = self.items.lock().unwrap();
+        let k = keys_of(&put.item);
+        let current = items.get(&k).and_then(items::version);
+        let ok = match put.expected_version {
+            None => !items.contains_key(&k),
+            Some(v) => current == Some(v),
+        };
+        if !ok {
+            return Err(StoreError::Conflict);
+        }
+        items.insert(k, put.item.clone());
+        Ok(())
+    }
+
+    async fn put_all_new(&self, new: &[Item]) -> Result<(), StoreError> {
+        self.call();
+        let mut items = self.items.lock().unwrap();
+        if new.iter().any(|it| items.contains_key(&keys_of(it))) {
+            return Err(StoreError::Permanent("ConditionalCheckFailed".into()));
+        }
+        for it in new {
+            items.insert(keys_of(it), it.clone());
+        }
+        Ok(())
+    }
+
+    async fn set_once(&self, keys: &[(String, String)], attribute: &'static str, value: i64) -> Result<(), StoreError> {
+        self.call();
+        let mut items = self.items.lock().unwrap();
+        if keys.iter().any(|k| !items.contains_key(k)) {
+            return Err(StoreError::Permanent("ConditionalCheckFailed".into()));
+        }
+        for k in keys {
+            if let Some(it) = items.get_mut(k) {
+                it.entry(attribute.to_string())
+                    .or_insert_with(|| AttributeValue::N(value.to_string()));
+            }
+        }
+        Ok(())
+    }
+
+    async fn query_prefix(&self, pk: &str, prefix: &str) -> Result<Vec<Item>, StoreError> {
+        self.call();
+        Ok(self
+            .items
+            .lock()
+            .unwrap()
+            .iter()
+            .filter(|((p, s), _)| p == pk && s.starts_with(prefix))
+            .map(|(_, it)| it.clone())
+            .collect())
+    }
+
+    async fn put_object(&self, key: &str, bytes: Vec<u8>) -> Result<(), StoreError> {
+        self.call();
+        self.objects.lock().unwrap().insert(key.to_string(), bytes);
+        Ok(())
+    }
+
+    async fn presign(&self, key: &str) -> Result<String, StoreError> {
+        Ok(format!("memory://{key}"))
+    }
+}
