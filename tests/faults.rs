@@ -128,11 +128,11 @@ async fn every_event_is_stored_exactly_once_despite_faults() {
     }
 
     // Listing the project returns every execution exactly once.
-    let params = ListParams {
-        limit: 1000,
-        integration: vec!["slack".into()],
-        ..ListParams::parse(&[]).unwrap()
-    };
+    let params = ListParams::parse(&[
+        ("limit".to_string(), "1000".to_string()),
+        ("integration".to_string(), "slack".to_string()),
+    ])
+    .unwrap();
     let seen = list_ids(&direct, &settings, &p, params).await;
     assert_eq!(seen.len(), EXECUTIONS, "each execution listed once");
     assert_eq!(seen.iter().collect::<HashSet<_>>(), ids.iter().collect::<HashSet<_>>());

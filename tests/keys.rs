@@ -108,5 +108,9 @@ async fn cursor_keys_come_from_secrets_manager() {
     let rotated = runledger::aws::cursor_keys(&arn).await.unwrap();
     assert_eq!(rotated[0].id, "2", "the new key signs");
     assert_eq!(runledger::cursor::decode(&rotated, &old_cursor, "p", "f"), Ok(claims));
-    assert!(runledger::aws::cursor_keys("arn:aws:secretsmanager:us-east-1:123456789012:secret:missing").await.is_err());
+    assert!(
+        runledger::aws::cursor_keys("arn:aws:secretsmanager:us-east-1:123456789012:secret:missing")
+            .await
+            .is_err()
+    );
 }

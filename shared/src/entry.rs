@@ -2,7 +2,7 @@
 //! hands its route the store typed as the whole store, but the route's `respond_*` bounds it to the
 //! capabilities that route uses (and the template grants the function exactly those).
 
-use crate::api::http::{self, respond_get, respond_list, respond_step, respond_steps};
+use crate::api::http::{self, Service};
 use crate::api::Endpoint;
 use crate::config::Settings;
 use crate::store::DynamoStore;
@@ -25,13 +25,14 @@ async fn setup(cursors: bool) -> Result<&'static (Settings, DynamoStore), Error>
 }
 
 macro_rules! serve_route {
-    ($name:ident, $endpoint:expr, $respond:ident, $cursors:expr) => {
+    ($name:ident, $endpoint:expr, $method:ident, $cursors:expr) => {
         pub async fn $name() -> Result<(), Error> {
             let (settings, store) = setup($cursors).await?;
+            let service: &'static Service<'static, _> = Box::leak(Box::new(Service { settings, store }));
             lambda_http::run(service_fn(move |req: Request| async move {
                 Ok::<_, Error>(
                     http::handle($endpoint, req, |api, now| async move {
-                        $respond(settings, store, &api, now).await
+                        service.$method(&api, now).await
                     })
                     .await,
                 )
@@ -42,10 +43,10 @@ macro_rules! serve_route {
 }
 
 // The last argument: whether the route issues or checks cursors (only those hold the cursor keys).
-serve_route!(serve_list, Endpoint::List, respond_list, true);
-serve_route!(serve_get, Endpoint::Get, respond_get, true);
-serve_route!(serve_steps, Endpoint::Steps, respond_steps, true);
-serve_route!(serve_step, Endpoint::Step, respond_step, false);
+serve_route!(serve_list, Endpoint::List, list, true);
+serve_route!(serve_get, Endpoint::Get, get, true);
+serve_route!(serve_steps, Endpoint::Steps, steps, true);
+serve_route!(serve_step, Endpoint::Step, step, false);
 
 /// Serves the ingest function: direct invocations and SQS batches. It issues no cursors, so it
 /// holds no cursor key.

@@ -25,22 +25,23 @@ const KNOWN: [&str; 13] = [
     "q",
 ];
 
-/// A validated list request.
-#[derive(Clone, Debug, Default, PartialEq)]
+/// A validated list request: the query it asks for, and how to page and count it.
+#[derive(Clone, Debug, PartialEq)]
 pub struct ListParams {
-    pub integration: Vec<String>,
-    pub user_id: Option<String>,
-    pub workflow_id: Option<String>,
-    pub trigger_type: Option<String>,
-    pub trace_id: Option<String>,
-    pub status: Vec<Status>,
-    pub after: Option<DateTime<Utc>>,
-    pub before: Option<DateTime<Utc>>,
-    pub ascending: bool,
-    pub limit: u32,
+    /// Filters, range, order and page size; `query` fills in the project and the clock.
+    pub filter: ListQuery,
     pub cursor: Option<String>,
     pub count: bool,
 }
+
+/// The dimension filters, in the order links and fingerprints list them.
+const DIMENSIONS: [Field; 5] = [
+    Field::Integration,
+    Field::UserId,
+    Field::WorkflowId,
+    Field::TriggerType,
+    Field::TraceId,
+];
 
 /// Refuses unknown and repeated parameters; returns a lookup of the given ones.
 fn known<'a>(pairs: &'a [(String, String)], known: &[&str]) -> Result<impl Fn(&str) -> Option<&'a str>, ApiError> {
@@ -108,24 +109,22 @@ impl PageParams {
 impl ListParams {
     pub fn parse(pairs: &[(String, String)]) -> Result<Self, ApiError> {
         let get = known(pairs, &KNOWN)?;
-        let mut p = ListParams {
-            limit: DEFAULT_LIMIT,
-            ..Default::default()
-        };
-
-        if let Some(v) = get("integration") {
-            p.integration = list(v, "integration")?;
-            if p.integration.len() > MAX_INTEGRATIONS {
+        let mut q = ListQuery::default();
+        for field in DIMENSIONS {
+            let name = field.wire_name();
+            let Some(v) = get(name) else { continue };
+            let values = match field.dimension() {
+                Some(true) => list(v, name)?,
+                _ => vec![single(v, name)?],
+            };
+            if values.len() > MAX_INTEGRATIONS {
                 return Err(ApiError::parameter(
-                    "integration",
-                    "at most 10 integrations may be given",
+                    name,
+                    format!("at most {MAX_INTEGRATIONS} values may be given"),
                 ));
             }
+            q.dimensions.push((field, values));
         }
-        p.user_id = get("userId").map(|v| single(v, "userId")).transpose()?;
-        p.workflow_id = get("workflowId").map(|v| single(v, "workflowId")).transpose()?;
-        p.trigger_type = get("triggerType").map(|v| single(v, "triggerType")).transpose()?;
-        p.trace_id = get("traceId").map(|v| single(v, "traceId")).transpose()?;
         if let Some(v) = get("status") {
             for s in list(v, "status")? {
                 let status = Status::parse(&s).ok_or_else(|| {
@@ -134,15 +133,15 @@ impl ListParams {
                         format!("unknown status {s:?}; use QUEUED, RUNNING, SUCCEEDED, FAILED or CANCELLED"),
                     )
                 })?;
-                if !p.status.contains(&status) {
-                    p.status.push(status);
+                if !q.statuses.contains(&status) {
+                    q.statuses.push(status);
                 }
             }
-            p.status.sort();
+            q.statuses.sort();
         }
-        p.after = get("afterDate").map(|v| date(v, "afterDate")).transpose()?;
-        p.before = get("beforeDate").map(|v| date(v, "beforeDate")).transpose()?;
-        if let (Some(a), Some(b)) = (p.after, p.before) {
+        q.after = get("afterDate").map(|v| date(v, "afterDate")).transpose()?;
+        q.before = get("beforeDate").map(|v| date(v, "beforeDate")).transpose()?;
+        if let (Some(a), Some(b)) = (q.after, q.before) {
             if a >= b {
                 return Err(ApiError::parameter(
                     "beforeDate",
@@ -150,15 +149,14 @@ impl ListParams {
                 ));
             }
         }
-        p.ascending = match get("sortBy") {
+        q.ascending = match get("sortBy") {
             None => false,
             Some(v) if v.eq_ignore_ascii_case("DESC") => false,
             Some(v) if v.eq_ignore_ascii_case("ASC") => true,
             Some(_) => return Err(ApiError::parameter("sortBy", "sortBy must be ASC or DESC")),
         };
-        p.limit = limit(get("limit"))?;
-        p.cursor = cursor(get("cursor"))?;
-        p.count = match get("count") {
+        q.limit = limit(get("limit"))? as usize;
+        let count = match get("count") {
             None => false,
             Some(v) if v.eq_ignore_ascii_case("true") => true,
             Some(v) if v.eq_ignore_ascii_case("false") => false,
@@ -167,90 +165,74 @@ impl ListParams {
         if get("q").is_some() {
             return Err(ApiError::parameter("q", "keyword search is not available yet"));
         }
-        Ok(p)
+        Ok(ListParams {
+            filter: q,
+            cursor: cursor(get("cursor"))?,
+            count,
+        })
     }
 
     /// The typed query these parameters ask for.
     pub fn query(&self, project: &str, now: DateTime<Utc>) -> ListQuery {
-        let mut dimensions = Vec::new();
-        if !self.integration.is_empty() {
-            dimensions.push((Field::Integration, self.integration.clone()));
-        }
-        for (field, value) in [
-            (Field::UserId, &self.user_id),
-            (Field::WorkflowId, &self.workflow_id),
-            (Field::TriggerType, &self.trigger_type),
-            (Field::TraceId, &self.trace_id),
-        ] {
-            if let Some(v) = value {
-                dimensions.push((field, vec![v.clone()]));
-            }
-        }
         ListQuery {
             project: project.to_string(),
-            dimensions,
-            statuses: self.status.clone(),
-            after: self.after,
-            before: self.before,
-            ascending: self.ascending,
-            limit: self.limit as usize,
             now,
+            ..self.filter.clone()
         }
+    }
+
+    fn values(&self, field: Field) -> Option<&[String]> {
+        self.filter
+            .dimensions
+            .iter()
+            .find(|(f, _)| *f == field)
+            .map(|(_, v)| v.as_slice())
+    }
+
+    fn statuses(&self) -> Vec<&'static str> {
+        self.filter.statuses.iter().map(|s| s.as_str()).collect()
     }
 
     /// Fingerprint of everything that decides which items match and in what order; a cursor is valid
     /// only for the same fingerprint. `limit` and `count` may change between pages.
     pub fn fingerprint(&self) -> String {
+        let dimensions: Vec<Vec<&str>> = DIMENSIONS
+            .iter()
+            .map(|f| {
+                let mut v: Vec<&str> = self.values(*f).unwrap_or_default().iter().map(String::as_str).collect();
+                v.sort();
+                v
+            })
+            .collect();
+        let f = &self.filter;
         let canonical = serde_json::json!([
-            self.integration_sorted(),
-            self.user_id,
-            self.workflow_id,
-            self.trigger_type,
-            self.trace_id,
-            self.status.iter().map(|s| s.as_str()).collect::<Vec<_>>(),
-            self.after.map(dates::format),
-            self.before.map(dates::format),
-            self.ascending,
+            dimensions,
+            self.statuses(),
+            f.after.map(dates::format),
+            f.before.map(dates::format),
+            f.ascending,
         ]);
         hex::encode(&Sha256::digest(canonical.to_string().as_bytes())[..12])
-    }
-
-    fn integration_sorted(&self) -> Vec<&str> {
-        let mut v: Vec<&str> = self.integration.iter().map(String::as_str).collect();
-        v.sort();
-        v
     }
 
     /// The request's query string for `nextLink`, in a stable order, with `cursor` replaced.
     pub fn query_with_cursor(&self, cursor: &str) -> String {
         let mut q = url::form_urlencoded::Serializer::new(String::new());
-        if !self.integration.is_empty() {
-            q.append_pair("integration", &self.integration.join(","));
-        }
-        for (name, value) in [
-            ("userId", &self.user_id),
-            ("workflowId", &self.workflow_id),
-            ("triggerType", &self.trigger_type),
-            ("traceId", &self.trace_id),
-        ] {
-            if let Some(v) = value {
-                q.append_pair(name, v);
+        for field in DIMENSIONS {
+            if let Some(values) = self.values(field) {
+                q.append_pair(field.wire_name(), &values.join(","));
             }
         }
-        if !self.status.is_empty() {
-            q.append_pair(
-                "status",
-                &self.status.iter().map(|s| s.as_str()).collect::<Vec<_>>().join(","),
-            );
+        if !self.filter.statuses.is_empty() {
+            q.append_pair("status", &self.statuses().join(","));
         }
-        if let Some(a) = self.after {
-            q.append_pair("afterDate", &dates::format(a));
+        for (name, at) in [("afterDate", self.filter.after), ("beforeDate", self.filter.before)] {
+            if let Some(t) = at {
+                q.append_pair(name, &dates::format(t));
+            }
         }
-        if let Some(b) = self.before {
-            q.append_pair("beforeDate", &dates::format(b));
-        }
-        q.append_pair("sortBy", if self.ascending { "ASC" } else { "DESC" });
-        q.append_pair("limit", &self.limit.to_string());
+        q.append_pair("sortBy", if self.filter.ascending { "ASC" } else { "DESC" });
+        q.append_pair("limit", &self.filter.limit.to_string());
         if self.count {
             q.append_pair("count", "true");
         }
@@ -307,35 +289,44 @@ mod tests {
     #[test]
     fn defaults() {
         let p = parse("").unwrap();
-        assert_eq!(p.limit, 100);
-        assert!(!p.ascending && !p.count && p.cursor.is_none());
+        assert_eq!(p.filter.limit, 100);
+        assert!(!p.filter.ascending && !p.count && p.cursor.is_none());
     }
 
     #[test]
     fn parses_every_filter() {
         let p = parse("integration=salesforce,hubspot&userId=u1&workflowId=w&triggerType=cron&traceId=t&status=failed,FAILED,Cancelled&afterDate=2023-02-16&beforeDate=2023-02-23T00:00:00&sortBy=asc&limit=5&count=true").unwrap();
-        assert_eq!(p.integration, ["salesforce", "hubspot"]);
-        assert_eq!(p.status, [Status::Failed, Status::Cancelled]);
-        assert_eq!(p.user_id.as_deref(), Some("u1"));
-        assert!(p.ascending && p.count);
-        assert_eq!(p.limit, 5);
-        assert_eq!(dates::format(p.after.unwrap()), "2023-02-16T00:00:00.000Z");
+        let q = p.query("p", chrono::Utc::now());
+        assert_eq!(
+            q.dimensions[0],
+            (Field::Integration, vec!["salesforce".into(), "hubspot".into()])
+        );
+        assert_eq!(q.dimensions[1], (Field::UserId, vec!["u1".into()]));
+        assert_eq!(q.dimensions.len(), 5);
+        assert_eq!(q.statuses, [Status::Failed, Status::Cancelled]);
+        assert!(q.ascending && p.count);
+        assert_eq!(q.limit, 5);
+        assert_eq!(dates::format(q.after.unwrap()), "2023-02-16T00:00:00.000Z");
     }
 
     #[test]
     fn refuses_bad_values_naming_the_parameter() {
-        assert_eq!(bad("limit=0"), "limit");
-        assert_eq!(bad("limit=5000"), "limit");
-        assert_eq!(bad("limit=ten"), "limit");
-        assert_eq!(bad("afterDate=yesterday"), "afterDate");
-        assert_eq!(bad("status=DONE"), "status");
-        assert_eq!(bad("sortBy=up"), "sortBy");
-        assert_eq!(bad("colour=red"), "colour");
-        assert_eq!(bad("userId=a&userId=b"), "userId");
-        assert_eq!(bad("userId="), "userId");
-        assert_eq!(bad("afterDate=2023-02-23&beforeDate=2023-02-16"), "beforeDate");
-        assert_eq!(bad("integration=a,b,c,d,e,f,g,h,i,j,k"), "integration");
-        assert_eq!(bad("count=maybe"), "count");
+        for (query, parameter) in [
+            ("limit=0", "limit"),
+            ("limit=5000", "limit"),
+            ("limit=ten", "limit"),
+            ("afterDate=yesterday", "afterDate"),
+            ("status=DONE", "status"),
+            ("sortBy=up", "sortBy"),
+            ("colour=red", "colour"),
+            ("userId=a&userId=b", "userId"),
+            ("userId=", "userId"),
+            ("afterDate=2023-02-23&beforeDate=2023-02-16", "beforeDate"),
+            ("integration=a,b,c,d,e,f,g,h,i,j,k", "integration"),
+            ("count=maybe", "count"),
+        ] {
+            assert_eq!(bad(query), parameter);
+        }
     }
 
     #[test]
@@ -352,6 +343,6 @@ mod tests {
         let again = parse(&p.query_with_cursor("xyz")).unwrap();
         assert_eq!(again.cursor.as_deref(), Some("xyz"));
         assert_eq!(again.fingerprint(), p.fingerprint());
-        assert_eq!(again.limit, 3);
+        assert_eq!(again.filter.limit, 3);
     }
 }

@@ -1,7 +1,7 @@
 //! Handler tests: the real handlers and store logic over the in-memory store, fed with the
 //! `events/*.json` fixtures. No emulator: these are the fast tests of the API rules.
 
-use runledger::api::http::{api_request, respond, respond_get, respond_list, respond_step};
+use runledger::api::http::{api_request, respond, Service};
 use runledger::api::{auth, ApiRequest, Endpoint};
 use runledger::apikeys::KeyAdmin;
 use runledger::config::Settings;
@@ -144,7 +144,11 @@ async fn get_step_detail_and_a_one_filter_page_are_one_read_each() {
     let k = key(&store, "demo").await;
     let settings = Settings::defaults();
     // Warm the key cache, so only the route's own reads are counted.
-    respond_list(&settings, &store, &request("list.json", &k), now()).await;
+    let service = Service {
+        settings: &settings,
+        store: &store,
+    };
+    service.list(&request("list.json", &k), now()).await;
     for (name, endpoint) in [
         ("list.json", Endpoint::List),
         ("get.json", Endpoint::Get),
@@ -152,9 +156,9 @@ async fn get_step_detail_and_a_one_filter_page_are_one_read_each() {
     ] {
         let before = store.backend.calls();
         let response = match endpoint {
-            Endpoint::List => respond_list(&settings, &store, &request(name, &k), now()).await,
-            Endpoint::Get => respond_get(&settings, &store, &request(name, &k), now()).await,
-            _ => respond_step(&settings, &store, &request(name, &k), now()).await,
+            Endpoint::List => service.list(&request(name, &k), now()).await,
+            Endpoint::Get => service.get(&request(name, &k), now()).await,
+            _ => service.step(&request(name, &k), now()).await,
         };
         assert_eq!(response.status, 200);
         assert_eq!(store.backend.calls() - before, 1, "{name}");

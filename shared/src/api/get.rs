@@ -2,7 +2,7 @@
 //! one Query.
 
 use super::links::Links;
-use super::views::{bodies_view, BodiesView};
+use super::views::{record_view, RecordView};
 use crate::error::ApiError;
 use crate::model::limits::STEPS_IN_GET;
 use crate::model::StepSummary;
@@ -12,11 +12,8 @@ use serde::Serialize;
 #[derive(Debug, Serialize)]
 #[serde(rename_all = "camelCase")]
 pub struct ExecutionResponse {
-    /// The summary fields; `error` comes whole, with its details, in `bodies`.
     #[serde(flatten)]
-    pub summary: serde_json::Map<String, serde_json::Value>,
-    #[serde(flatten)]
-    pub bodies: BodiesView,
+    pub record: RecordView,
     pub steps: Vec<StepSummary>,
     /// The rest of the steps: the step-executions route, resuming after the last one here.
     pub steps_next_cursor: Option<String>,
@@ -34,27 +31,17 @@ pub async fn get<S: ReadExecution + LinkBodies>(
         .await
         .map_err(super::read_failed("execution"))?
         .ok_or_else(|| ApiError::not_found("execution"))?;
-    let (steps_next_cursor, steps_next_link) = match &record.steps.next {
-        Some(position) => {
-            let (c, l) = links.steps_page(execution_id, position, STEPS_IN_GET as u32);
-            (Some(c), Some(l))
-        }
-        None => (None, None),
+    let next = match &record.steps.next {
+        Some(position) => links.steps_page(execution_id, position, STEPS_IN_GET as u32),
+        None => Default::default(),
     };
-    let bodies = bodies_view(
-        store,
-        links.project,
-        execution_id,
-        record.summary.error.as_ref(),
-        &record.bodies,
-    )
-    .await?;
-    let summary = super::views::without_error(&record.summary);
+    let summary = &record.summary;
+    let at = (links.project, execution_id);
+    let view = record_view(store, at, summary, summary.error.as_ref(), &record.bodies).await?;
     Ok(ExecutionResponse {
-        summary,
-        bodies,
+        record: view,
         steps: record.steps.items,
-        steps_next_cursor,
-        steps_next_link,
+        steps_next_cursor: next.next_cursor,
+        steps_next_link: next.next_link,
     })
 }

@@ -1,6 +1,6 @@
 //! The Lambda adapter of the HTTP functions: API Gateway event in, JSON response out, one log line
 //! per request with its request id, status and DynamoDB round trips. No body or key is logged.
-//! Each route's `respond_*` takes only the store capabilities that route uses.
+//! Each route's method on `Service` takes only the store capabilities that route uses.
 
 use super::links::Links;
 use super::{auth, get, list, step, steps, ApiRequest, ApiResponse, Endpoint, Route};
@@ -47,116 +47,119 @@ pub fn api_request(req: &Request) -> ApiRequest {
     }
 }
 
-/// The route of a request to `endpoint`, checked for method and key.
-async fn admit<K: ReadKeys>(keys: &K, endpoint: Endpoint, req: &ApiRequest) -> Result<Route, ApiError> {
-    let route = Route::parse(&req.path)
-        .filter(|r| r.endpoint() == endpoint)
-        .ok_or_else(|| ApiError::not_found("route"))?;
-    if req.method != "GET" {
-        return Err(ApiError::new(
-            crate::error::ErrorCode::MethodNotAllowed,
-            "only GET is supported",
-        ));
-    }
-    auth::authorize(keys, req.authorization.as_deref(), route.project()).await?;
-    Ok(route)
-}
+/// Parses a route's query parameters.
+type Parser<P> = fn(&[(String, String)]) -> Result<P, ApiError>;
 
-fn links<'a>(settings: &'a Settings, route: &'a Route, req: &'a ApiRequest) -> Links<'a> {
-    Links {
-        settings,
-        project: route.project(),
-        base_url: &req.base_url,
-    }
+/// The API over one store: each route's method takes only the store capabilities that route uses.
+pub struct Service<'a, S> {
+    pub settings: &'a Settings,
+    pub store: &'a S,
 }
 
 fn answer(result: Result<ApiResponse, ApiError>, req: &ApiRequest) -> ApiResponse {
     result.unwrap_or_else(|e| ApiResponse::error(&e, &req.request_id))
 }
 
-pub async fn respond_list<S: ReadKeys + ListExecutions>(
-    settings: &Settings,
-    store: &S,
-    req: &ApiRequest,
-    now: DateTime<Utc>,
-) -> ApiResponse {
-    let result = async {
-        let route = admit(store, Endpoint::List, req).await?;
-        let params = ListParams::parse(&req.query)?;
-        let page = list::list(store, &links(settings, &route, req), &params, now).await?;
-        Ok(ApiResponse::json(&page))
-    };
-    answer(result.await, req)
-}
+impl<'a, S: ReadKeys> Service<'a, S> {
+    /// The route of a request to `endpoint`, checked for method and key.
+    async fn admit(&self, endpoint: Endpoint, req: &ApiRequest) -> Result<Route, ApiError> {
+        let route = Route::parse(&req.path)
+            .filter(|r| r.endpoint() == endpoint)
+            .ok_or_else(|| ApiError::not_found("route"))?;
+        if req.method != "GET" {
+            return Err(ApiError::new(
+                crate::error::ErrorCode::MethodNotAllowed,
+                "only GET is supported",
+            ));
+        }
+        auth::authorize(self.store, req.authorization.as_deref(), route.project()).await?;
+        Ok(route)
+    }
 
-pub async fn respond_get<S: ReadKeys + ReadExecution + LinkBodies>(
-    settings: &Settings,
-    store: &S,
-    req: &ApiRequest,
-    now: DateTime<Utc>,
-) -> ApiResponse {
-    let result = async {
-        let route = admit(store, Endpoint::Get, req).await?;
-        params::none(&req.query)?;
-        let Route::Get { execution, .. } = &route else {
-            return Err(ApiError::not_found("route"));
+    /// Admits the request, parses its parameters, runs `handle` and answers with its result or the
+    /// error, as every route does.
+    async fn serve<P, T, Fut>(
+        &self,
+        endpoint: Endpoint,
+        req: &ApiRequest,
+        parse: Parser<P>,
+        handle: impl FnOnce(Route, P) -> Fut,
+    ) -> ApiResponse
+    where
+        T: serde::Serialize,
+        Fut: Future<Output = Result<T, ApiError>>,
+    {
+        let result = async {
+            let route = self.admit(endpoint, req).await?;
+            let params = parse(&req.query)?;
+            Ok(ApiResponse::json(&handle(route, params).await?))
         };
-        let record = get::get(store, &links(settings, &route, req), execution, now.timestamp()).await?;
-        Ok(ApiResponse::json(&record))
-    };
-    answer(result.await, req)
+        answer(result.await, req)
+    }
+
+    fn links<'r>(&'r self, route: &'r Route, req: &'r ApiRequest) -> Links<'r> {
+        Links {
+            settings: self.settings,
+            project: route.project(),
+            base_url: &req.base_url,
+        }
+    }
 }
 
-pub async fn respond_steps<S: ReadKeys + ReadExecution>(
-    settings: &Settings,
-    store: &S,
-    req: &ApiRequest,
-    now: DateTime<Utc>,
-) -> ApiResponse {
-    let result = async {
-        let route = admit(store, Endpoint::Steps, req).await?;
-        let params = PageParams::parse(&req.query)?;
-        let Route::Steps { execution, .. } = &route else {
-            return Err(ApiError::not_found("route"));
-        };
-        let page = steps::steps(
-            store,
-            &links(settings, &route, req),
-            execution,
-            &params,
-            now.timestamp(),
-        )
-        .await?;
-        Ok(ApiResponse::json(&page))
-    };
-    answer(result.await, req)
+impl<S: ReadKeys + ListExecutions> Service<'_, S> {
+    pub async fn list(&self, req: &ApiRequest, now: DateTime<Utc>) -> ApiResponse {
+        self.serve(Endpoint::List, req, ListParams::parse, |route, params| async move {
+            list::list(self.store, &self.links(&route, req), &params, now).await
+        })
+        .await
+    }
 }
 
-pub async fn respond_step<S: ReadKeys + ReadStep + LinkBodies>(
-    _settings: &Settings,
-    store: &S,
-    req: &ApiRequest,
-    now: DateTime<Utc>,
-) -> ApiResponse {
-    let result = async {
-        let route = admit(store, Endpoint::Step, req).await?;
-        params::none(&req.query)?;
-        let Route::Step {
-            project,
-            execution,
-            step,
-        } = &route
-        else {
-            return Err(ApiError::not_found("route"));
-        };
-        Ok(ApiResponse::json(
-            &step::step(store, project, execution, step, now.timestamp()).await?,
-        ))
-    };
-    answer(result.await, req)
+impl<S: ReadKeys + ReadExecution + LinkBodies> Service<'_, S> {
+    pub async fn get(&self, req: &ApiRequest, now: DateTime<Utc>) -> ApiResponse {
+        self.serve(Endpoint::Get, req, params::none, |route, ()| async move {
+            get::get(self.store, &self.links(&route, req), route.execution(), now.timestamp()).await
+        })
+        .await
+    }
 }
 
-/// Any route, for tools and tests that hold a store with every capability.
+impl<S: ReadKeys + ReadExecution> Service<'_, S> {
+    pub async fn steps(&self, req: &ApiRequest, now: DateTime<Utc>) -> ApiResponse {
+        self.serve(Endpoint::Steps, req, PageParams::parse, |route, params| async move {
+            let links = self.links(&route, req);
+            steps::steps(self.store, &links, route.execution(), &params, now.timestamp()).await
+        })
+        .await
+    }
+}
+
+impl<S: ReadKeys + ReadStep + LinkBodies> Service<'_, S> {
+    pub async fn step(&self, req: &ApiRequest, now: DateTime<Utc>) -> ApiResponse {
+        self.serve(Endpoint::Step, req, params::none, |route, ()| async move {
+            let (project, execution, step) = (route.project(), route.execution(), route.step());
+            step::step(self.store, project, execution, step, now.timestamp()).await
+        })
+        .await
+    }
+}
+
+impl<S> Service<'_, S>
+where
+    S: ReadKeys + ListExecutions + ReadExecution + ReadStep + LinkBodies,
+{
+    /// Any route, for tools and tests that hold a store with every capability.
+    pub async fn respond(&self, endpoint: Endpoint, req: &ApiRequest, now: DateTime<Utc>) -> ApiResponse {
+        match endpoint {
+            Endpoint::List => self.list(req, now).await,
+            Endpoint::Get => self.get(req, now).await,
+            Endpoint::Steps => self.steps(req, now).await,
+            Endpoint::Step => self.step(req, now).await,
+        }
+    }
+}
+
+/// Any route (see `Service::respond`).
 pub async fn respond<S>(
     settings: &Settings,
     store: &S,
@@ -167,15 +170,10 @@ pub async fn respond<S>(
 where
     S: ReadKeys + ListExecutions + ReadExecution + ReadStep + LinkBodies,
 {
-    match endpoint {
-        Endpoint::List => respond_list(settings, store, req, now).await,
-        Endpoint::Get => respond_get(settings, store, req, now).await,
-        Endpoint::Steps => respond_steps(settings, store, req, now).await,
-        Endpoint::Step => respond_step(settings, store, req, now).await,
-    }
+    Service { settings, store }.respond(endpoint, req, now).await
 }
 
-/// One Lambda invocation of an HTTP function: `answer` is the route's `respond_*`.
+/// One Lambda invocation of an HTTP function: `answer` is the route's `Service` method.
 pub async fn handle<F, Fut>(endpoint: Endpoint, req: Request, answer: F) -> Response<Body>
 where
     F: FnOnce(ApiRequest, DateTime<Utc>) -> Fut,

@@ -6,6 +6,14 @@ use crate::cursor::{self, Claims};
 use crate::error::ApiError;
 use crate::query::Position;
 
+/// Where the next page is: `nextCursor` and `nextLink`, both null on the last page.
+#[derive(Debug, Default, serde::Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct NextPage {
+    pub next_cursor: Option<String>,
+    pub next_link: Option<String>,
+}
+
 pub struct Links<'a> {
     pub settings: &'a Settings,
     pub project: &'a str,
@@ -54,7 +62,7 @@ impl Links<'_> {
     }
 
     /// Cursor and link of the steps page after `position`.
-    pub fn steps_page(&self, execution: &str, position: &Position, limit: u32) -> (String, String) {
+    pub fn steps_page(&self, execution: &str, position: &Position, limit: u32) -> NextPage {
         let token = self.sign(&steps_fingerprint(execution), position);
         let query = url::form_urlencoded::Serializer::new(String::new())
             .append_pair("limit", &limit.to_string())
@@ -64,7 +72,10 @@ impl Links<'_> {
             &format!("workflow-executions/{}/step-executions", encode_segment(execution)),
             &query,
         );
-        (token, link)
+        NextPage {
+            next_cursor: Some(token),
+            next_link: Some(link),
+        }
     }
 
     pub fn verify_steps(&self, execution: &str, token: &str) -> Result<Position, ApiError> {

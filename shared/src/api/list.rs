@@ -2,7 +2,7 @@
 //! store within the read budget, its position signed into a cursor. `count=true` counts once, on
 //! the first page, within its own budget.
 
-use super::links::Links;
+use super::links::{Links, NextPage};
 use crate::error::ApiError;
 use crate::model::ExecutionSummary;
 use crate::params::ListParams;
@@ -15,8 +15,8 @@ use serde::Serialize;
 #[serde(rename_all = "camelCase")]
 pub struct ListResponse {
     pub workflow_executions: Vec<ExecutionSummary>,
-    pub next_cursor: Option<String>,
-    pub next_link: Option<String>,
+    #[serde(flatten)]
+    pub next: NextPage,
     /// The read budget ended before the page was full; follow `nextLink` for the rest.
     #[serde(skip_serializing_if = "std::ops::Not::not")]
     pub partial: bool,
@@ -46,13 +46,16 @@ pub async fn list<R: ListExecutions>(
         .list_executions(&query, resume.as_ref(), budget)
         .await
         .map_err(super::read_failed("listing"))?;
-    let (next_cursor, next_link) = match &page.next {
+    let next = match &page.next {
         Some(position) => {
             let token = links.sign(&fingerprint, position);
             let link = links.url("workflow-executions", &params.query_with_cursor(&token));
-            (Some(token), Some(link))
+            NextPage {
+                next_cursor: Some(token),
+                next_link: Some(link),
+            }
         }
-        None => (None, None),
+        None => NextPage::default(),
     };
     // Counted for the first page only: later pages (and `nextLink`) carry the cursor.
     let count = if params.count && params.cursor.is_none() {
@@ -70,8 +73,7 @@ pub async fn list<R: ListExecutions>(
     };
     Ok(ListResponse {
         workflow_executions: page.items,
-        next_cursor,
-        next_link,
+        next,
         partial: page.partial,
         total: count.map(|c| c.total),
         total_exact: count.map(|c| c.exact),

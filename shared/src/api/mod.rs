@@ -140,6 +140,22 @@ impl Route {
         }
     }
 
+    /// The execution a route names ("" for the listing).
+    pub fn execution(&self) -> &str {
+        match self {
+            Route::List { .. } => "",
+            Route::Get { execution, .. } | Route::Steps { execution, .. } | Route::Step { execution, .. } => execution,
+        }
+    }
+
+    /// The step a route names ("" unless step detail).
+    pub fn step(&self) -> &str {
+        match self {
+            Route::Step { step, .. } => step,
+            _ => "",
+        }
+    }
+
     pub fn endpoint(&self) -> Endpoint {
         match self {
             Route::List { .. } => Endpoint::List,

@@ -1,6 +1,6 @@
 //! `GET .../step-executions/{stepId}`: the step with its bodies, one GetItem.
 
-use super::views::{bodies_view, BodiesView};
+use super::views::{record_view, RecordView};
 use crate::error::ApiError;
 use crate::store::{LinkBodies, ReadStep};
 use serde::Serialize;
@@ -10,11 +10,8 @@ use serde::Serialize;
 pub struct StepResponse {
     pub execution_id: String,
     pub project_id: String,
-    /// The summary fields; `error` comes whole, with its details, in `bodies`.
     #[serde(flatten)]
-    pub summary: serde_json::Map<String, serde_json::Value>,
-    #[serde(flatten)]
-    pub bodies: BodiesView,
+    pub record: RecordView,
 }
 
 pub async fn step<S: ReadStep + LinkBodies>(
@@ -29,19 +26,18 @@ pub async fn step<S: ReadStep + LinkBodies>(
         .await
         .map_err(super::read_failed("step"))?
         .ok_or_else(|| ApiError::not_found("step execution"))?;
-    let bodies = bodies_view(
+    let summary = &record.summary;
+    let view = record_view(
         store,
-        project,
-        execution_id,
-        record.summary.error.as_ref(),
+        (project, execution_id),
+        summary,
+        summary.error.as_ref(),
         &record.bodies,
     )
     .await?;
-    let summary = super::views::without_error(&record.summary);
     Ok(StepResponse {
         execution_id: record.execution_id,
         project_id: record.project_id,
-        summary,
-        bodies,
+        record: view,
     })
 }

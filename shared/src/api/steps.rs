@@ -1,19 +1,19 @@
 //! `GET .../workflow-executions/{id}/step-executions`: an execution's steps, paged in `dateStarted`
 //! order (see the store for executions with more steps than one ordered read holds).
 
-use super::links::Links;
+use super::links::{Links, NextPage};
 use crate::error::ApiError;
 use crate::model::StepSummary;
 use crate::params::PageParams;
-use crate::store::ReadExecution;
+use crate::store::{ReadExecution, StepsQuery};
 use serde::Serialize;
 
 #[derive(Debug, Serialize)]
 #[serde(rename_all = "camelCase")]
 pub struct StepsResponse {
     pub step_executions: Vec<StepSummary>,
-    pub next_cursor: Option<String>,
-    pub next_link: Option<String>,
+    #[serde(flatten)]
+    pub next: NextPage,
 }
 
 pub async fn steps<S: ReadExecution>(
@@ -27,27 +27,24 @@ pub async fn steps<S: ReadExecution>(
         Some(token) => Some(links.verify_steps(execution_id, token)?),
         None => None,
     };
+    let query = StepsQuery {
+        project: links.project,
+        execution: execution_id,
+        resume: resume.as_ref(),
+        limit: params.limit as usize,
+        now_epoch,
+    };
     let page = store
-        .steps(
-            links.project,
-            execution_id,
-            resume.as_ref(),
-            params.limit as usize,
-            now_epoch,
-        )
+        .steps(&query)
         .await
         .map_err(super::read_failed("steps"))?
         .ok_or_else(|| ApiError::not_found("execution"))?;
-    let (next_cursor, next_link) = match &page.next {
-        Some(position) => {
-            let (c, l) = links.steps_page(execution_id, position, params.limit);
-            (Some(c), Some(l))
-        }
-        None => (None, None),
+    let next = match &page.next {
+        Some(position) => links.steps_page(execution_id, position, params.limit),
+        None => NextPage::default(),
     };
     Ok(StepsResponse {
         step_executions: page.items,
-        next_cursor,
-        next_link,
+        next,
     })
 }

@@ -56,23 +56,35 @@ fn corrupt() -> ApiError {
     ApiError::internal()
 }
 
-/// `input`, `output` and `error` of an execution or step, as reads return them.
+/// An execution or step as get and step detail return it: the summary fields, then `input`,
+/// `output` and `error` (whole, with its details).
 #[derive(Debug, Serialize)]
-pub struct BodiesView {
+pub struct RecordView {
+    #[serde(flatten)]
+    pub summary: serde_json::Map<String, serde_json::Value>,
     pub input: Option<BodyView>,
     pub output: Option<BodyView>,
     pub error: Option<ErrorView>,
 }
 
-pub async fn bodies_view<L: LinkBodies>(
+/// The view of a record of `execution` whose summary is `summary` (its `error` field is replaced by
+/// the whole error with details).
+pub async fn record_view<L: LinkBodies, T: Serialize>(
     links: &L,
-    project: &str,
-    execution: &str,
+    at: (&str, &str),
+    summary: &T,
     error: Option<&ErrorSummary>,
     bodies: &RecordBodies,
-) -> Result<BodiesView, ApiError> {
+) -> Result<RecordView, ApiError> {
+    let (project, execution) = at;
+    let mut fields = match serde_json::to_value(summary) {
+        Ok(serde_json::Value::Object(m)) => m,
+        _ => serde_json::Map::new(),
+    };
+    fields.remove("error");
     let details = body_view(links, project, execution, bodies.error_details.as_ref()).await?;
-    Ok(BodiesView {
+    Ok(RecordView {
+        summary: fields,
         input: body_view(links, project, execution, bodies.input.as_ref()).await?,
         output: body_view(links, project, execution, bodies.output.as_ref()).await?,
         error: error.map(|e| ErrorView {
@@ -80,15 +92,4 @@ pub async fn bodies_view<L: LinkBodies>(
             details,
         }),
     })
-}
-
-/// A summary's fields without `error`, which a record response carries whole in its bodies.
-pub fn without_error<T: Serialize>(summary: &T) -> serde_json::Map<String, serde_json::Value> {
-    match serde_json::to_value(summary) {
-        Ok(serde_json::Value::Object(mut m)) => {
-            m.remove("error");
-            m
-        }
-        _ => serde_json::Map::new(),
-    }
 }

@@ -334,34 +334,26 @@ mod tests {
 
     #[test]
     fn rejects_bad_events_with_clear_codes() {
-        assert_eq!(reject_code(exec(json!({"status": "DONE"}))), codes::INVALID_EVENT);
-        assert_eq!(
-            reject_code(exec(json!({"dateStarted": "last tuesday"}))),
-            codes::INVALID_EVENT
-        );
-        assert_eq!(
-            reject_code(exec(json!({"dateEnded": "2026-11-25T09:00:00Z"}))),
-            codes::INVALID_EVENT
-        );
-        assert_eq!(reject_code(exec(json!({"id": "a#b"}))), codes::INVALID_EVENT);
-        assert_eq!(reject_code(exec(json!({"id": ".."}))), codes::INVALID_EVENT);
-        assert_eq!(reject_code(exec(json!({"projectId": "."}))), codes::INVALID_EVENT);
-        assert_eq!(reject_code(exec(json!({"colour": "red"}))), codes::INVALID_EVENT);
-        assert_eq!(reject_code(exec(json!({"stepName": "s"}))), codes::INVALID_EVENT);
-        assert_eq!(
-            reject_code(exec(json!({"dateStarted": "2026-08-01T00:00:00Z"}))),
-            codes::EXPIRED
-        );
-        assert_eq!(
-            reject_code(exec(json!({"dateStarted": "2026-11-28T00:00:00Z"}))),
-            codes::INVALID_EVENT
-        );
-        assert_eq!(
-            reject_code(json!({"kind": "log", "projectId": "p1"})),
-            codes::UNSUPPORTED_KIND
-        );
-        assert_eq!(reject_code(json!({"kind": "nope"})), codes::INVALID_EVENT);
-        assert_eq!(reject_code(json!([1, 2])), codes::INVALID_EVENT);
+        for (event, code) in [
+            (exec(json!({"status": "DONE"})), codes::INVALID_EVENT),
+            (exec(json!({"dateStarted": "last tuesday"})), codes::INVALID_EVENT),
+            (exec(json!({"dateEnded": "2026-11-25T09:00:00Z"})), codes::INVALID_EVENT),
+            (exec(json!({"id": "a#b"})), codes::INVALID_EVENT),
+            (exec(json!({"id": ".."})), codes::INVALID_EVENT),
+            (exec(json!({"projectId": "."})), codes::INVALID_EVENT),
+            (exec(json!({"colour": "red"})), codes::INVALID_EVENT),
+            (exec(json!({"stepName": "s"})), codes::INVALID_EVENT),
+            (exec(json!({"dateStarted": "2026-08-01T00:00:00Z"})), codes::EXPIRED),
+            (
+                exec(json!({"dateStarted": "2026-11-28T00:00:00Z"})),
+                codes::INVALID_EVENT,
+            ),
+            (json!({"kind": "log", "projectId": "p1"}), codes::UNSUPPORTED_KIND),
+            (json!({"kind": "nope"}), codes::INVALID_EVENT),
+            (json!([1, 2]), codes::INVALID_EVENT),
+        ] {
+            assert_eq!(reject_code(event.clone()), code, "{event}");
+        }
         let big = format!("\"{}\"", "x".repeat(bodies::MAX_BODY_BYTES));
         let mut e = exec(json!({}));
         e["output"] = serde_json::from_str(&big).unwrap();

@@ -107,18 +107,14 @@ impl Field {
         }
     }
 
-    /// Whether a record of `kind` carries this field.
+    /// Whether a record of `kind` carries this field: steps have no listing dimensions and no
+    /// task count, executions no step name or type.
     pub fn on(self, kind: RecordKind) -> bool {
-        match self {
-            Field::WorkflowId
-            | Field::WorkflowName
-            | Field::UserId
-            | Field::Integration
-            | Field::TriggerType
-            | Field::TraceId
-            | Field::TaskCount => kind == RecordKind::Execution,
-            Field::StepName | Field::StepType => kind == RecordKind::Step,
-            _ => true,
+        let step_only = matches!(self, Field::StepName | Field::StepType);
+        let execution_only = self.dimension().is_some() || matches!(self, Field::WorkflowName | Field::TaskCount);
+        match kind {
+            RecordKind::Execution => !step_only,
+            RecordKind::Step => !execution_only,
         }
     }
 

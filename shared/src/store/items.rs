@@ -549,6 +549,17 @@ mod tests {
         f
     }
 
+    /// A failed execution of workflow `wf` started 2026-11-02T10:00Z, with `extra` fields.
+    fn failed(extra: &[(Field, Value)]) -> Fields {
+        let mut pairs = vec![
+            (Field::WorkflowId, json!("wf")),
+            (Field::Status, json!("FAILED")),
+            (Field::DateStarted, json!("2026-11-02T10:00:00.000Z")),
+        ];
+        pairs.extend_from_slice(extra);
+        fields(4, &pairs)
+    }
+
     fn commit(fields: Fields, bodies: RecordBodies, step: Option<&str>) -> UnitCommit {
         UnitCommit {
             key: UnitKey {
@@ -565,16 +576,10 @@ mod tests {
 
     #[test]
     fn summary_items_carry_index_keys_only_for_present_dimensions() {
-        let f = fields(
-            2,
-            &[
-                (Field::WorkflowId, json!("wf")),
-                (Field::Status, json!("FAILED")),
-                (Field::DateStarted, json!("2026-11-02T10:00:00.000Z")),
-                (Field::DateEnded, json!("2026-11-02T10:00:01.500Z")),
-                (Field::Integration, json!("salesforce")),
-            ],
-        );
+        let f = failed(&[
+            (Field::DateEnded, json!("2026-11-02T10:00:01.500Z")),
+            (Field::Integration, json!("salesforce")),
+        ]);
         let item = unit_item(&commit(f, RecordBodies::default(), None), 1);
         let key = |v: Option<&str>| keys::listing_pk("p1", "2026-11", 0, 1, v);
         assert_eq!(string_attr(&item, "gP"), Some(key(None).as_str()));
@@ -644,15 +649,7 @@ mod tests {
 
     #[test]
     fn listings_carry_a_short_error_message() {
-        let f = fields(
-            4,
-            &[
-                (Field::WorkflowId, json!("wf")),
-                (Field::Status, json!("FAILED")),
-                (Field::DateStarted, json!("2026-11-02T10:00:00.000Z")),
-                (Field::Error, json!({"message": "x".repeat(1000)})),
-            ],
-        );
+        let f = failed(&[(Field::Error, json!({"message": "x".repeat(1000)}))]);
         let item = unit_item(&commit(f, RecordBodies::default(), None), 1);
         let listed = summary_from_listing("p1", &item).unwrap();
         assert_eq!(listed.error.unwrap().message.chars().count(), 200);

@@ -140,15 +140,9 @@ impl<B: Backend> ReadExecution for Ledger<B> {
         Ok(Some(ExecutionRecord { summary, bodies, steps }))
     }
 
-    async fn steps(
-        &self,
-        project: &str,
-        execution: &str,
-        resume: Option<&Position>,
-        limit: usize,
-        now_epoch: i64,
-    ) -> Result<Option<Page<StepSummary>>, StoreError> {
-        let pk = keys::execution_pk(project, execution);
+    async fn steps(&self, q: &StepsQuery<'_>) -> Result<Option<Page<StepSummary>>, StoreError> {
+        let (resume, limit, now_epoch) = (q.resume, q.limit, q.now_epoch);
+        let pk = keys::execution_pk(q.project, q.execution);
         let by_id = resume.and_then(|p| p.0.strip_prefix(BY_ID));
         if let Some(after) = by_id {
             // Past the first ordered read: page on in sort-key order after the last id.
@@ -219,15 +213,17 @@ impl<B: Backend> LinkBodies for Ledger<B> {
     }
 }
 
+impl<B: Backend> Ledger<B> {
+    async fn key_record(&self, key_id: &str, consistent: bool) -> Result<Option<KeyRecord>, StoreError> {
+        let (pk, sk) = items::key_lookup(key_id);
+        let item = self.backend.get_item(&pk, &sk, consistent).await?;
+        Ok(item.as_ref().and_then(items::key_record))
+    }
+}
+
 impl<B: Backend> ReadKeys for Ledger<B> {
     async fn api_key(&self, key_id: &str) -> Result<Option<KeyRecord>, StoreError> {
-        let (pk, sk) = items::key_lookup(key_id);
-        Ok(self
-            .backend
-            .get_item(&pk, &sk, false)
-            .await?
-            .as_ref()
-            .and_then(items::key_record))
+        self.key_record(key_id, false).await
     }
 }
 
@@ -266,13 +262,8 @@ impl<B: Backend> AdminKeys for Ledger<B> {
     }
 
     async fn key(&self, key_id: &str) -> Result<Option<KeyRecord>, StoreError> {
-        let (pk, sk) = items::key_lookup(key_id);
-        Ok(self
-            .backend
-            .get_item(&pk, &sk, true)
-            .await?
-            .as_ref()
-            .and_then(items::key_record))
+        // The CLI reads its own writes.
+        self.key_record(key_id, true).await
     }
 
     async fn project_keys(&self, project: &str) -> Result<Vec<KeyRecord>, StoreError> {

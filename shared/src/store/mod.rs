@@ -88,6 +88,16 @@ pub struct StepRecord {
     pub bodies: RecordBodies,
 }
 
+/// A page of one execution's steps.
+#[derive(Clone, Debug)]
+pub struct StepsQuery<'a> {
+    pub project: &'a str,
+    pub execution: &'a str,
+    pub resume: Option<&'a Position>,
+    pub limit: usize,
+    pub now_epoch: i64,
+}
+
 /// Where an offloaded body lives, for a presigned link.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct BodyLocation<'a> {
@@ -123,14 +133,7 @@ pub trait ReadExecution: Sync {
         now_epoch: i64,
     ) -> impl Future<Output = Result<Option<ExecutionRecord>, StoreError>> + Send;
     /// A page of an execution's steps; `None` when the execution does not exist.
-    fn steps(
-        &self,
-        project: &str,
-        execution: &str,
-        resume: Option<&Position>,
-        limit: usize,
-        now_epoch: i64,
-    ) -> impl Future<Output = Result<Option<Page<StepSummary>>, StoreError>> + Send;
+    fn steps(&self, q: &StepsQuery<'_>) -> impl Future<Output = Result<Option<Page<StepSummary>>, StoreError>> + Send;
 }
 
 pub trait ReadStep: Sync {
