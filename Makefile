@@ -31,7 +31,8 @@ test: tools
 	  scripts/test-stack up; \
 	  set -a; . .local/test.env; set +a; \
 	  cargo nextest run --workspace --no-fail-fast; \
-	  scripts/readme-check
+	  scripts/readme-check; \
+	  scripts/api-check
 
 lint:
 	cargo fmt --all --check

@@ -170,6 +170,30 @@ impl Api {
         )
     }
 
+    /// Sends `method` to a path; returns status, the `Allow` header and the JSON body.
+    pub async fn send(&self, method: &str, path: &str, key: &str) -> (u16, Option<String>, Value) {
+        let method = reqwest::Method::from_bytes(method.as_bytes()).expect("method");
+        let resp = self
+            .client
+            .request(method, format!("{}{path}", self.base))
+            .bearer_auth(key)
+            .send()
+            .await
+            .expect("request");
+        let status = resp.status().as_u16();
+        let allow = resp
+            .headers()
+            .get("allow")
+            .and_then(|v| v.to_str().ok())
+            .map(str::to_string);
+        let text = resp.text().await.expect("body");
+        (
+            status,
+            allow,
+            serde_json::from_str(&text).unwrap_or_else(|_| json!({"unparsed": text})),
+        )
+    }
+
     /// Invokes a function through the Lambda Invoke API, as any AWS SDK's Lambda client would.
     pub async fn invoke(&self, function: &str, payload: &Value) -> (Option<String>, Value) {
         self.invoke_raw(function, payload.to_string()).await

@@ -203,6 +203,9 @@ where
     if let Some(s) = response.retry_after {
         builder = builder.header("retry-after", s.to_string());
     }
+    if response.status == 405 {
+        builder = builder.header("allow", "GET");
+    }
     builder
         .body(Body::from(response.body))
         .unwrap_or_else(|_| Response::new(Body::Empty))

@@ -197,7 +197,8 @@ pub fn parse_event(raw: &RawValue, now: DateTime<Utc>, settings: &Settings) -> R
             // Dimensions obey the rules queries apply, so every stored value can be found.
             let problem = match f.dimension() {
                 Some(comma_list) => value_problem(v, comma_list),
-                None => (v.is_empty() || v.len() > MAX_TEXT).then(|| format!("must be 1 to {MAX_TEXT} characters")),
+                None => (v.is_empty() || v.chars().count() > MAX_TEXT)
+                    .then(|| format!("must be 1 to {MAX_TEXT} characters")),
             };
             if let Some(p) = problem {
                 return Err(invalid(format!("{} {p}", f.wire_name())));
@@ -253,13 +254,13 @@ pub fn parse_event(raw: &RawValue, now: DateTime<Utc>, settings: &Settings) -> R
         fields.insert(Field::Output, json!(sha));
     }
     if let Some(e) = w.error {
-        if e.message.is_empty() || e.message.len() > MAX_MESSAGE {
+        if e.message.is_empty() || e.message.chars().count() > MAX_MESSAGE {
             return Err(invalid(format!("error.message must be 1 to {MAX_MESSAGE} characters")));
         }
         // The error is one field, details digest included, so it is always taken whole.
         let mut error = json!({ "message": e.message });
         if let Some(code) = e.code {
-            if code.is_empty() || code.len() > MAX_TEXT {
+            if code.is_empty() || code.chars().count() > MAX_TEXT {
                 return Err(invalid(format!("error.code must be 1 to {MAX_TEXT} characters")));
             }
             error["code"] = json!(code);

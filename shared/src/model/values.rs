@@ -1,4 +1,4 @@
-//! The rules for identifiers and dimension values. Ingest and queries apply the same ones, so every
+//! The rules for identifiers and dimension values (lengths in characters, as JSON Schema counts). Ingest and queries apply the same ones, so every
 //! stored value can be matched by some query and no query value is refused that could be stored.
 
 use super::limits::{MAX_ID, MAX_TEXT};
@@ -7,7 +7,7 @@ use super::limits::{MAX_ID, MAX_TEXT};
 /// and not `.` or `..` (they are path segments).
 pub fn valid_id(id: &str) -> bool {
     !id.is_empty()
-        && id.len() <= MAX_ID
+        && id.chars().count() <= MAX_ID
         && id != "."
         && id != ".."
         && id
@@ -19,7 +19,7 @@ pub const ID_RULE: &str = "1 to 128 characters without '#', '/', '?' or spaces, 
 
 /// Why a dimension value (`userId`, `integration`, ...) can never be matched by a query.
 pub fn value_problem(v: &str, comma_list: bool) -> Option<String> {
-    if v.is_empty() || v.len() > MAX_TEXT {
+    if v.is_empty() || v.chars().count() > MAX_TEXT {
         return Some(format!("must be 1 to {MAX_TEXT} characters"));
     }
     if v.trim() != v {
@@ -54,6 +54,7 @@ mod tests {
         for bad in ["", ".", "..", "a#b", "a/b", "a b", "a?b", &"x".repeat(129)] {
             assert!(!valid_id(bad), "{bad}");
         }
+        assert!(valid_id(&"€".repeat(128)), "characters, not bytes");
     }
 
     #[test]
