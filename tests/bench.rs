@@ -223,6 +223,11 @@ async fn main() {
             ),
         ),
         (
+            "list page, triggerType (project index)",
+            Endpoint::List,
+            request(list_path.clone(), &[("triggerType", "webhook"), ("limit", "100")]),
+        ),
+        (
             "list page, 1 filter + count=true",
             Endpoint::List,
             request(

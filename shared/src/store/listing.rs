@@ -6,6 +6,7 @@ use super::backend::{Backend, IndexQuery};
 use super::items::{self, Item};
 use super::keys::{self, ListIndex};
 use super::StoreError;
+use crate::model::limits::MAX_CLOCK_SKEW_HOURS;
 use crate::model::ExecutionSummary;
 use crate::query::{Count, ListQuery, Page, Position, ReadBudget};
 use chrono::{DateTime, Duration, Utc};
@@ -90,8 +91,10 @@ fn range(q: &ListQuery, retention_days: i64, resume: Option<&str>) -> Range {
     // Expired records are hidden even before DynamoDB deletes them.
     let oldest = q.now - Duration::days(retention_days);
     let lo = q.after.map_or(oldest, |a| a.max(oldest));
-    // Events may be dated ahead of the clock (see ingest's clock-skew allowance).
-    let hi = q.before.unwrap_or(q.now + Duration::days(2));
+    // Events may be dated ahead of the clock by up to the clock-skew allowance ingest grants.
+    let hi = q
+        .before
+        .unwrap_or(q.now + Duration::hours(MAX_CLOCK_SKEW_HOURS) + Duration::milliseconds(1));
     let mut from = keys::listing_sk_from(lo);
     let mut to = keys::listing_sk_before(hi);
     if let Some(last) = resume {
