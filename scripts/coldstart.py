@@ -3,7 +3,7 @@
 
 Serves a minimal AWS Lambda Runtime API on 127.0.0.1 (random port) and runs one function binary
 against it as Lambda would: the runtime variables plus the function's own settings, one event at a
-time over `invocation/next`. For each binary it measures
+time over `invocation/next`. For each cold start of a binary it measures
   init        from spawning the process to its first `GET .../invocation/next`,
   first       from handing out the first event to receiving its response,
   warm median the same event served again WARM more times, median of those,
@@ -12,14 +12,26 @@ and reports what the function answered (the HTTP status inside an API Gateway re
 ingest report's counts), so a run that measured nothing but errors is visible as such. Exits 1 when
 a function does not start, or answers otherwise than expected (its figures are printed all the same).
 
-The list, get and step functions get an API Gateway HTTP API (v2) request with a well-formed but
-unknown API key: each invocation makes one DynamoDB GetItem and answers 401. ingest gets
+A single cold start takes a few milliseconds and machine noise is of the same order, so each binary
+is started RUNS times, round-robin over the binaries (the order rotating each round) so that noise
+hits all of them alike; the figures printed are the medians over those cold starts (warm median:
+over all warm invocations).
+
+The list, get, steps and step functions get an API Gateway HTTP API (v2) request with a well-formed
+but unknown API key: each invocation makes one DynamoDB GetItem and answers 401. ingest gets
 {"events": [one execution event]}; served again, the same event is a duplicate.
+
+`baseline` (runledger-tests, bin `baseline`) is the smallest useful function with the same SDK setup
+and release profile: one DynamoDB client, one GetItem per invocation; any successful response will
+do. When it is measured alongside, each function's median init and peak RSS are also printed as a
+ratio to the baseline's, against the targets INIT_TARGET and RSS_TARGET below (a missed target is
+reported, it does not change the exit status).
 
 Figures depend on the machine and, for the calls made, on the emulator; they compare builds on one
 machine, they are not Lambda's figures.
 
-Usage: scripts/coldstart.py [--bin-dir DIR] [--warm N] [FUNCTION ...]   (default: list get step ingest)
+Usage: scripts/coldstart.py [--bin-dir DIR] [--warm N] [--runs N] [FUNCTION ...]
+       (default: list get steps step ingest baseline)
 Function settings come from the environment when set there, else from the defaults below
 (AWS_ENDPOINT_URL defaults to the bench emulator on http://127.0.0.1:4599).
 """
@@ -43,7 +55,11 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 PREFIX = "/2018-06-01/runtime"
 TIMEOUT = 30.0  # seconds allowed for start-up and for each invocation
-FUNCTIONS = ("list", "get", "step", "ingest")
+FUNCTIONS = ("list", "get", "steps", "step", "ingest")
+BASELINE = "baseline"
+# Targets for a function's median figures as a multiple of the baseline's, measured in the same run.
+INIT_TARGET = 1.2
+RSS_TARGET = 1.3
 # Well-formed (rl_ + 12 hex + 32-character secret) but never issued: one key lookup, then 401.
 UNKNOWN_KEY = "rl_0123456789ab_aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa"
 
@@ -141,6 +157,13 @@ def event_for(name):
             f"{base}/{execution}",
             {"projectId": project, "executionId": execution},
         )
+    if name == "steps":
+        return http_event(
+            "/v1/projects/{projectId}/workflow-executions/{executionId}/step-executions",
+            f"{base}/{execution}/step-executions",
+            {"projectId": project, "executionId": execution},
+            {"limit": "10"},
+        )
     if name == "step":
         return http_event(
             "/v1/projects/{projectId}/workflow-executions/{executionId}/step-executions/{stepExecutionId}",
@@ -170,14 +193,19 @@ def event_for(name):
                 }
             ]
         }
-    raise SystemExit(f"coldstart: unknown function {name!r}; use one of {', '.join(FUNCTIONS)}")
+    if name == BASELINE:
+        return {"baseline": True}
+    raise SystemExit(f"coldstart: unknown function {name!r}; use one of {', '.join(FUNCTIONS + (BASELINE,))}")
 
 
 def answer_of(name, outcome):
     """A short account of what one invocation returned."""
     kind, payload = outcome
     if kind != "response":
-        return f"{kind}: {payload.get('errorType', '')} {payload.get('errorMessage', payload)}".strip()
+        text = f"{kind}: {payload.get('errorType', '')} {payload.get('errorMessage', payload)}".strip()
+        return text if len(text) <= 200 else text[:197] + "..."
+    if name == BASELINE:
+        return f"response {json.dumps(payload, separators=(',', ':'))[:80]}"
     if not isinstance(payload, dict):
         return f"unexpected payload {str(payload)[:80]}"
     if name == "ingest":
@@ -320,7 +348,16 @@ def log_tail(path, lines=20):
     return "\n".join(text[-lines:])
 
 
+def expected_answer(name, answer, outcome):
+    """None when the answer is the one intended, else what was expected instead."""
+    if name == BASELINE:
+        return None if outcome[0] == "response" else "a successful response"
+    expected = "accepted=1 duplicates=0" if name == "ingest" else "HTTP 401"
+    return None if answer == expected else repr(expected)
+
+
 def measure(name, binary, warm, log_path):
+    """One cold start of binary: its figures and what it answered."""
     rt = Runtime(name)
     handler = type("BoundHandler", (Handler,), {"runtime": rt})
     server = Server(("127.0.0.1", 0), handler)
@@ -329,14 +366,14 @@ def measure(name, binary, warm, log_path):
     env["AWS_LAMBDA_RUNTIME_API"] = f"127.0.0.1:{server.server_address[1]}"
     body = json.dumps(event_for(name)).encode()
 
-    def wait_for(what, condition):
+    def wait_for(what, event):
+        # Blocks on the event rather than polling, so this script takes no CPU from the start-up.
         deadline = time.monotonic() + TIMEOUT
-        while not condition():
+        while not event.wait(0.05):
             if proc.poll() is not None:
                 raise Failed(f"{what}: the process exited with status {proc.returncode}")
             if time.monotonic() > deadline:
                 raise Failed(f"{what}: nothing after {TIMEOUT:.0f} s")
-            time.sleep(0.0005)
 
     def invoke():
         request_id = str(uuid.uuid4())
@@ -361,7 +398,7 @@ def measure(name, binary, warm, log_path):
         started = time.monotonic_ns()
         proc = subprocess.Popen([str(binary)], env=env, stdin=subprocess.DEVNULL, stdout=log, stderr=log)
     try:
-        wait_for("start-up", rt.first_next.is_set)
+        wait_for("start-up", rt.first_next)
         init_ms = (rt.first_next_ns - started) / 1e6
         first_ms, first = invoke()
         warm_runs = [invoke() for _ in range(warm)]
@@ -378,20 +415,27 @@ def measure(name, binary, warm, log_path):
         server.server_close()
 
     answer = answer_of(name, first)
-    expected = "accepted=1 duplicates=0" if name == "ingest" else "HTTP 401"
-    unexpected = None if answer == expected else f"answered {answer!r}, expected {expected!r}; see {log_path}"
+    expected = expected_answer(name, answer, first)
+    unexpected = None if expected is None else f"answered {answer!r}, expected {expected}; see {log_path}"
     warm_answers = sorted({answer_of(name, outcome) for _, outcome in warm_runs})
     if warm_answers and warm_answers != [answer]:
         answer += f" (repeats: {'; '.join(warm_answers)})"
-    warm_ms = statistics.median(ms for ms, _ in warm_runs) if warm_runs else float("nan")
-    return init_ms, first_ms, warm_ms, rss_kib / 1024, answer, unexpected
+    return {
+        "init_ms": init_ms,
+        "first_ms": first_ms,
+        "warm_ms": [ms for ms, _ in warm_runs],
+        "rss_kib": rss_kib,
+        "answer": answer,
+        "unexpected": unexpected,
+    }
 
 
 def main():
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("functions", nargs="*", default=list(FUNCTIONS))
+    parser.add_argument("functions", nargs="*", default=list(FUNCTIONS) + [BASELINE])
     parser.add_argument("--bin-dir", type=Path, help="directory with the binaries (default: target/release)")
     parser.add_argument("--warm", type=int, default=21, help="warm invocations after the first (default 21)")
+    parser.add_argument("--runs", type=int, default=15, help="cold starts of each binary (default 15)")
     parser.add_argument("--log-dir", type=Path, default=ROOT / ".local", help="function output goes here")
     args = parser.parse_args()
     bin_dir = args.bin_dir or Path(os.environ.get("CARGO_TARGET_DIR") or ROOT / "target") / "release"
@@ -416,29 +460,83 @@ def main():
 
 def run(args, bin_dir):
     failed = False
-    for name in args.functions:
-        binary = bin_dir / name
-        if not os.access(binary, os.X_OK):
-            print(f"coldstart {name}: no executable {binary}", file=sys.stderr)
+    names = []
+    for name in dict.fromkeys(args.functions):  # in order, once each
+        event_for(name)  # an unknown name stops here, before anything runs
+        if os.access(bin_dir / name, os.X_OK):
+            names.append(name)
+        else:
+            print(f"coldstart {name}: no executable {bin_dir / name}", file=sys.stderr)
             failed = True
+
+    # Round-robin: one cold start of each binary per round, the order rotating by one each round.
+    # A binary that fails once is dropped from the later rounds.
+    samples = {name: [] for name in names}
+    live = list(names)
+    for round_no in range(max(args.runs, 1)):
+        shift = round_no % len(live) if live else 0
+        for name in live[shift:] + live[:shift]:
+            try:
+                sample = measure(name, bin_dir / name, args.warm, args.log_dir / f"coldstart-{name}.log")
+            except Failed as e:
+                print(f"coldstart {name}: failed (cold start {round_no + 1}): {e}", file=sys.stderr, flush=True)
+                failed = True
+                samples[name] = []
+                continue
+            samples[name].append(sample)
+        live = [name for name in live if samples[name]]
+
+    medians = {}
+    for name in names:
+        runs = samples[name]
+        if not runs:
             continue
-        try:
-            init_ms, first_ms, warm_ms, rss_mib, answer, unexpected = measure(
-                name, binary, args.warm, args.log_dir / f"coldstart-{name}.log"
-            )
-        except Failed as e:
-            print(f"coldstart {name}: failed: {e}", file=sys.stderr)
-            failed = True
-            continue
+        init = [r["init_ms"] for r in runs]
+        rss = [r["rss_kib"] / 1024 for r in runs]
+        warm = [ms for r in runs for ms in r["warm_ms"]]
+        warm_ms = statistics.median(warm) if warm else float("nan")
+        medians[name] = (statistics.median(init), statistics.median(rss))
+        answers = list(dict.fromkeys(r["answer"] for r in runs))
         print(
-            f"coldstart {name}: init {init_ms:.1f} ms, first invocation {first_ms:.1f} ms, "
-            f"warm median {warm_ms:.1f} ms, peak RSS {rss_mib:.1f} MiB, answer {answer}",
+            f"coldstart {name}: init {medians[name][0]:.1f} ms, "
+            f"first invocation {statistics.median(r['first_ms'] for r in runs):.1f} ms, "
+            f"warm median {warm_ms:.1f} ms, peak RSS {medians[name][1]:.1f} MiB, answer {'; '.join(answers)}"
+            f"  [{len(runs)} cold starts: init {min(init):.1f}-{max(init):.1f} ms, "
+            f"peak RSS {min(rss):.1f}-{max(rss):.1f} MiB]",
             flush=True,
         )
+        unexpected = next((r["unexpected"] for r in runs if r["unexpected"]), None)
         if unexpected:
             # The figures above then measure an error path, not the one intended.
             print(f"coldstart {name}: failed: {unexpected}", file=sys.stderr, flush=True)
             failed = True
+
+    functions = [name for name in names if name != BASELINE]
+    if BASELINE in args.functions and functions:
+        if BASELINE not in medians:
+            print("coldstart ratio: no baseline figures, so no ratios", file=sys.stderr, flush=True)
+        else:
+            missed = 0
+            base_init, base_rss = medians[BASELINE]
+            for name in functions:
+                if name not in medians:
+                    print(f"coldstart ratio {name}: no figures", flush=True)
+                    continue
+                parts = []
+                for label, value, base, target in (
+                    ("init", medians[name][0], base_init, INIT_TARGET),
+                    ("peak RSS", medians[name][1], base_rss, RSS_TARGET),
+                ):
+                    ratio = round(value / base, 2)  # judged as printed
+                    met = ratio <= target
+                    missed += not met
+                    parts.append(f"{label} {ratio:.2f}x (target <= {target}x, {'met' if met else 'NOT met'})")
+                print(f"coldstart ratio {name}: {', '.join(parts)}", flush=True)
+            print(
+                f"coldstart ratio: baseline medians init {base_init:.1f} ms, peak RSS {base_rss:.1f} MiB; "
+                + (f"{missed} target(s) NOT met" if missed else "all targets met"),
+                flush=True,
+            )
     return 1 if failed else 0
 
 
