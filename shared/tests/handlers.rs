@@ -425,6 +425,7 @@ mod paging {
     const INTEGRATIONS: [&str; 3] = ["sf", "slack", "hub"];
     const STATUSES: [&str; 3] = ["SUCCEEDED", "FAILED", "RUNNING"];
     const USERS: [&str; 2] = ["u1", "u2"];
+    const TRIGGERS: [&str; 2] = ["webhook", "cron"];
 
     proptest! {
         #![proptest_config(ProptestConfig { cases: 64, failure_persistence: None, ..ProptestConfig::default() })]
@@ -436,6 +437,7 @@ mod paging {
             integrations in prop::collection::vec(0usize..3, 0..3),
             statuses in prop::collection::vec(0usize..3, 0..3),
             user in prop::option::of(0usize..2),
+            trigger in prop::option::of(0usize..2),
             ascending in any::<bool>(),
             limit in 1u32..7,
             budget in 1u64..12,
@@ -447,16 +449,18 @@ mod paging {
                 let settings = Settings { list_shards: shards, ..Settings::defaults() };
                 let events: Vec<Value> = records.iter().enumerate().map(|(n, (i, s, u, minutes))| {
                     execution("pp", &format!("e{n:03}"), *minutes, json!({
-                        "integration": INTEGRATIONS[*i], "status": STATUSES[*s], "userId": USERS[*u]}))
+                        "integration": INTEGRATIONS[*i], "status": STATUSES[*s], "userId": USERS[*u],
+                        "triggerType": TRIGGERS[n % 2]}))
                 }).collect();
                 let raw: Vec<Box<serde_json::value::RawValue>> = events.iter()
                     .map(|e| serde_json::value::RawValue::from_string(e.to_string()).unwrap()).collect();
                 ingest(&store, &settings, &raw, now()).await;
 
-                let mut want: Vec<(i64, String)> = records.iter().enumerate().filter(|(_, (i, s, u, _))| {
+                let mut want: Vec<(i64, String)> = records.iter().enumerate().filter(|(n, (i, s, u, _))| {
                     (integrations.is_empty() || integrations.contains(i))
                         && (statuses.is_empty() || statuses.contains(s))
                         && user.is_none_or(|x| x == *u)
+                        && trigger.is_none_or(|t| t == n % 2)
                 }).map(|(n, (_, _, _, m))| (-*m, format!("e{n:03}"))).collect();
                 want.sort();
                 if !ascending { want.reverse(); }
@@ -470,6 +474,7 @@ mod paging {
                     pairs.push(("status".into(), statuses.iter().map(|s| STATUSES[*s]).collect::<Vec<_>>().join(",")));
                 }
                 if let Some(u) = user { pairs.push(("userId".into(), USERS[u].into())); }
+                if let Some(t) = trigger { pairs.push(("triggerType".into(), TRIGGERS[t].into())); }
                 if ascending { pairs.push(("sortBy".into(), "ASC".into())); }
                 let params = ListParams::parse(&pairs).unwrap();
                 let query = params.query("pp", now());
