@@ -4,18 +4,15 @@
 //! Built with the same release profile and the same lean SDK setup as the functions
 //! (shared/src/aws.rs: rustls with ring over aws-smithy-http-client, latest behavior version, the
 //! standard environment configuration), but with one DynamoDB client and nothing else. Each
-//! invocation makes one GetItem on TABLE_NAME for a fixed key and answers a small JSON object.
+//! invocation makes one GetItem on TABLE_NAME for a key no item has (the store names it) and
+//! answers a small JSON object.
 
 use aws_config::BehaviorVersion;
 use aws_sdk_dynamodb::error::ProvideErrorMetadata;
-use aws_sdk_dynamodb::types::AttributeValue;
 use aws_smithy_http_client::tls::{rustls_provider::CryptoMode, Provider};
 // The Lambda runtime as the functions have it (through lambda_http, with the same features).
 use lambda_http::lambda_runtime::{self, service_fn, Diagnostic, Error, LambdaEvent};
 use serde_json::{json, Value};
-
-const PK: &str = "KEY#000000000000";
-const SK: &str = "KEY";
 
 #[tokio::main]
 async fn main() -> Result<(), Error> {
@@ -38,14 +35,14 @@ async fn main() -> Result<(), Error> {
         .load()
         .await;
     let dynamodb = aws_sdk_dynamodb::Client::new(&shared);
-    let (dynamodb, table) = (&dynamodb, table.as_str());
+    let key = runledger::store::absent_item_key();
+    let (dynamodb, table, key) = (&dynamodb, table.as_str(), &key);
 
     lambda_runtime::run(service_fn(move |_event: LambdaEvent<Value>| async move {
         let item = dynamodb
             .get_item()
             .table_name(table)
-            .key("pk", AttributeValue::S(PK.into()))
-            .key("sk", AttributeValue::S(SK.into()))
+            .set_key(Some(key.clone()))
             .send()
             .await
             .map_err(|e| {

@@ -88,6 +88,16 @@ pub struct StepRecord {
     pub bodies: RecordBodies,
 }
 
+/// The key of an item that never exists (an API-key lookup of an id no key has): what the
+/// minimal function `make bench` compares cold starts against reads, without knowing key formats.
+pub fn absent_item_key() -> std::collections::HashMap<String, aws_sdk_dynamodb::types::AttributeValue> {
+    let (pk, sk) = items::key_lookup("000000000000");
+    std::collections::HashMap::from([
+        (items::PK.to_string(), aws_sdk_dynamodb::types::AttributeValue::S(pk)),
+        (items::SK.to_string(), aws_sdk_dynamodb::types::AttributeValue::S(sk)),
+    ])
+}
+
 /// A page of one execution's steps.
 #[derive(Clone, Debug)]
 pub struct StepsQuery<'a> {
