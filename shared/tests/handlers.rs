@@ -319,6 +319,7 @@ async fn a_burst_of_unknown_keys_is_bounded_per_instance() {
     auth::clear_cache();
     let store = store();
     let before = store.backend.calls();
+    let started = std::time::Instant::now();
     let mut statuses = std::collections::BTreeMap::new();
     for n in 0..200u32 {
         let fake = format!("rl_{n:012x}_{}", "x".repeat(40));
@@ -331,7 +332,12 @@ async fn a_burst_of_unknown_keys_is_bounded_per_instance() {
         *statuses.entry(status).or_insert(0) += 1;
     }
     let reads = store.backend.calls() - before;
-    assert!(reads <= 60, "{reads} key reads for 200 invented keys");
+    // A burst of 50, then 20 a second: however slowly this loop ran.
+    let allowed = 50 + (started.elapsed().as_secs_f64() * 20.0).ceil() as u64;
+    assert!(
+        reads <= allowed,
+        "{reads} key reads for 200 invented keys, {allowed} allowed"
+    );
     assert_eq!(statuses.keys().copied().collect::<Vec<_>>(), [401, 429]);
     // The same unknown id again costs no read.
     let again = format!("rl_{:012x}_{}", 0, "x".repeat(40));
