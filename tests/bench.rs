@@ -4,7 +4,7 @@
 //! on items holding nothing but their values) and its target. Runs against the emulator named by
 //! AWS_ENDPOINT_URL, with 36-character ids and 1 KB bodies.
 
-use runledger::api::http::respond;
+use runledger::api::http::Service;
 use runledger::api::{auth, ApiRequest, Endpoint};
 use runledger::ingest::{ingest, Report};
 use runledger::metrics::{take_round_trips, total_for};
@@ -254,7 +254,12 @@ async fn main() {
     meter();
     take_round_trips();
     for (name, endpoint, req) in cases {
-        let resp = respond(&settings, &store, endpoint, &req, now()).await;
+        let resp = Service {
+            settings: &settings,
+            store: &store,
+        }
+        .respond(endpoint, &req, now())
+        .await;
         let u = meter();
         let calls = total_for(&take_round_trips(), "DynamoDB");
         let body: Value = serde_json::from_str(&resp.body).unwrap_or(Value::Null);

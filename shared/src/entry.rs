@@ -28,7 +28,7 @@ macro_rules! serve_route {
     ($name:ident, $endpoint:expr, $method:ident, $cursors:expr) => {
         pub async fn $name() -> Result<(), Error> {
             let (settings, store) = setup($cursors).await?;
-            let service: &'static Service<'static, _> = Box::leak(Box::new(Service { settings, store }));
+            let service = Service { settings, store };
             lambda_http::run(service_fn(move |req: Request| async move {
                 Ok::<_, Error>(
                     http::handle($endpoint, req, |api, now| async move {

@@ -1,7 +1,7 @@
 //! Handler tests: the real handlers and store logic over the in-memory store, fed with the
 //! `events/*.json` fixtures. No emulator: these are the fast tests of the API rules.
 
-use runledger::api::http::{api_request, respond, Service};
+use runledger::api::http::{api_request, Service};
 use runledger::api::{auth, ApiRequest, Endpoint};
 use runledger::apikeys::KeyAdmin;
 use runledger::config::Settings;
@@ -52,7 +52,7 @@ async fn call(store: &MemoryStore, endpoint: Endpoint, req: &ApiRequest) -> (u16
 }
 
 async fn call_with(store: &MemoryStore, settings: &Settings, endpoint: Endpoint, req: &ApiRequest) -> (u16, Value) {
-    let r = respond(settings, store, endpoint, req, now()).await;
+    let r = Service { settings, store }.respond(endpoint, req, now()).await;
     (r.status, serde_json::from_str(&r.body).unwrap())
 }
 

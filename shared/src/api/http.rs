@@ -56,6 +56,15 @@ pub struct Service<'a, S> {
     pub store: &'a S,
 }
 
+// Two references: copied into each request's handler (a derive would ask `S: Copy`).
+impl<S> Clone for Service<'_, S> {
+    fn clone(&self) -> Self {
+        *self
+    }
+}
+
+impl<S> Copy for Service<'_, S> {}
+
 fn answer(result: Result<ApiResponse, ApiError>, req: &ApiRequest) -> ApiResponse {
     result.unwrap_or_else(|e| ApiResponse::error(&e, &req.request_id))
 }
@@ -157,20 +166,6 @@ where
             Endpoint::Step => self.step(req, now).await,
         }
     }
-}
-
-/// Any route (see `Service::respond`).
-pub async fn respond<S>(
-    settings: &Settings,
-    store: &S,
-    endpoint: Endpoint,
-    req: &ApiRequest,
-    now: DateTime<Utc>,
-) -> ApiResponse
-where
-    S: ReadKeys + ListExecutions + ReadExecution + ReadStep + LinkBodies,
-{
-    Service { settings, store }.respond(endpoint, req, now).await
 }
 
 /// One Lambda invocation of an HTTP function: `answer` is the route's `Service` method.

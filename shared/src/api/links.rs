@@ -35,7 +35,7 @@ impl Links<'_> {
         self.settings.public_base_url.as_deref().unwrap_or(self.base_url)
     }
 
-    pub fn sign(&self, fingerprint: &str, position: &Position) -> String {
+    fn sign(&self, fingerprint: &str, position: &Position) -> String {
         cursor::encode(
             &self.settings.cursor_keys,
             &Claims {
@@ -53,7 +53,7 @@ impl Links<'_> {
     }
 
     /// Absolute URL of `path` under the project, with a query string.
-    pub fn url(&self, path: &str, query: &str) -> String {
+    fn url(&self, path: &str, query: &str) -> String {
         format!(
             "{}/v1/projects/{}/{path}?{query}",
             self.base(),
@@ -61,21 +61,32 @@ impl Links<'_> {
         )
     }
 
-    /// Cursor and link of the steps page after `position`.
-    pub fn steps_page(&self, execution: &str, position: &Position, limit: u32) -> NextPage {
-        let token = self.sign(&steps_fingerprint(execution), position);
-        let query = url::form_urlencoded::Serializer::new(String::new())
-            .append_pair("limit", &limit.to_string())
-            .append_pair("cursor", &token)
-            .finish();
-        let link = self.url(
-            &format!("workflow-executions/{}/step-executions", encode_segment(execution)),
-            &query,
-        );
+    /// The page after `position` of the listing at `path` (under the project): its cursor, and its
+    /// link with the query `query` builds around that cursor.
+    pub fn next_page(
+        &self,
+        fingerprint: &str,
+        position: &Position,
+        path: &str,
+        query: impl FnOnce(&str) -> String,
+    ) -> NextPage {
+        let token = self.sign(fingerprint, position);
+        let link = self.url(path, &query(&token));
         NextPage {
             next_cursor: Some(token),
             next_link: Some(link),
         }
+    }
+
+    /// Cursor and link of the steps page after `position`.
+    pub fn steps_page(&self, execution: &str, position: &Position, limit: u32) -> NextPage {
+        let path = format!("workflow-executions/{}/step-executions", encode_segment(execution));
+        self.next_page(&steps_fingerprint(execution), position, &path, |token| {
+            url::form_urlencoded::Serializer::new(String::new())
+                .append_pair("limit", &limit.to_string())
+                .append_pair("cursor", token)
+                .finish()
+        })
     }
 
     pub fn verify_steps(&self, execution: &str, token: &str) -> Result<Position, ApiError> {

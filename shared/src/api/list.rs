@@ -47,14 +47,9 @@ pub async fn list<R: ListExecutions>(
         .await
         .map_err(super::read_failed("listing"))?;
     let next = match &page.next {
-        Some(position) => {
-            let token = links.sign(&fingerprint, position);
-            let link = links.url("workflow-executions", &params.query_with_cursor(&token));
-            NextPage {
-                next_cursor: Some(token),
-                next_link: Some(link),
-            }
-        }
+        Some(position) => links.next_page(&fingerprint, position, "workflow-executions", |token| {
+            params.query_with_cursor(token)
+        }),
         None => NextPage::default(),
     };
     // Counted for the first page only: later pages (and `nextLink`) carry the cursor.

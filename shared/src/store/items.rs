@@ -322,12 +322,11 @@ fn bodies_of(item: &Item) -> RecordBodies {
     }
 }
 
-/// A stored record back into its merge state.
-pub fn unit_from_item(item: &Item) -> StoredUnit {
-    let ranks = ranks(item);
-    let bodies = bodies_of(item);
+/// The merge state of a stored record. With `bodies`, the body fields carry their digests; without,
+/// they are left out (a summary needs none, so reading one never decodes or hashes a body).
+fn fields_of(item: &Item, bodies: Option<&RecordBodies>) -> Fields {
     let mut fields = Fields::new();
-    for (field, rank) in ranks {
+    for (field, rank) in ranks(item) {
         let value = match field.kind() {
             Kind::Text | Kind::Status => string_attr(item, attribute(field)).map(|t| json!(t)),
             Kind::Count => number_attr(item, attribute(field)).map(|c| json!(c)),
@@ -335,18 +334,24 @@ pub fn unit_from_item(item: &Item) -> StoredUnit {
             Kind::Time => number_attr(item, attribute(field))
                 .and_then(millis_string)
                 .map(|t| json!(t)),
-            Kind::Error => error_value(item, bodies.error_details.as_ref()),
+            Kind::Error => error_value(item, bodies.and_then(|b| b.error_details.as_ref())),
             Kind::Body => match field {
-                Field::Input => bodies.input.as_ref().map(|b| json!(b.sha256)),
-                _ => bodies.output.as_ref().map(|b| json!(b.sha256)),
+                Field::Input => bodies.and_then(|b| b.input.as_ref()).map(|b| json!(b.sha256)),
+                _ => bodies.and_then(|b| b.output.as_ref()).map(|b| json!(b.sha256)),
             },
         };
         if let Some(value) = value {
             fields.insert(field, Ranked { rank, value });
         }
     }
+    fields
+}
+
+/// A stored record back into its merge state, bodies included.
+pub fn unit_from_item(item: &Item) -> StoredUnit {
+    let bodies = bodies_of(item);
     StoredUnit {
-        fields,
+        fields: fields_of(item, Some(&bodies)),
         bodies,
         version: version(item).unwrap_or(0),
         expires_at: number_attr(item, EXPIRES_AT).unwrap_or(0),
@@ -442,16 +447,18 @@ pub fn summary_from_listing(project: &str, item: &Item) -> Option<ExecutionSumma
 /// The full summary of a stored execution item, and its bodies.
 pub fn execution_from_item(item: &Item) -> Option<(ExecutionSummary, RecordBodies)> {
     let key = unit_key_of(item)?;
-    let unit = unit_from_item(item);
-    let summary = ExecutionSummary::from_fields(&key.project, &key.execution, &unit.fields)?;
-    Some((summary, unit.bodies))
+    let summary = ExecutionSummary::from_fields(&key.project, &key.execution, &fields_of(item, None))?;
+    Some((summary, bodies_of(item)))
+}
+
+/// A step's summary alone: its bodies stay untouched.
+pub fn step_summary(item: &Item) -> Option<StepSummary> {
+    let key = unit_key_of(item)?;
+    StepSummary::from_fields(key.step.as_deref()?, &fields_of(item, None))
 }
 
 pub fn step_from_item(item: &Item) -> Option<(StepSummary, RecordBodies)> {
-    let key = unit_key_of(item)?;
-    let unit = unit_from_item(item);
-    let summary = StepSummary::from_fields(key.step.as_deref()?, &unit.fields)?;
-    Some((summary, unit.bodies))
+    Some((step_summary(item)?, bodies_of(item)))
 }
 
 /// A step's place in `dateStarted` order.

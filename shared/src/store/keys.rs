@@ -1,7 +1,7 @@
 //! Every key format of the table and the bucket. Private to the store: nothing outside `store/`
 //! builds or parses a key. The layout and its reasons are in docs/data-model.md.
 
-use crate::model::{Field, Status};
+use crate::model::Field;
 use chrono::{DateTime, Datelike, TimeZone, Utc};
 use sha2::{Digest, Sha256};
 
@@ -141,10 +141,6 @@ pub fn listing_pk(project: &str, bucket: &str, shard: u32, shards: u32, value: O
     use base64::Engine;
     let digest = Sha256::digest(listing_partition(project, bucket, shard, shards, value).as_bytes());
     base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(&digest[..12])
-}
-
-pub fn status_value(s: Status) -> &'static str {
-    s.as_str()
 }
 
 /// Listing sort key: `dateStarted` as 13-digit epoch milliseconds (fixed width, so string order is

@@ -105,7 +105,7 @@ fn live_steps(found: &[Item], now_epoch: i64) -> Vec<(String, StepSummary)> {
     found
         .iter()
         .filter(|it| keys::step_id_of(items::sort_key(it)).is_some() && !items::is_expired(it, now_epoch))
-        .filter_map(|it| Some((items::step_order(it)?, items::step_from_item(it)?.0)))
+        .filter_map(|it| Some((items::step_order(it)?, items::step_summary(it)?)))
         .collect()
 }
 

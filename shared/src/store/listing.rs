@@ -23,7 +23,7 @@ pub struct Plan {
 
 fn values_for(q: &ListQuery, index: ListIndex) -> Vec<String> {
     match index {
-        ListIndex::Status => q.statuses.iter().map(|s| keys::status_value(*s).to_string()).collect(),
+        ListIndex::Status => q.statuses.iter().map(|s| s.as_str().to_string()).collect(),
         ListIndex::Project => Vec::new(),
         _ => {
             let field = index.field();
