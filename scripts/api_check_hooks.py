@@ -1,31 +1,50 @@
 """Schemathesis hooks for scripts/api-check.
 
-Two refusals of schema-valid requests are right and cannot be expressed in OpenAPI, so their
+Three refusals of schema-valid requests are right and cannot be expressed in OpenAPI, so their
 "schema-valid request rejected" failures are dropped (the summary counts them as dropped); every other
 failure stands:
 
 - a `cursor` the server did not issue: a cursor is opaque and signed, so no generated one is valid
   (400 invalid_cursor);
 - `afterDate` not earlier than `beforeDate`: each is valid alone, the pair is not
-  (400 invalid_parameter naming beforeDate).
+  (400 invalid_parameter naming beforeDate);
+- a `q` keyword without a letter or digit (such as `€`): the pattern refuses the keywords made only of
+  ASCII, Latin-1 or General Punctuation non-alphanumerics, but cannot name every Unicode letter and
+  digit (400 invalid_parameter naming q).
 """
 
 import re
-from datetime import datetime, timezone
+from datetime import datetime, timedelta, timezone
 
 import schemathesis
 
 REJECTED_POSITIVE_DATA = "ST202"
+_EPOCH = datetime(1970, 1, 1, tzinfo=timezone.utc)
+# Year 0000, which the date pattern admits and datetime cannot hold, is read 400 years (one Gregorian
+# cycle, the same calendar) later and moved back.
+_CYCLE = timedelta(days=146097)
+# Unicode White_Space, which the service splits `q` on (str.split() also splits on U+001C-U+001F).
+_WHITESPACE = re.compile(r"[\t\n\x0b\x0c\r \x85\xa0\u1680\u2000-\u200a\u2028\u2029\u202f\u205f\u3000]+")
 
 
 def _instant(text):
-    """The instant a date parameter names (a leap second read as :59), or None when unreadable."""
+    """The time from the epoch to the instant a date parameter names (a leap second read as :59), or None
+    when unreadable."""
     text = re.sub(r"(T\d\d:\d\d:)60", r"\g<1>59", text.replace("z", "Z").replace("t", "T").replace(" ", "T", 1))
+    shift = timedelta(0)
+    if text.startswith("0000-"):
+        text, shift = "0400" + text[4:], _CYCLE
     try:
         t = datetime.fromisoformat(text)
     except ValueError:
         return None
-    return t if t.tzinfo else t.replace(tzinfo=timezone.utc)
+    t = t if t.tzinfo else t.replace(tzinfo=timezone.utc)
+    return t - _EPOCH - shift
+
+
+def _keyword_without_alphanumeric(q):
+    """Whether some keyword of `q` holds no letter or digit."""
+    return any(not any(c.isalnum() for c in word) for word in _WHITESPACE.split(q) if word)
 
 
 def _error(response):
@@ -49,5 +68,8 @@ def filter_failure(context, failure, case, response):
     if error.get("code") == "invalid_parameter" and error.get("parameter") == "beforeDate":
         after, before = _instant(str(query.get("afterDate"))), _instant(str(query.get("beforeDate")))
         if after is not None and before is not None and after >= before:
+            return False
+    if error.get("code") == "invalid_parameter" and error.get("parameter") == "q":
+        if isinstance(query.get("q"), str) and _keyword_without_alphanumeric(query["q"]):
             return False
     return True

@@ -83,10 +83,15 @@ pub struct StoredBody {
 
 impl StoredBody {
     pub fn new(body: &Body, inline_max: usize) -> Self {
+        Self::new_within(body, inline_max, MAX_INLINE_RAW_BYTES)
+    }
+
+    /// Like `new`, inline only while the body itself is at most `raw_max` bytes.
+    pub fn new_within(body: &Body, inline_max: usize, raw_max: usize) -> Self {
         StoredBody {
             sha256: body.sha256.clone(),
             size: body.raw.len() as u64,
-            placement: place(body, inline_max),
+            placement: place(body, inline_max, raw_max),
         }
     }
 
@@ -107,9 +112,9 @@ pub enum Placement {
 }
 
 /// Chooses inline (raw or gzip, whichever is smaller) when the stored form fits `inline_max` and
-/// the body itself is at most `MAX_INLINE_RAW_BYTES`.
-pub fn place(body: &Body, inline_max: usize) -> Placement {
-    if body.raw.len() > MAX_INLINE_RAW_BYTES {
+/// the body itself is at most `raw_max`.
+pub fn place(body: &Body, inline_max: usize, raw_max: usize) -> Placement {
+    if body.raw.len() > raw_max {
         return Placement::External;
     }
     let mut best = (Encoding::Raw, body.raw.clone());
@@ -176,7 +181,7 @@ mod tests {
     fn small_bodies_stay_inline_and_raw() {
         let b = Body::new(br#"{"a":1}"#.to_vec());
         assert_eq!(
-            place(&b, 8192),
+            place(&b, 8192, MAX_INLINE_RAW_BYTES),
             Placement::Inline {
                 encoding: Encoding::Raw,
                 data: b.raw.clone()
@@ -188,7 +193,7 @@ mod tests {
     fn compressible_bodies_are_gzipped_and_round_trip() {
         let text = format!("[{}]", vec!["\"hello world\""; 2000].join(","));
         let b = Body::new(text.into_bytes());
-        match place(&b, 8192) {
+        match place(&b, 8192, MAX_INLINE_RAW_BYTES) {
             Placement::Inline {
                 encoding: Encoding::Gzip,
                 data,
@@ -203,7 +208,7 @@ mod tests {
     #[test]
     fn huge_bodies_go_external_however_well_they_compress() {
         let b = Body::new(format!("\"{}\"", "a".repeat(MAX_INLINE_RAW_BYTES)).into_bytes());
-        assert_eq!(place(&b, 8192), Placement::External);
+        assert_eq!(place(&b, 8192, MAX_INLINE_RAW_BYTES), Placement::External);
     }
 
     #[test]
@@ -212,7 +217,7 @@ mod tests {
             .map(|i| format!("{:x}", i.wrapping_mul(2654435761)))
             .collect();
         let b = Body::new(format!("\"{noise}\"").into_bytes());
-        assert_eq!(place(&b, 8192), Placement::External);
+        assert_eq!(place(&b, 8192, MAX_INLINE_RAW_BYTES), Placement::External);
     }
 
     #[test]

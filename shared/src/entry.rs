@@ -43,7 +43,7 @@ macro_rules! serve_route {
 }
 
 // The last argument: whether the route issues or checks cursors (only those hold the cursor keys).
-serve_route!(serve_list, Endpoint::List, list, true);
+serve_route!(serve_list, Endpoint::List, listings, true);
 serve_route!(serve_get, Endpoint::Get, get, true);
 serve_route!(serve_steps, Endpoint::Steps, steps, true);
 serve_route!(serve_step, Endpoint::Step, step, false);

@@ -21,5 +21,6 @@ pub mod model;
 pub mod params;
 pub mod query;
 pub mod retry;
+pub mod search;
 pub mod store;
 pub mod telemetry;

@@ -4,8 +4,9 @@
 use crate::dates;
 use crate::error::ApiError;
 use crate::model::limits::{DEFAULT_LIMIT, MAX_INTEGRATIONS, MAX_LIMIT};
-use crate::model::{Field, Status};
-use crate::query::ListQuery;
+use crate::model::{Field, Level, LogField, Status};
+use crate::query::{ListQuery, LogQuery};
+use crate::search::Keywords;
 use chrono::{DateTime, Utc};
 use sha2::{Digest, Sha256};
 
@@ -139,36 +140,16 @@ impl ListParams {
             }
             q.statuses.sort();
         }
-        q.after = get("afterDate").map(|v| date(v, "afterDate")).transpose()?;
-        q.before = get("beforeDate").map(|v| date(v, "beforeDate")).transpose()?;
-        if let (Some(a), Some(b)) = (q.after, q.before) {
-            if a >= b {
-                return Err(ApiError::parameter(
-                    "beforeDate",
-                    "beforeDate must be later than afterDate",
-                ));
-            }
-        }
-        q.ascending = match get("sortBy") {
-            None => false,
-            Some(v) if v.eq_ignore_ascii_case("DESC") => false,
-            Some(v) if v.eq_ignore_ascii_case("ASC") => true,
-            Some(_) => return Err(ApiError::parameter("sortBy", "sortBy must be ASC or DESC")),
-        };
-        q.limit = limit(get("limit"))? as usize;
-        let count = match get("count") {
-            None => false,
-            Some(v) if v.eq_ignore_ascii_case("true") => true,
-            Some(v) if v.eq_ignore_ascii_case("false") => false,
-            Some(_) => return Err(ApiError::parameter("count", "count must be true or false")),
-        };
-        if get("q").is_some() {
-            return Err(ApiError::parameter("q", "keyword search is not available yet"));
-        }
+        let common = Common::parse(&get)?;
+        q.after = common.after;
+        q.before = common.before;
+        q.ascending = common.ascending;
+        q.limit = common.limit;
+        q.search = common.search;
         Ok(ListParams {
             filter: q,
-            cursor: cursor(get("cursor"))?,
-            count,
+            cursor: common.cursor,
+            count: common.count,
         })
     }
 
@@ -211,6 +192,7 @@ impl ListParams {
             f.after.map(dates::format),
             f.before.map(dates::format),
             f.ascending,
+            f.search.as_ref().map(|k| &k.tokens),
         ]);
         hex::encode(&Sha256::digest(canonical.to_string().as_bytes())[..12])
     }
@@ -226,15 +208,244 @@ impl ListParams {
         if !self.filter.statuses.is_empty() {
             q.append_pair("status", &self.statuses().join(","));
         }
-        for (name, at) in [("afterDate", self.filter.after), ("beforeDate", self.filter.before)] {
-            if let Some(t) = at {
-                q.append_pair(name, &dates::format(t));
+        let f = &self.filter;
+        append_common(
+            &mut q,
+            (f.after, f.before, f.ascending, f.limit),
+            f.search.as_ref(),
+            self.count,
+        );
+        q.append_pair("cursor", cursor);
+        q.finish()
+    }
+}
+
+/// What every listing takes besides its filters.
+struct Common {
+    after: Option<DateTime<Utc>>,
+    before: Option<DateTime<Utc>>,
+    ascending: bool,
+    limit: usize,
+    count: bool,
+    cursor: Option<String>,
+    search: Option<Keywords>,
+}
+
+impl Common {
+    fn parse<'a>(get: &impl Fn(&str) -> Option<&'a str>) -> Result<Common, ApiError> {
+        let after = get("afterDate").map(|v| date(v, "afterDate")).transpose()?;
+        let before = get("beforeDate").map(|v| date(v, "beforeDate")).transpose()?;
+        if let (Some(a), Some(b)) = (after, before) {
+            if a >= b {
+                return Err(ApiError::parameter(
+                    "beforeDate",
+                    "beforeDate must be later than afterDate",
+                ));
             }
         }
-        q.append_pair("sortBy", if self.filter.ascending { "ASC" } else { "DESC" });
-        q.append_pair("limit", &self.filter.limit.to_string());
-        if self.count {
-            q.append_pair("count", "true");
+        let ascending = match get("sortBy") {
+            None => false,
+            Some(v) if v.eq_ignore_ascii_case("DESC") => false,
+            Some(v) if v.eq_ignore_ascii_case("ASC") => true,
+            Some(_) => return Err(ApiError::parameter("sortBy", "sortBy must be ASC or DESC")),
+        };
+        Ok(Common {
+            after,
+            before,
+            ascending,
+            limit: limit(get("limit"))? as usize,
+            count: flag(get("count"), "count", false)?,
+            cursor: cursor(get("cursor"))?,
+            search: get("q")
+                .map(|v| Keywords::parse(v).map_err(|p| ApiError::parameter("q", p)))
+                .transpose()?,
+        })
+    }
+}
+
+fn flag(v: Option<&str>, name: &str, default: bool) -> Result<bool, ApiError> {
+    match v {
+        None => Ok(default),
+        Some(v) if v.eq_ignore_ascii_case("true") => Ok(true),
+        Some(v) if v.eq_ignore_ascii_case("false") => Ok(false),
+        Some(_) => Err(ApiError::parameter(name, format!("{name} must be true or false"))),
+    }
+}
+
+/// Range, order, page size, search and count, in the order every `nextLink` lists them.
+fn append_common(
+    q: &mut url::form_urlencoded::Serializer<'_, String>,
+    (after, before, ascending, limit): (Option<DateTime<Utc>>, Option<DateTime<Utc>>, bool, usize),
+    search: Option<&Keywords>,
+    count: bool,
+) {
+    for (name, at) in [("afterDate", after), ("beforeDate", before)] {
+        if let Some(t) = at {
+            q.append_pair(name, &dates::format(t));
+        }
+    }
+    q.append_pair("sortBy", if ascending { "ASC" } else { "DESC" });
+    q.append_pair("limit", &limit.to_string());
+    if let Some(k) = search {
+        q.append_pair("q", &k.text);
+    }
+    if count {
+        q.append_pair("count", "true");
+    }
+}
+
+const LOG_KNOWN: [&str; 14] = [
+    "level",
+    "type",
+    "userId",
+    "integrationId",
+    "workflowId",
+    "traceId",
+    "afterDate",
+    "beforeDate",
+    "sortBy",
+    "limit",
+    "cursor",
+    "count",
+    "q",
+    "includeBody",
+];
+
+/// The event-log filters that are dimensions, in the order links and fingerprints list them.
+const LOG_DIMENSIONS: [LogField; 4] = [
+    LogField::IntegrationId,
+    LogField::EndUserId,
+    LogField::WorkflowId,
+    LogField::TraceId,
+];
+
+/// A validated event-log listing request.
+#[derive(Clone, Debug, PartialEq)]
+pub struct LogParams {
+    pub filter: LogQuery,
+    pub cursor: Option<String>,
+    pub count: bool,
+    /// `false`: leave `payload` out.
+    pub include_body: bool,
+}
+
+impl LogParams {
+    pub fn parse(pairs: &[(String, String)]) -> Result<Self, ApiError> {
+        let get = known(pairs, &LOG_KNOWN)?;
+        let mut q = LogQuery::default();
+        for field in LOG_DIMENSIONS {
+            let name = field.parameter();
+            let Some(v) = get(name) else { continue };
+            let values = match field.dimension() {
+                Some(true) => list(v, name)?,
+                _ => vec![single(v, name)?],
+            };
+            if values.len() > MAX_INTEGRATIONS {
+                return Err(ApiError::parameter(
+                    name,
+                    format!("at most {MAX_INTEGRATIONS} values may be given"),
+                ));
+            }
+            q.dimensions.push((field, values));
+        }
+        if let Some(v) = get("level") {
+            for l in list(v, "level")? {
+                let level = Level::parse(&l).ok_or_else(|| {
+                    ApiError::parameter("level", format!("unknown level {l:?}; use DEBUG, INFO, WARN or ERROR"))
+                })?;
+                if !q.levels.contains(&level) {
+                    q.levels.push(level);
+                }
+            }
+            q.levels.sort();
+        }
+        if let Some(v) = get("type") {
+            q.types = list(v, "type")?;
+            if q.types.len() > MAX_INTEGRATIONS {
+                return Err(ApiError::parameter(
+                    "type",
+                    format!("at most {MAX_INTEGRATIONS} values may be given"),
+                ));
+            }
+        }
+        let common = Common::parse(&get)?;
+        q.after = common.after;
+        q.before = common.before;
+        q.ascending = common.ascending;
+        q.limit = common.limit;
+        q.search = common.search;
+        Ok(LogParams {
+            filter: q,
+            cursor: common.cursor,
+            count: common.count,
+            include_body: flag(get("includeBody"), "includeBody", true)?,
+        })
+    }
+
+    pub fn query(&self, project: &str, now: DateTime<Utc>) -> LogQuery {
+        LogQuery {
+            project: project.to_string(),
+            now,
+            ..self.filter.clone()
+        }
+    }
+
+    fn values(&self, field: LogField) -> Option<&[String]> {
+        self.filter
+            .dimensions
+            .iter()
+            .find(|(f, _)| *f == field)
+            .map(|(_, v)| v.as_slice())
+    }
+
+    /// As `ListParams::fingerprint`, for event logs (a cursor of one listing never opens the other).
+    pub fn fingerprint(&self) -> String {
+        let f = &self.filter;
+        let sorted = |v: &[String]| {
+            let mut v: Vec<String> = v.to_vec();
+            v.sort();
+            v
+        };
+        let dimensions: Vec<Vec<String>> = LOG_DIMENSIONS
+            .iter()
+            .map(|d| sorted(self.values(*d).unwrap_or_default()))
+            .collect();
+        let canonical = serde_json::json!([
+            "logs",
+            dimensions,
+            f.levels.iter().map(|l| l.as_str()).collect::<Vec<_>>(),
+            sorted(&f.types),
+            f.after.map(dates::format),
+            f.before.map(dates::format),
+            f.ascending,
+            f.search.as_ref().map(|k| &k.tokens),
+        ]);
+        hex::encode(&Sha256::digest(canonical.to_string().as_bytes())[..12])
+    }
+
+    pub fn query_with_cursor(&self, cursor: &str) -> String {
+        let mut q = url::form_urlencoded::Serializer::new(String::new());
+        for field in LOG_DIMENSIONS {
+            if let Some(values) = self.values(field) {
+                q.append_pair(field.parameter(), &values.join(","));
+            }
+        }
+        let f = &self.filter;
+        if !f.levels.is_empty() {
+            let levels: Vec<&str> = f.levels.iter().map(|l| l.as_str()).collect();
+            q.append_pair("level", &levels.join(","));
+        }
+        if !f.types.is_empty() {
+            q.append_pair("type", &f.types.join(","));
+        }
+        append_common(
+            &mut q,
+            (f.after, f.before, f.ascending, f.limit),
+            f.search.as_ref(),
+            self.count,
+        );
+        if !self.include_body {
+            q.append_pair("includeBody", "false");
         }
         q.append_pair("cursor", cursor);
         q.finish()

@@ -1,7 +1,8 @@
 //! Typed reads: what a listing asks for and what comes back. The store plans and runs them; the API
 //! builds them from parameters and signs positions into cursors.
 
-use crate::model::{Field, Status};
+use crate::model::{Field, Level, LogField, Status};
+use crate::search::Keywords;
 use chrono::{DateTime, Utc};
 
 /// A filtered, ordered listing of one project's executions.
@@ -19,6 +20,27 @@ pub struct ListQuery {
     pub limit: usize,
     /// The clock of the request: records past their retention are never returned.
     pub now: DateTime<Utc>,
+    /// Keyword search over the execution's bodies and those of its steps.
+    pub search: Option<Keywords>,
+}
+
+/// A filtered, ordered listing of one project's event logs, on `timestamp`.
+#[derive(Clone, Debug, Default, PartialEq)]
+pub struct LogQuery {
+    pub project: String,
+    /// Exact-match filters on `endUserId`, `integrationId`, `workflowId`, `traceId`.
+    pub dimensions: Vec<(LogField, Vec<String>)>,
+    /// Any of these levels; empty means every level.
+    pub levels: Vec<Level>,
+    /// Any of these types; empty means every type.
+    pub types: Vec<String>,
+    pub after: Option<DateTime<Utc>>,
+    pub before: Option<DateTime<Utc>>,
+    pub ascending: bool,
+    pub limit: usize,
+    pub now: DateTime<Utc>,
+    /// Keyword search over payload, message and error.
+    pub search: Option<Keywords>,
 }
 
 /// Where a read stopped: opaque outside the store, which alone knows what it holds. The API signs
@@ -34,6 +56,8 @@ pub struct Page<T> {
     pub next: Option<Position>,
     /// The read budget ended before the page was full.
     pub partial: bool,
+    /// How far reading got in the listing's order: everything up to this instant has been examined.
+    pub reached: Option<DateTime<Utc>>,
 }
 
 /// How much one request may read: items examined (matches and those a filter dropped alike).

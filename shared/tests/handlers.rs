@@ -397,7 +397,7 @@ async fn bad_requests_get_clear_errors_and_bad_events_write_nothing() {
         (vec![("userId", "")], "userId"),
         (vec![("integration", "a,,b")], "integration"),
         (vec![("status", "DONE")], "status"),
-        (vec![("q", "x")], "q"),
+        (vec![("q", "---")], "q"),
         (vec![("colour", "red")], "colour"),
     ] {
         let (status, body) = call(&store, Endpoint::List, &get(list, &query, &k)).await;
@@ -496,4 +496,328 @@ mod paging {
             });
         }
     }
+}
+
+// ---- event logs, traces and keyword search
+
+async fn load_logs_fixture(store: &MemoryStore) -> Vec<Outcome> {
+    let envelope = parse_envelope(&fixture("ingest-logs.json")).unwrap();
+    ingest(store, &Settings::defaults(), &envelope.events, now()).await
+}
+
+fn log(p: &str, id: Option<&str>, minutes_ago: i64, extra: Value) -> Value {
+    let at = runledger::dates::format(now() - chrono::Duration::minutes(minutes_ago));
+    let mut e = json!({"kind": "log", "projectId": p, "timestamp": at, "level": "INFO",
+                       "type": "WEBHOOK_TRIGGER", "message": "Webhook Trigger request received"});
+    if let Some(id) = id {
+        e["id"] = json!(id);
+    }
+    e.as_object_mut().unwrap().extend(extra.as_object().unwrap().clone());
+    e
+}
+
+fn times(page: &Value, list: &str, field: &str) -> Vec<String> {
+    page[list]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|x| x[field].as_str().unwrap().to_string())
+        .collect()
+}
+
+#[tokio::test]
+async fn trigger_events_are_stored_once_listed_by_filter_and_traced_in_one_read() {
+    let _g = SERIAL.lock().await;
+    let store = store();
+    let first = load_logs_fixture(&store).await;
+    assert!(first.iter().all(|o| *o == Outcome::Accepted), "{first:?}");
+    let again = load_logs_fixture(&store).await;
+    assert!(
+        again.iter().all(|o| *o == Outcome::Duplicate),
+        "a retried event, with or without an id, is a duplicate: {again:?}"
+    );
+    let k = key(&store, "demo").await;
+
+    let (status, page) = call(&store, Endpoint::EventLogs, &request("event-logs.json", &k)).await;
+    assert_eq!(status, 200, "{page}");
+    assert_eq!(
+        ids(&page, "eventLogs"),
+        ["log-webhook-2"],
+        "ERROR or WARN webhook logs only"
+    );
+    assert_eq!(page["eventLogs"][0]["level"], "ERROR");
+    assert!(page["eventLogs"][0]["payload"].is_object());
+
+    let (_, all) = call(
+        &store,
+        Endpoint::EventLogs,
+        &get("/v1/projects/demo/event-logs", &[("includeBody", "false")], &k),
+    )
+    .await;
+    let listed = all["eventLogs"].as_array().unwrap();
+    assert_eq!(listed.len(), 16);
+    assert!(listed.iter().all(|l| l.get("payload").is_none()), "includeBody=false");
+    let stamps = times(&all, "eventLogs", "timestamp");
+    assert!(stamps.windows(2).all(|w| w[0] >= w[1]), "newest first");
+    assert!(
+        listed.iter().any(|l| l["id"].as_str().unwrap().starts_with("lg-")),
+        "the log sent without an id got a derived one"
+    );
+
+    let (_, by_user) = call(
+        &store,
+        Endpoint::EventLogs,
+        &get(
+            "/v1/projects/demo/event-logs",
+            &[("userId", "user-7"), ("level", "info"), ("count", "true")],
+            &k,
+        ),
+    )
+    .await;
+    assert!(by_user["eventLogs"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .all(|l| l["endUserId"] == "user-7" && l["level"] == "INFO"));
+    assert_eq!(by_user["total"], by_user["eventLogs"].as_array().unwrap().len());
+    assert_eq!(by_user["totalExact"], true);
+
+    // A webhook trigger event and the three executions it started, in time order, in one read.
+    let settings = Settings::defaults();
+    let service = Service {
+        settings: &settings,
+        store: &store,
+    };
+    service.trace(&request("trace.json", &k), now()).await;
+    let before = store.backend.calls();
+    let response = service.trace(&request("trace.json", &k), now()).await;
+    assert_eq!(store.backend.calls() - before, 1, "one Query for the whole trace");
+    let trace: Value = serde_json::from_str(&response.body).unwrap();
+    assert_eq!(response.status, 200, "{trace}");
+    assert_eq!(trace["traceId"], "trace-webhook-1");
+    assert_eq!(ids(&trace, "eventLogs"), ["log-webhook-1"]);
+    assert_eq!(
+        ids(&trace, "workflowExecutions"),
+        ["exec-webhook-1a", "exec-webhook-1b", "exec-webhook-1c"]
+    );
+    let log_time = &trace["eventLogs"][0]["timestamp"];
+    assert!(times(&trace, "workflowExecutions", "dateStarted")
+        .iter()
+        .all(|t| t.as_str() > log_time.as_str().unwrap()));
+    assert!(
+        trace["eventLogs"][0]["payload"].is_object(),
+        "the trace carries payloads"
+    );
+
+    let (status, missing) = call(
+        &store,
+        Endpoint::Trace,
+        &get("/v1/projects/demo/traces/no-such-trace", &[], &k),
+    )
+    .await;
+    assert_eq!((status, missing["error"]["code"].as_str()), (404, Some("not_found")));
+}
+
+#[tokio::test]
+async fn bad_log_events_are_rejected_with_reasons_and_write_nothing() {
+    let _g = SERIAL.lock().await;
+    let store = store();
+    let report = load(
+        &store,
+        &[
+            log("p1", Some("a"), 5, json!({"level": "LOUD"})),
+            log("p1", Some("b"), 5, json!({"message": ""})),
+            log("p1", Some("c"), 5, json!({"type": "a,b"})),
+            log("p1", Some("d#x"), 5, json!({})),
+            log("p1", Some("e"), 200 * 24 * 60, json!({})),
+            log("p1", Some("f"), 5, json!({"colour": "red"})),
+            log("p1", Some("g"), 5, json!({"integrationId": " sf"})),
+        ],
+    )
+    .await;
+    assert_eq!(report.accepted, 0);
+    let codes: Vec<&str> = report.rejected.iter().map(|r| r.code).collect();
+    assert_eq!(
+        codes,
+        [
+            "invalid_event",
+            "invalid_event",
+            "invalid_event",
+            "invalid_event",
+            "expired",
+            "invalid_event",
+            "invalid_event"
+        ]
+    );
+    assert_eq!(store.backend.item_count(), 0);
+}
+
+/// About a megabyte of JSON records, with `needle` only in the last one.
+fn big_payload(needle: &str) -> Value {
+    let mut records: Vec<Value> = (0..20000)
+        .map(|i| json!({"Id": format!("rec{i:07}"), "Name": format!("Account {i}"), "Owner": "someone else"}))
+        .collect();
+    records.push(json!({"Id": needle, "Name": "Acme Corp"}));
+    json!({"records": records})
+}
+
+#[tokio::test]
+async fn search_finds_a_token_deep_in_a_large_payload_and_never_a_substring() {
+    let _g = SERIAL.lock().await;
+    let store = store();
+    let payload = big_payload("00Q5g000004XyZ");
+    assert!(payload.to_string().len() > 1_000_000);
+    let report = load(
+        &store,
+        &[
+            log("p1", Some("big"), 10, json!({"payload": payload})),
+            log("p1", Some("small"), 20, json!({"payload": {"Id": "00Q5g000004XyZ"}})),
+            log("p1", Some("other"), 30, json!({"payload": {"Name": "Acme Corp"}})),
+            execution("p1", "e-in-step", 40, json!({"input": {"lead": "nothing"}})),
+            step("p1", "e-in-step", "s1", 40),
+            execution(
+                "p1",
+                "e-in-output",
+                50,
+                json!({"output": big_payload("00Q5g000004XyZ")}),
+            ),
+            execution(
+                "p1",
+                "e-in-error",
+                60,
+                json!({"status": "FAILED", "error": {"code": "RATE_LIMITED", "message": "Acme quota exhausted"}}),
+            ),
+            execution("p1", "e-none", 70, json!({})),
+        ],
+    )
+    .await;
+    assert_eq!(report.accepted, 8, "{report:?}");
+    let k = key(&store, "p1").await;
+    let search = |route: &'static str, q: &'static str| {
+        let k = k.clone();
+        let store = &store;
+        async move {
+            let endpoint = if route == "event-logs" {
+                Endpoint::EventLogs
+            } else {
+                Endpoint::List
+            };
+            let list = if route == "event-logs" {
+                "eventLogs"
+            } else {
+                "workflowExecutions"
+            };
+            let path = format!("/v1/projects/p1/{route}");
+            let (status, page) = call(store, endpoint, &get(&path, &[("q", q)], &k)).await;
+            assert_eq!(status, 200, "{page}");
+            assert!(page["searchedUntil"].is_string(), "{page}");
+            let mut found = ids(&page, list);
+            found.sort();
+            found
+        }
+    };
+    assert_eq!(search("event-logs", "00q5g000004xyz").await, ["big", "small"]);
+    assert_eq!(
+        search("event-logs", "00Q5g000004XyZ Acme").await,
+        ["big"],
+        "both keywords"
+    );
+    assert!(
+        search("event-logs", "XyZ").await.is_empty(),
+        "a substring is not a token"
+    );
+    assert_eq!(
+        search("event-logs", "webhook received").await.len(),
+        3,
+        "messages count"
+    );
+    assert_eq!(search("workflow-executions", "00Q5g000004XyZ").await, ["e-in-output"]);
+    assert_eq!(
+        search("workflow-executions", "s1").await,
+        ["e-in-step"],
+        "step bodies count"
+    );
+    assert_eq!(
+        search("workflow-executions", "quota rate_limited").await,
+        ["e-in-error"]
+    );
+    assert!(search("workflow-executions", "acme nothing").await.is_empty());
+
+    // The large bodies were stored in S3, and searched there.
+    let (_, page) = call(
+        &store,
+        Endpoint::EventLogs,
+        &get("/v1/projects/p1/event-logs", &[("q", "acme 00Q5g000004XyZ")], &k),
+    )
+    .await;
+    let reference = &page["eventLogs"][0]["payload"]["$ref"];
+    assert!(reference["size"].as_u64().unwrap() > 1_000_000, "{page}");
+
+    for bad in ["", "---", "a b c d e f g h i j k"] {
+        let (status, e) = call(
+            &store,
+            Endpoint::List,
+            &get("/v1/projects/p1/workflow-executions", &[("q", bad)], &k),
+        )
+        .await;
+        assert_eq!((status, e["error"]["parameter"].as_str()), (400, Some("q")), "{bad:?}");
+    }
+}
+
+#[tokio::test]
+async fn a_search_reads_within_the_budget_and_says_how_far_it_got() {
+    let _g = SERIAL.lock().await;
+    let store = store();
+    let mut events = Vec::new();
+    for i in 0..120 {
+        let word = if i % 30 == 7 { "needle" } else { "hay" };
+        events.push(execution(
+            "p1",
+            &format!("e{i:03}"),
+            i * 60,
+            json!({"input": {"w": word, "i": i}}),
+        ));
+    }
+    assert_eq!(load(&store, &events).await.accepted, 120);
+    let k = key(&store, "p1").await;
+    let mut settings = Settings::defaults();
+    settings.read_budget_items = 40;
+    let mut query = vec![
+        ("q".to_string(), "needle".to_string()),
+        ("limit".to_string(), "10".to_string()),
+        ("count".to_string(), "true".to_string()),
+    ];
+    let mut found = Vec::new();
+    let mut reached = Vec::new();
+    let mut pages = 0;
+    loop {
+        let pairs: Vec<(&str, &str)> = query.iter().map(|(a, b)| (a.as_str(), b.as_str())).collect();
+        let (status, page) = call_with(
+            &store,
+            &settings,
+            Endpoint::List,
+            &get("/v1/projects/p1/workflow-executions", &pairs, &k),
+        )
+        .await;
+        assert_eq!(status, 200, "{page}");
+        pages += 1;
+        if pages == 1 {
+            assert_eq!(
+                (page["total"].as_u64(), page["totalExact"].as_bool()),
+                (Some(4), Some(true))
+            );
+        }
+        found.extend(ids(&page, "workflowExecutions"));
+        reached.push(page["searchedUntil"].as_str().unwrap().to_string());
+        let Some(next) = page["nextLink"].as_str() else { break };
+        assert_eq!(page["partial"], true, "only the budget ends a page before it fills");
+        query = url::Url::parse(next)
+            .unwrap()
+            .query_pairs()
+            .map(|(a, b)| (a.into_owned(), b.into_owned()))
+            .collect();
+    }
+    assert_eq!(found, ["e007", "e037", "e067", "e097"]);
+    assert!(pages > 3, "a budget of 40 reads cannot search 120 executions at once");
+    assert!(reached.windows(2).all(|w| w[0] > w[1]), "{reached:?}");
 }

@@ -3,11 +3,11 @@
 //! Each route's method on `Service` takes only the store capabilities that route uses.
 
 use super::links::Links;
-use super::{auth, get, list, step, steps, ApiRequest, ApiResponse, Endpoint, Route};
+use super::{auth, get, list, logs, step, steps, trace, ApiRequest, ApiResponse, Endpoint, Route};
 use crate::config::Settings;
 use crate::error::ApiError;
-use crate::params::{self, ListParams, PageParams};
-use crate::store::{LinkBodies, ListExecutions, ReadExecution, ReadKeys, ReadStep};
+use crate::params::{self, ListParams, LogParams, PageParams};
+use crate::store::{LinkBodies, ListExecutions, ListLogs, ReadExecution, ReadKeys, ReadStep, ReadTrace};
 use chrono::{DateTime, Utc};
 use lambda_http::{Body, Request, RequestExt, Response};
 use std::future::Future;
@@ -153,9 +153,38 @@ impl<S: ReadKeys + ReadStep + LinkBodies> Service<'_, S> {
     }
 }
 
+impl<S: ReadKeys + ListLogs + LinkBodies> Service<'_, S> {
+    pub async fn event_logs(&self, req: &ApiRequest, now: DateTime<Utc>) -> ApiResponse {
+        self.serve(Endpoint::EventLogs, req, LogParams::parse, |route, params| async move {
+            logs::event_logs(self.store, &self.links(&route, req), &params, now).await
+        })
+        .await
+    }
+}
+
+impl<S: ReadKeys + ReadTrace + LinkBodies> Service<'_, S> {
+    pub async fn trace(&self, req: &ApiRequest, now: DateTime<Utc>) -> ApiResponse {
+        self.serve(Endpoint::Trace, req, params::none, |route, ()| async move {
+            trace::trace(self.store, route.project(), route.trace(), now).await
+        })
+        .await
+    }
+}
+
+impl<S: ReadKeys + ListExecutions + ListLogs + ReadTrace + LinkBodies> Service<'_, S> {
+    /// The list function's routes: the executions and event-log listings and traces.
+    pub async fn listings(&self, req: &ApiRequest, now: DateTime<Utc>) -> ApiResponse {
+        match Route::parse(&req.path).map(|r| r.endpoint()) {
+            Some(Endpoint::EventLogs) => self.event_logs(req, now).await,
+            Some(Endpoint::Trace) => self.trace(req, now).await,
+            _ => self.list(req, now).await,
+        }
+    }
+}
+
 impl<S> Service<'_, S>
 where
-    S: ReadKeys + ListExecutions + ReadExecution + ReadStep + LinkBodies,
+    S: ReadKeys + ListExecutions + ListLogs + ReadTrace + ReadExecution + ReadStep + LinkBodies,
 {
     /// Any route, for tools and tests that hold a store with every capability.
     pub async fn respond(&self, endpoint: Endpoint, req: &ApiRequest, now: DateTime<Utc>) -> ApiResponse {
@@ -164,17 +193,20 @@ where
             Endpoint::Get => self.get(req, now).await,
             Endpoint::Steps => self.steps(req, now).await,
             Endpoint::Step => self.step(req, now).await,
+            Endpoint::EventLogs => self.event_logs(req, now).await,
+            Endpoint::Trace => self.trace(req, now).await,
         }
     }
 }
 
-/// One Lambda invocation of an HTTP function: `answer` is the route's `Service` method.
-pub async fn handle<F, Fut>(endpoint: Endpoint, req: Request, answer: F) -> Response<Body>
+/// One Lambda invocation of an HTTP function: `answer` is the function's `Service` method.
+pub async fn handle<F, Fut>(function: Endpoint, req: Request, answer: F) -> Response<Body>
 where
     F: FnOnce(ApiRequest, DateTime<Utc>) -> Fut,
     Fut: Future<Output = ApiResponse>,
 {
     let api = api_request(&req);
+    let endpoint = Route::parse(&api.path).map_or(function, |r| r.endpoint());
     let span = tracing::info_span!("request", requestId = %api.request_id);
     let started = std::time::Instant::now();
     crate::metrics::take_round_trips();

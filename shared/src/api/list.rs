@@ -25,6 +25,9 @@ pub struct ListResponse {
     /// `false`: the count's budget ended first and `total` is a lower bound.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub total_exact: Option<bool>,
+    /// With `q`: the `dateStarted` the search has read back (or forward) to.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub searched_until: Option<String>,
 }
 
 pub async fn list<R: ListExecutions>(
@@ -72,5 +75,6 @@ pub async fn list<R: ListExecutions>(
         partial: page.partial,
         total: count.map(|c| c.total),
         total_exact: count.map(|c| c.exact),
+        searched_until: query.search.as_ref().and(page.reached).map(crate::dates::format),
     })
 }

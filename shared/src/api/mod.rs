@@ -1,4 +1,5 @@
-//! HTTP API: routing, auth, and the list / get / steps / step handlers. The Lambda adapter (`http`)
+//! HTTP API: routing, auth, and the handlers (executions: list / get / steps / step; event logs;
+//! traces). The Lambda adapter (`http`)
 //! turns API Gateway events into `ApiRequest`s; handlers never see Lambda types, and take only the
 //! store capabilities they use.
 
@@ -7,8 +8,10 @@ pub mod get;
 pub mod http;
 pub mod links;
 pub mod list;
+pub mod logs;
 pub mod step;
 pub mod steps;
+pub mod trace;
 mod views;
 
 use crate::error::ApiError;
@@ -85,15 +88,25 @@ pub enum Route {
         execution: String,
         step: String,
     },
+    EventLogs {
+        project: String,
+    },
+    Trace {
+        project: String,
+        trace: String,
+    },
 }
 
-/// Which function a binary is; each serves one route.
+/// The routes, as handlers and logs name them. The list function serves the three listings
+/// (executions, event logs, traces); every other route has a function of its own.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Endpoint {
     List,
     Get,
     Steps,
     Step,
+    EventLogs,
+    Trace,
 }
 
 impl Route {
@@ -127,6 +140,13 @@ impl Route {
                     step: s.to_string(),
                 })
             }
+            ["v1", "projects", p, "event-logs"] if ok(p) => Some(Route::EventLogs { project: p.to_string() }),
+            ["v1", "projects", p, "traces", t] if ok(p) && crate::model::values::value_problem(t, false).is_none() => {
+                Some(Route::Trace {
+                    project: p.to_string(),
+                    trace: t.to_string(),
+                })
+            }
             _ => None,
         }
     }
@@ -136,14 +156,24 @@ impl Route {
             Route::List { project }
             | Route::Get { project, .. }
             | Route::Steps { project, .. }
-            | Route::Step { project, .. } => project,
+            | Route::Step { project, .. }
+            | Route::EventLogs { project }
+            | Route::Trace { project, .. } => project,
+        }
+    }
+
+    /// The trace a route names ("" unless the trace route).
+    pub fn trace(&self) -> &str {
+        match self {
+            Route::Trace { trace, .. } => trace,
+            _ => "",
         }
     }
 
     /// The execution a route names ("" for the listing).
     pub fn execution(&self) -> &str {
         match self {
-            Route::List { .. } => "",
+            Route::List { .. } | Route::EventLogs { .. } | Route::Trace { .. } => "",
             Route::Get { execution, .. } | Route::Steps { execution, .. } | Route::Step { execution, .. } => execution,
         }
     }
@@ -162,6 +192,8 @@ impl Route {
             Route::Get { .. } => Endpoint::Get,
             Route::Steps { .. } => Endpoint::Steps,
             Route::Step { .. } => Endpoint::Step,
+            Route::EventLogs { .. } => Endpoint::EventLogs,
+            Route::Trace { .. } => Endpoint::Trace,
         }
     }
 }
@@ -214,6 +246,18 @@ mod tests {
                 execution: "e1".into()
             })
         );
+        assert_eq!(
+            Route::parse("/v1/projects/p1/event-logs"),
+            Some(Route::EventLogs { project: "p1".into() })
+        );
+        assert_eq!(
+            Route::parse("/v1/projects/p1/traces/t%201"),
+            Some(Route::Trace {
+                project: "p1".into(),
+                trace: "t 1".into()
+            })
+        );
+        assert_eq!(Route::parse("/v1/projects/p1/traces/%20t"), None);
         assert_eq!(Route::parse("/v1/projects/p1/other"), None);
         assert_eq!(Route::parse("/v1/projects/p1/workflow-executions/.."), None);
         assert_eq!(Route::parse("/v1/projects/p%23x/workflow-executions"), None);

@@ -1,9 +1,9 @@
-//! Response shapes shared by get and step: bodies inline or as presigned `$ref`s, and `error`.
+//! Response shapes: bodies inline or as presigned `$ref`s, `error`, and event logs.
 
 use crate::bodies::{BodyRef, BodyView, Placement, StoredBody, CONTENT_TYPE};
 use crate::error::ApiError;
 use crate::model::ErrorSummary;
-use crate::store::{BodyLocation, LinkBodies, RecordBodies};
+use crate::store::{BodyLocation, LinkBodies, LogRecord, RecordBodies};
 use serde::Serialize;
 use serde_json::value::RawValue;
 
@@ -20,7 +20,7 @@ pub struct ErrorView {
 async fn body_view<L: LinkBodies>(
     links: &L,
     project: &str,
-    execution: &str,
+    execution: Option<&str>,
     body: Option<&StoredBody>,
 ) -> Result<Option<BodyView>, ApiError> {
     let Some(body) = body else { return Ok(None) };
@@ -82,14 +82,53 @@ pub async fn record_view<L: LinkBodies, T: Serialize>(
         _ => serde_json::Map::new(),
     };
     fields.remove("error");
-    let details = body_view(links, project, execution, bodies.error_details.as_ref()).await?;
+    let owner = Some(execution);
+    let details = body_view(links, project, owner, bodies.error_details.as_ref()).await?;
     Ok(RecordView {
         summary: fields,
-        input: body_view(links, project, execution, bodies.input.as_ref()).await?,
-        output: body_view(links, project, execution, bodies.output.as_ref()).await?,
+        input: body_view(links, project, owner, bodies.input.as_ref()).await?,
+        output: body_view(links, project, owner, bodies.output.as_ref()).await?,
         error: error.map(|e| ErrorView {
             summary: e.clone(),
             details,
         }),
     })
+}
+
+/// An event log as listings and traces return it: its fields, its error with details, and its
+/// payload unless the client asked to leave bodies out.
+#[derive(Debug, Serialize)]
+pub struct LogView {
+    #[serde(flatten)]
+    pub entry: serde_json::Map<String, serde_json::Value>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub error: Option<ErrorView>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub payload: Option<BodyView>,
+}
+
+pub async fn log_view<L: LinkBodies>(links: &L, record: &LogRecord, include_body: bool) -> Result<LogView, ApiError> {
+    let project = record.entry.project_id.as_str();
+    let mut entry = match serde_json::to_value(&record.entry) {
+        Ok(serde_json::Value::Object(m)) => m,
+        _ => serde_json::Map::new(),
+    };
+    entry.remove("error");
+    let error = match &record.entry.error {
+        Some(e) => Some(ErrorView {
+            summary: e.clone(),
+            details: if include_body {
+                body_view(links, project, None, record.error_details.as_ref()).await?
+            } else {
+                None
+            },
+        }),
+        None => None,
+    };
+    let payload = if include_body {
+        body_view(links, project, None, record.payload.as_ref()).await?
+    } else {
+        None
+    };
+    Ok(LogView { entry, error, payload })
 }

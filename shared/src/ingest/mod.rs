@@ -3,8 +3,10 @@
 //! inline) as one put guarded by the version that was read. That put is the commit point: an S3
 //! object nobody points at is invisible, so an event is stored completely or reported failed, never
 //! half-visible. Lost races re-read strongly consistently and re-merge; throttling and 5xx retry
-//! with capped backoff and jitter. `lambda` adapts direct and SQS invocations; `report` is what
-//! producers get back.
+//! with capped backoff and jitter. An execution whose bodies or errors bring new tokens gets its
+//! token fingerprints written before its records (a superset never hides a match). Event logs are
+//! immutable: each is one put that succeeds only if it is new. `lambda` adapts direct and SQS
+//! invocations; `report` is what producers get back.
 
 pub mod lambda;
 pub mod plan;
@@ -13,11 +15,14 @@ pub mod wire;
 
 pub use lambda::{handle_invocation, InvocationResult};
 pub use report::{codes, Outcome, Report};
-pub use wire::{parse_envelope, parse_event, Envelope, EnvelopeError, Event};
+pub use wire::{parse_any, parse_envelope, parse_event, parse_log, Envelope, EnvelopeError, Event, LogEvent, Parsed};
 
+use crate::bodies::{Placement, StoredBody};
 use crate::config::Settings;
+use crate::model::limits::MAX_LOG_INLINE_RAW_BYTES;
 use crate::retry;
-use crate::store::{CommitUnits, StoreError, UnitKey};
+use crate::search::Fingerprints;
+use crate::store::{AppendLogs, CommitUnits, LogWrite, StoreError, TokensCommit, UnitKey};
 use chrono::{DateTime, Utc};
 use futures::stream::{self, StreamExt};
 use plan::{plan_unit, UnitWrite};
@@ -28,16 +33,16 @@ use std::collections::{BTreeMap, HashMap};
 const CONCURRENCY: usize = 8;
 
 /// Validates and stores a batch of raw events; one outcome per event, in order.
-pub async fn ingest<S: CommitUnits>(
+pub async fn ingest<S: CommitUnits + AppendLogs>(
     store: &S,
     settings: &Settings,
     raw: &[Box<RawValue>],
     now: DateTime<Utc>,
 ) -> Vec<Outcome> {
     let mut outcomes: Vec<Outcome> = Vec::with_capacity(raw.len());
-    let mut parsed: Vec<Option<Event>> = Vec::with_capacity(raw.len());
+    let mut parsed: Vec<Option<Parsed>> = Vec::with_capacity(raw.len());
     for r in raw {
-        match parse_event(r, now, settings) {
+        match parse_any(r, now, settings) {
             Ok(e) => {
                 outcomes.push(Outcome::Accepted);
                 parsed.push(Some(e));
@@ -51,12 +56,21 @@ pub async fn ingest<S: CommitUnits>(
     let mut pending: Vec<usize> = (0..raw.len()).filter(|&i| parsed[i].is_some()).collect();
     let mut attempt = 0;
     while !pending.is_empty() {
-        let events: Vec<(usize, &Event)> = pending
-            .iter()
-            .map(|&i| (i, parsed[i].as_ref().expect("parsed")))
-            .collect();
+        let mut events: Vec<(usize, &Event)> = Vec::new();
+        let mut logs: Vec<(usize, &LogEvent)> = Vec::new();
+        for &i in &pending {
+            match &parsed[i] {
+                Some(Parsed::Record(e)) => events.push((i, e)),
+                Some(Parsed::Log(l)) => logs.push((i, l)),
+                None => {}
+            }
+        }
         // After a lost race, read what won with strong consistency before merging again.
-        let results = apply_once(store, settings, &events, now, attempt > 0).await;
+        let (mut results, log_results) = futures::join!(
+            apply_once(store, settings, &events, now, attempt > 0),
+            append_logs(store, settings, &logs, now)
+        );
+        results.extend(log_results);
         let mut retry_these = Vec::new();
         for (i, result) in results {
             match result {
@@ -87,6 +101,55 @@ pub async fn ingest<S: CommitUnits>(
 
 type Results = Vec<(usize, Result<Outcome, StoreError>)>;
 
+/// Stores event logs: large bodies to S3 first, then each log as one put that succeeds only if it
+/// is new (a log already stored is a duplicate, whatever the retry).
+async fn append_logs<S: AppendLogs>(
+    store: &S,
+    settings: &Settings,
+    logs: &[(usize, &LogEvent)],
+    now: DateTime<Utc>,
+) -> Results {
+    stream::iter(logs.iter().copied())
+        .map(|(i, log)| async move { (i, append_log(store, settings, log, now).await) })
+        .buffer_unordered(CONCURRENCY)
+        .collect()
+        .await
+}
+
+async fn append_log<S: AppendLogs>(
+    store: &S,
+    settings: &Settings,
+    log: &LogEvent,
+    now: DateTime<Utc>,
+) -> Result<Outcome, StoreError> {
+    let place = |body: &Option<crate::bodies::Body>| {
+        body.as_ref()
+            .map(|b| StoredBody::new_within(b, settings.body_inline_max_bytes, MAX_LOG_INLINE_RAW_BYTES))
+    };
+    let (payload, error_details) = (place(&log.payload), place(&log.error_details));
+    for (stored, body) in [(&payload, &log.payload), (&error_details, &log.error_details)] {
+        if let (Some(s), Some(b)) = (stored, body) {
+            if s.placement == Placement::External {
+                store.put_log_body(&log.entry.project_id, b).await?;
+            }
+        }
+    }
+    // A log dated ahead of the clock expires by the clock, like an execution.
+    let expires_at = (log.timestamp.min(now) + chrono::Duration::days(settings.retention_days)).timestamp();
+    let write = LogWrite {
+        entry: log.entry.clone(),
+        payload,
+        error_details,
+        tokens: log.tokens(),
+        expires_at,
+    };
+    Ok(if store.append_log(&write).await? {
+        Outcome::Accepted
+    } else {
+        Outcome::Duplicate
+    })
+}
+
 async fn apply_once<S: CommitUnits>(
     store: &S,
     settings: &Settings,
@@ -99,10 +162,18 @@ async fn apply_once<S: CommitUnits>(
         units.entry(e.unit.clone()).or_default().push((i, e));
     }
     let keys: Vec<UnitKey> = units.keys().cloned().collect();
-    let stored = match store.load_units(&keys, consistent).await {
+    let mut token_keys: Vec<(String, String)> = events
+        .iter()
+        .filter(|(_, e)| e.has_tokens())
+        .map(|(_, e)| (e.unit.project.clone(), e.unit.execution.clone()))
+        .collect();
+    token_keys.sort();
+    token_keys.dedup();
+    let loaded = match store.load_units(&keys, &token_keys, consistent).await {
         Ok(s) => s,
         Err(e) => return events.iter().map(|(i, _)| (*i, Err(e.clone()))).collect(),
     };
+    let stored = &loaded.units;
 
     let mut results: Results = Vec::new();
     let mut writes: Vec<UnitWrite> = Vec::new();
@@ -137,7 +208,63 @@ async fn apply_once<S: CommitUnits>(
         }
     }
 
-    // 2. Records, each guarded by the version read: the commit point of its events.
+    // 2. Token fingerprints of each execution gaining tokens, before any record that adds them.
+    let by_index: HashMap<usize, &Event> = events.iter().copied().collect();
+    let mut additions: BTreeMap<(String, String), (Fingerprints, i64, Vec<usize>)> = BTreeMap::new();
+    for (w, uw) in writes.iter().enumerate() {
+        if failed.contains_key(&w) {
+            continue;
+        }
+        let mut tokens = Fingerprints::default();
+        for i in &uw.event_indexes {
+            if let Some(e) = by_index.get(i) {
+                e.add_tokens(&mut tokens);
+            }
+        }
+        if tokens.is_empty() {
+            continue;
+        }
+        let key = &uw.commit.key;
+        let entry = additions
+            .entry((key.project.clone(), key.execution.clone()))
+            .or_insert_with(|| (Fingerprints::default(), 0, Vec::new()));
+        entry.0.union(&tokens);
+        entry.1 = entry.1.max(uw.commit.expires_at);
+        entry.2.push(w);
+    }
+    let token_writes: Vec<(TokensCommit, Vec<usize>)> = additions
+        .into_iter()
+        .filter_map(|((project, execution), (adds, expires_at, ws))| {
+            let have = loaded.tokens.get(&(project.clone(), execution.clone()));
+            let mut fingerprints = have.map(|t| t.fingerprints.clone()).unwrap_or_default();
+            fingerprints.union(&adds);
+            if have.is_some_and(|t| t.fingerprints == fingerprints) {
+                return None;
+            }
+            let commit = TokensCommit {
+                project,
+                execution,
+                fingerprints,
+                expected_version: have.map(|t| t.version),
+                expires_at,
+            };
+            Some((commit, ws))
+        })
+        .collect();
+    let token_results: Vec<(Vec<usize>, Result<(), StoreError>)> = stream::iter(token_writes)
+        .map(|(commit, ws)| async move { (ws, store.commit_tokens(&commit).await) })
+        .buffer_unordered(CONCURRENCY)
+        .collect()
+        .await;
+    for (ws, r) in token_results {
+        if let Err(e) = r {
+            for w in ws {
+                failed.insert(w, e.clone());
+            }
+        }
+    }
+
+    // 3. Records, each guarded by the version read: the commit point of its events.
     let ready: Vec<usize> = (0..writes.len()).filter(|w| !failed.contains_key(w)).collect();
     let put_results: Vec<(usize, Result<(), StoreError>)> = stream::iter(ready)
         .map(|w| {

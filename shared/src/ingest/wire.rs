@@ -8,12 +8,14 @@ use crate::config::Settings;
 use crate::dates;
 use crate::model::limits::{MAX_CLOCK_SKEW_HOURS, MAX_EVENTS, MAX_MESSAGE, MAX_TEXT};
 use crate::model::values::{valid_id, value_problem, ID_RULE};
-use crate::model::{Field, RecordKind, Status};
+use crate::model::{ErrorSummary, EventLog, Field, Level, LogField, RecordKind, Status};
+use crate::search::Fingerprints;
 use crate::store::UnitKey;
 use chrono::{DateTime, Utc};
 use serde::Deserialize;
 use serde_json::value::RawValue;
 use serde_json::{json, Value};
+use sha2::Digest;
 use std::collections::BTreeMap;
 
 /// `{"events": [...]}`; events stay raw so one bad event cannot spoil the others.
@@ -46,6 +48,61 @@ pub struct Event {
     pub rank: u8,
     pub fields: BTreeMap<Field, Value>,
     pub bodies: Vec<(BodySlot, Body)>,
+}
+
+impl Event {
+    /// Adds what a search finds in this event: its bodies and its error's code and message.
+    pub fn add_tokens(&self, f: &mut Fingerprints) {
+        for (_, body) in &self.bodies {
+            f.add_json(&body.raw);
+        }
+        if let Some(error) = self.fields.get(&Field::Error) {
+            for part in ["code", "message"] {
+                if let Some(text) = error.get(part).and_then(Value::as_str) {
+                    f.add_text(text);
+                }
+            }
+        }
+    }
+
+    /// Whether the event carries anything a search could find.
+    pub fn has_tokens(&self) -> bool {
+        !self.bodies.is_empty() || self.fields.contains_key(&Field::Error)
+    }
+}
+
+/// A validated event log.
+#[derive(Clone, Debug, PartialEq)]
+pub struct LogEvent {
+    pub entry: EventLog,
+    pub payload: Option<Body>,
+    pub error_details: Option<Body>,
+    pub timestamp: DateTime<Utc>,
+}
+
+impl LogEvent {
+    /// Fingerprints of the tokens a search finds in it: payload, message, error.
+    pub fn tokens(&self) -> Fingerprints {
+        let mut f = Fingerprints::default();
+        f.add_text(&self.entry.message);
+        if let Some(e) = &self.entry.error {
+            f.add_text(&e.message);
+            if let Some(code) = &e.code {
+                f.add_text(code);
+            }
+        }
+        for body in [&self.payload, &self.error_details].into_iter().flatten() {
+            f.add_json(&body.raw);
+        }
+        f
+    }
+}
+
+/// One validated event of either family.
+#[derive(Clone, Debug, PartialEq)]
+pub enum Parsed {
+    Record(Event),
+    Log(LogEvent),
 }
 
 #[derive(Deserialize)]
@@ -122,7 +179,182 @@ fn id(name: &str, value: &str) -> Result<(), Outcome> {
     }
 }
 
+/// A record's time, to the millisecond, within retention and the clock-skew allowance.
+fn record_time(text: &str, name: &str, now: DateTime<Utc>, settings: &Settings) -> Result<DateTime<Utc>, Outcome> {
+    let t = dates::parse(text).ok_or_else(|| invalid(format!("{name} must be an RFC 3339 timestamp")))?;
+    let t = dates::to_millis(t);
+    if t + chrono::Duration::days(settings.retention_days) <= now {
+        return Err(Outcome::rejected(
+            codes::EXPIRED,
+            format!(
+                "{name} is older than the {}-day retention period",
+                settings.retention_days
+            ),
+        ));
+    }
+    if t > now + chrono::Duration::hours(MAX_CLOCK_SKEW_HOURS) {
+        return Err(invalid(format!(
+            "{name} is more than {MAX_CLOCK_SKEW_HOURS} hours in the future"
+        )));
+    }
+    Ok(t)
+}
+
 /// Validates one event. `now` decides retention and clock skew.
+pub fn parse_any(raw: &RawValue, now: DateTime<Utc>, settings: &Settings) -> Result<Parsed, Outcome> {
+    let kind = serde_json::from_str::<KindOnly>(raw.get())
+        .map_err(|e| invalid(format!("an event must be a JSON object: {e}")))?
+        .kind;
+    match kind.as_deref() {
+        Some("log") => parse_log(raw, now, settings).map(Parsed::Log),
+        _ => parse_event(raw, now, settings).map(Parsed::Record),
+    }
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields, rename_all = "camelCase")]
+struct WireLog {
+    #[allow(dead_code)]
+    kind: String,
+    project_id: String,
+    id: Option<String>,
+    timestamp: String,
+    level: String,
+    #[serde(rename = "type")]
+    log_type: String,
+    message: String,
+    end_user_id: Option<String>,
+    persona_id: Option<String>,
+    connect_credential_id: Option<String>,
+    connect_credential_config_id: Option<String>,
+    workflow_id: Option<String>,
+    trace_id: Option<String>,
+    integration_id: Option<String>,
+    webhook_id: Option<String>,
+    event_id: Option<String>,
+    event_name: Option<String>,
+    status: Option<String>,
+    error: Option<WireError>,
+    payload: Option<Box<RawValue>>,
+}
+
+impl WireLog {
+    fn text(&self, f: LogField) -> Option<&String> {
+        match f {
+            LogField::EndUserId => self.end_user_id.as_ref(),
+            LogField::PersonaId => self.persona_id.as_ref(),
+            LogField::ConnectCredentialId => self.connect_credential_id.as_ref(),
+            LogField::ConnectCredentialConfigId => self.connect_credential_config_id.as_ref(),
+            LogField::WorkflowId => self.workflow_id.as_ref(),
+            LogField::TraceId => self.trace_id.as_ref(),
+            LogField::IntegrationId => self.integration_id.as_ref(),
+            LogField::WebhookId => self.webhook_id.as_ref(),
+            LogField::EventId => self.event_id.as_ref(),
+            LogField::EventName => self.event_name.as_ref(),
+            LogField::Status => self.status.as_ref(),
+        }
+    }
+}
+
+/// The id of an event log sent without one: a digest of its content (keys sorted, numbers read),
+/// so sending the same event again is a duplicate, not a second entry.
+fn derived_id(raw: &RawValue) -> String {
+    let canonical = serde_json::from_str::<Value>(raw.get())
+        .map(|v| v.to_string())
+        .unwrap_or_else(|_| raw.get().to_string());
+    format!("lg-{}", &hex::encode(sha2::Sha256::digest(canonical.as_bytes()))[..32])
+}
+
+/// A body within the size limit.
+fn body(name: &str, raw: Option<Box<RawValue>>) -> Result<Option<Body>, Outcome> {
+    let Some(raw) = raw else { return Ok(None) };
+    let bytes = raw.get().as_bytes();
+    if bytes.len() > bodies::MAX_BODY_BYTES {
+        return Err(Outcome::rejected(
+            codes::PAYLOAD_TOO_LARGE,
+            format!(
+                "{name} is {} bytes; the limit is {}",
+                bytes.len(),
+                bodies::MAX_BODY_BYTES
+            ),
+        ));
+    }
+    Ok(Some(Body::new(bytes.to_vec())))
+}
+
+/// An error's code and message within their limits.
+fn error_summary(e: &WireError) -> Result<ErrorSummary, Outcome> {
+    if e.message.is_empty() || e.message.chars().count() > MAX_MESSAGE {
+        return Err(invalid(format!("error.message must be 1 to {MAX_MESSAGE} characters")));
+    }
+    if let Some(code) = &e.code {
+        if code.is_empty() || code.chars().count() > MAX_TEXT {
+            return Err(invalid(format!("error.code must be 1 to {MAX_TEXT} characters")));
+        }
+    }
+    Ok(ErrorSummary {
+        code: e.code.clone(),
+        message: e.message.clone(),
+    })
+}
+
+/// Validates one event log.
+pub fn parse_log(raw: &RawValue, now: DateTime<Utc>, settings: &Settings) -> Result<LogEvent, Outcome> {
+    let w: WireLog = serde_json::from_str(raw.get()).map_err(|e| invalid(e.to_string()))?;
+    id("projectId", &w.project_id)?;
+    let log_id = match &w.id {
+        Some(given) => {
+            id("id", given)?;
+            given.clone()
+        }
+        None => derived_id(raw),
+    };
+    let timestamp = record_time(&w.timestamp, "timestamp", now, settings)?;
+    let level = Level::parse(&w.level)
+        .ok_or_else(|| invalid(format!("unknown level {:?}; use DEBUG, INFO, WARN or ERROR", w.level)))?;
+    if let Some(p) = value_problem(&w.log_type, true) {
+        return Err(invalid(format!("type {p}")));
+    }
+    if w.message.is_empty() || w.message.chars().count() > MAX_MESSAGE {
+        return Err(invalid(format!("message must be 1 to {MAX_MESSAGE} characters")));
+    }
+    let mut fields = BTreeMap::new();
+    for f in LogField::ALL {
+        let Some(v) = w.text(f) else { continue };
+        // Filtered fields obey the rules queries apply, so every stored value can be found.
+        let problem = match f.dimension() {
+            Some(comma_list) => value_problem(v, comma_list),
+            None => {
+                (v.is_empty() || v.chars().count() > MAX_TEXT).then(|| format!("must be 1 to {MAX_TEXT} characters"))
+            }
+        };
+        if let Some(p) = problem {
+            return Err(invalid(format!("{} {p}", f.wire_name())));
+        }
+        fields.insert(f.wire_name(), v.clone());
+    }
+    let (error, error_details) = match w.error {
+        Some(e) => (Some(error_summary(&e)?), body("error.details", e.details)?),
+        None => (None, None),
+    };
+    Ok(LogEvent {
+        entry: EventLog {
+            id: log_id,
+            project_id: w.project_id,
+            timestamp: dates::format(timestamp),
+            level,
+            log_type: w.log_type,
+            message: w.message,
+            fields,
+            error,
+        },
+        payload: body("payload", w.payload)?,
+        error_details,
+        timestamp,
+    })
+}
+
+/// Validates one execution or step event. `now` decides retention and clock skew.
 pub fn parse_event(raw: &RawValue, now: DateTime<Utc>, settings: &Settings) -> Result<Event, Outcome> {
     let kind = serde_json::from_str::<KindOnly>(raw.get())
         .map_err(|e| invalid(format!("an event must be a JSON object: {e}")))?
@@ -130,13 +362,7 @@ pub fn parse_event(raw: &RawValue, now: DateTime<Utc>, settings: &Settings) -> R
     let kind = match kind.as_deref() {
         Some("execution") => RecordKind::Execution,
         Some("step") => RecordKind::Step,
-        Some("log") => {
-            return Err(Outcome::rejected(
-                codes::UNSUPPORTED_KIND,
-                "log events are not accepted by this version",
-            ))
-        }
-        Some(other) => return Err(invalid(format!("unknown kind {other:?}; use execution or step"))),
+        Some(other) => return Err(invalid(format!("unknown kind {other:?}; use execution, step or log"))),
         None => return Err(invalid("missing field `kind`")),
     };
     let w: WireEvent = serde_json::from_str(raw.get()).map_err(|e| invalid(e.to_string()))?;
@@ -149,22 +375,7 @@ pub fn parse_event(raw: &RawValue, now: DateTime<Utc>, settings: &Settings) -> R
             w.status
         ))
     })?;
-    let started = dates::parse(&w.date_started).ok_or_else(|| invalid("dateStarted must be an RFC 3339 timestamp"))?;
-    let started = dates::to_millis(started);
-    if started + chrono::Duration::days(settings.retention_days) <= now {
-        return Err(Outcome::rejected(
-            codes::EXPIRED,
-            format!(
-                "dateStarted is older than the {}-day retention period",
-                settings.retention_days
-            ),
-        ));
-    }
-    if started > now + chrono::Duration::hours(MAX_CLOCK_SKEW_HOURS) {
-        return Err(invalid(format!(
-            "dateStarted is more than {MAX_CLOCK_SKEW_HOURS} hours in the future"
-        )));
-    }
+    let started = record_time(&w.date_started, "dateStarted", now, settings)?;
 
     let mut fields = BTreeMap::new();
     fields.insert(Field::Status, json!(status.as_str()));
@@ -229,20 +440,9 @@ pub fn parse_event(raw: &RawValue, now: DateTime<Utc>, settings: &Settings) -> R
 
     let mut bodies = Vec::new();
     let mut take = |slot: BodySlot, raw: Option<Box<RawValue>>| -> Result<Option<String>, Outcome> {
-        let Some(raw) = raw else { return Ok(None) };
-        let bytes = raw.get().as_bytes();
-        if bytes.len() > bodies::MAX_BODY_BYTES {
-            return Err(Outcome::rejected(
-                codes::PAYLOAD_TOO_LARGE,
-                format!(
-                    "{} is {} bytes; the limit is {}",
-                    slot.name(),
-                    bytes.len(),
-                    bodies::MAX_BODY_BYTES
-                ),
-            ));
-        }
-        let body = Body::new(bytes.to_vec());
+        let Some(body) = body(slot.name(), raw)? else {
+            return Ok(None);
+        };
         let sha = body.sha256.clone();
         bodies.push((slot, body));
         Ok(Some(sha))
@@ -254,15 +454,10 @@ pub fn parse_event(raw: &RawValue, now: DateTime<Utc>, settings: &Settings) -> R
         fields.insert(Field::Output, json!(sha));
     }
     if let Some(e) = w.error {
-        if e.message.is_empty() || e.message.chars().count() > MAX_MESSAGE {
-            return Err(invalid(format!("error.message must be 1 to {MAX_MESSAGE} characters")));
-        }
+        let summary = error_summary(&e)?;
         // The error is one field, details digest included, so it is always taken whole.
-        let mut error = json!({ "message": e.message });
-        if let Some(code) = e.code {
-            if code.is_empty() || code.chars().count() > MAX_TEXT {
-                return Err(invalid(format!("error.code must be 1 to {MAX_TEXT} characters")));
-            }
+        let mut error = json!({ "message": summary.message });
+        if let Some(code) = summary.code {
             error["code"] = json!(code);
         }
         if let Some(sha) = take(BodySlot::ErrorDetails, e.details)? {
@@ -349,7 +544,6 @@ mod tests {
                 exec(json!({"dateStarted": "2026-11-28T00:00:00Z"})),
                 codes::INVALID_EVENT,
             ),
-            (json!({"kind": "log", "projectId": "p1"}), codes::UNSUPPORTED_KIND),
             (json!({"kind": "nope"}), codes::INVALID_EVENT),
             (json!([1, 2]), codes::INVALID_EVENT),
         ] {

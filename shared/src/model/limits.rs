@@ -28,3 +28,9 @@ pub const MAX_INTEGRATIONS: usize = 10;
 pub const STEPS_IN_GET: usize = 100;
 /// Steps one read orders by `dateStarted`: an execution with more is paged in step-id order.
 pub const STEPS_ORDERED_MAX: usize = 1000;
+/// Records the trace route returns (event logs and executions together); a larger trace comes back
+/// `truncated`, its first records in time order.
+pub const TRACE_MAX_ITEMS: usize = 1000;
+/// An event-log payload larger than this goes to S3 however well it compresses: a page of 1,000
+/// event logs with their payloads inline stays within Lambda's 6 MB response limit.
+pub const MAX_LOG_INLINE_RAW_BYTES: usize = 4096;

@@ -3,10 +3,12 @@
 
 pub mod fields;
 pub mod limits;
+pub mod logs;
 pub mod records;
 pub mod status;
 pub mod values;
 
 pub use fields::{Field, Kind, RecordKind};
+pub use logs::{EventLog, Level, LogField};
 pub use records::{ErrorSummary, ExecutionSummary, StepSummary};
 pub use status::Status;

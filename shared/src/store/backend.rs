@@ -6,7 +6,8 @@ use super::keys::ListIndex;
 use super::StoreError;
 use std::future::Future;
 
-/// One Query over one listing partition, bounded by listing sort keys (both inclusive).
+/// One Query over one listing partition (of an index, or of the table for event logs), bounded by
+/// listing sort keys (both inclusive).
 #[derive(Clone, Debug)]
 pub struct IndexQuery {
     pub index: ListIndex,
@@ -81,5 +82,7 @@ pub trait Backend: Sync {
     /// Items of a collection whose sort key begins with `prefix`.
     fn query_prefix(&self, pk: &str, prefix: &str) -> impl Future<Output = Result<Vec<Item>, StoreError>> + Send;
     fn put_object(&self, key: &str, bytes: Vec<u8>) -> impl Future<Output = Result<(), StoreError>> + Send;
+    /// An object's bytes; `None` when it does not exist.
+    fn get_object(&self, key: &str) -> impl Future<Output = Result<Option<Vec<u8>>, StoreError>> + Send;
     fn presign(&self, key: &str) -> impl Future<Output = Result<String, StoreError>> + Send;
 }

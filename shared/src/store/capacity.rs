@@ -2,7 +2,7 @@
 //! ConsumedCapacity figures are not real.
 
 use super::backend::{Backend, CollectionQuery, GuardedPut, IndexPage, IndexQuery};
-use super::items::{Item, LISTING_ATTRIBUTES, LSK, PK, SK};
+use super::items::{Item, PK, SK};
 use super::keys::ListIndex;
 use super::StoreError;
 use aws_sdk_dynamodb::types::AttributeValue;
@@ -46,19 +46,7 @@ pub fn read_units(sizes: impl IntoIterator<Item = usize>, consistent: bool) -> f
     }
 }
 
-/// The entry an item has in a listing index: the keys and the projected list fields.
-pub fn index_entry(item: &Item, index: ListIndex) -> Option<Item> {
-    item.get(index.key_attribute())?;
-    Some(
-        item.iter()
-            .filter(|(k, _)| {
-                let k = k.as_str();
-                k == PK || k == SK || k == LSK || k == index.key_attribute() || LISTING_ATTRIBUTES.contains(&k)
-            })
-            .map(|(k, v)| (k.clone(), v.clone()))
-            .collect(),
-    )
-}
+pub use super::items::index_entry;
 
 /// The least an item could weigh: its values alone, without attribute names and without the
 /// store's bookkeeping (merge ranks, version, expiry). The floor `make bench` prints next to the
@@ -117,6 +105,7 @@ pub struct Usage {
     /// Bytes of items read.
     pub bytes_read: u64,
     pub s3_puts: u64,
+    pub s3_gets: u64,
     /// The same work at its floor (`data_size`): table and index write units, read units.
     pub floor_table_wcu: u64,
     pub floor_index_wcu: u64,
@@ -284,6 +273,12 @@ impl<B: Backend> Backend for Metered<B> {
         self.inner.put_object(key, bytes).await?;
         self.add(|u| u.s3_puts += 1);
         Ok(())
+    }
+
+    async fn get_object(&self, key: &str) -> Result<Option<Vec<u8>>, StoreError> {
+        let bytes = self.inner.get_object(key).await?;
+        self.add(|u| u.s3_gets += 1);
+        Ok(bytes)
     }
 
     async fn presign(&self, key: &str) -> Result<String, StoreError> {

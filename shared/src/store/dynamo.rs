@@ -1,7 +1,7 @@
 //! The DynamoDB and S3 backend.
 
 use super::backend::*;
-use super::items::{self, Item, PK, SK, VERSION};
+use super::items::{Item, PK, SK, VERSION};
 use super::StoreError;
 use crate::retry;
 use aws_sdk_dynamodb::error::{ProvideErrorMetadata, SdkError};
@@ -89,10 +89,10 @@ impl Dynamo {
             .dynamodb
             .query()
             .table_name(&self.table)
-            .index_name(q.index.index_name())
+            .set_index_name(q.index.index_name().map(str::to_string))
             .key_condition_expression("#p = :p AND #l BETWEEN :from AND :to")
             .expression_attribute_names("#p", q.index.key_attribute())
-            .expression_attribute_names("#l", items::LSK)
+            .expression_attribute_names("#l", q.index.sort_attribute())
             .expression_attribute_values(":p", s(&q.partition))
             .expression_attribute_values(":from", s(&q.from))
             .expression_attribute_values(":to", s(&q.to))
@@ -305,6 +305,25 @@ impl Backend for Dynamo {
                 }
                 other => StoreError::Transient(format!("s3: {other}")),
             })
+    }
+
+    async fn get_object(&self, key: &str) -> Result<Option<Vec<u8>>, StoreError> {
+        let out = match self.s3.get_object().bucket(&self.bucket).key(key).send().await {
+            Ok(out) => out,
+            Err(SdkError::ServiceError(se)) if se.err().is_no_such_key() => return Ok(None),
+            Err(SdkError::ServiceError(se))
+                if se.raw().status().as_u16() < 500 && se.raw().status().as_u16() != 429 =>
+            {
+                return Err(StoreError::Permanent(format!("s3: {}", se.err())))
+            }
+            Err(other) => return Err(StoreError::Transient(format!("s3: {other}"))),
+        };
+        let bytes = out
+            .body
+            .collect()
+            .await
+            .map_err(|e| StoreError::Transient(format!("s3 body: {e}")))?;
+        Ok(Some(bytes.into_bytes().to_vec()))
     }
 
     async fn presign(&self, key: &str) -> Result<String, StoreError> {

@@ -2,7 +2,7 @@
 //! short because DynamoDB bills attribute names with every item and index entry (see
 //! docs/data-model.md for the sizes).
 
-use super::keys::{self, ListIndex};
+use super::keys::{self, ListIndex, Source};
 use super::{RecordBodies, StoredUnit, UnitCommit, UnitKey};
 use crate::apikeys::KeyRecord;
 use crate::bodies::{self, Encoding, Placement, StoredBody};
@@ -10,6 +10,7 @@ use crate::dates;
 use crate::merge::{Fields, Ranked};
 use crate::model::records::{error_summary, listing_message, run_duration};
 use crate::model::{ErrorSummary, ExecutionSummary, Field, Kind, RecordKind, Status, StepSummary};
+use crate::search::Fingerprints;
 use aws_sdk_dynamodb::primitives::Blob;
 use aws_sdk_dynamodb::types::AttributeValue;
 use serde_json::{json, Value};
@@ -34,14 +35,14 @@ const RANKS: &str = "rk";
 const STARTED: &str = "ds";
 /// `runDuration`, given or derived from the dates (the rank says whether it was given).
 const DURATION: &str = "rd";
-const ERROR_CODE: &str = "ec";
+pub(super) const ERROR_CODE: &str = "ec";
 /// The error message as listings show it (cut to `LISTING_MESSAGE` characters)...
-const ERROR_MESSAGE: &str = "em";
+pub(super) const ERROR_MESSAGE: &str = "em";
 /// ...and the whole message, only when it was cut.
-const ERROR_MESSAGE_FULL: &str = "eM";
-const ERROR_DETAILS: &str = "ed";
+pub(super) const ERROR_MESSAGE_FULL: &str = "eM";
+pub(super) const ERROR_DETAILS: &str = "ed";
 
-/// The attributes the listing indexes project besides their keys: the list fields, and the expiry
+/// The attributes every listing index projects besides its keys: the list fields, and the expiry
 /// so listings hide expired records before TTL deletes them.
 pub const LISTING_ATTRIBUTES: [&str; 13] = [
     "w",
@@ -60,7 +61,7 @@ pub const LISTING_ATTRIBUTES: [&str; 13] = [
 ];
 
 /// The attribute holding a plain field's value (error and bodies have their own layout).
-fn attribute(f: Field) -> &'static str {
+pub(super) fn attribute(f: Field) -> &'static str {
     match f {
         Field::WorkflowId => "w",
         Field::WorkflowName => "wn",
@@ -81,11 +82,48 @@ fn attribute(f: Field) -> &'static str {
     }
 }
 
-fn s(v: impl Into<String>) -> AttributeValue {
+/// What the indexes event logs are filtered in project besides: level and type.
+pub const LOG_FILTER_ATTRIBUTES: [&str; 2] = [super::log_items::LEVEL, super::log_items::TYPE];
+
+/// What the trace index projects besides: every list field of an event log, so one Query returns a
+/// whole trace (the log's full error stays in the table; the trace carries the listing message).
+pub const LOG_TRACE_ATTRIBUTES: [&str; 10] = super::log_items::TRACE_ATTRIBUTES;
+
+/// The non-key attributes `index` projects.
+pub fn projection(index: ListIndex) -> Vec<&'static str> {
+    let mut out = LISTING_ATTRIBUTES.to_vec();
+    match index {
+        ListIndex::Trace => out.extend(LOG_TRACE_ATTRIBUTES),
+        ListIndex::User | ListIndex::Integration | ListIndex::Workflow => out.extend(LOG_FILTER_ATTRIBUTES),
+        _ => {}
+    }
+    out
+}
+
+/// The entry an item has in `index`: its keys and what the index projects (the whole item for the
+/// table); `None` when the item is not in the index.
+pub fn index_entry(item: &Item, index: ListIndex) -> Option<Item> {
+    item.get(index.key_attribute())?;
+    if index == ListIndex::Table {
+        return Some(item.clone());
+    }
+    let projected = projection(index);
+    Some(
+        item.iter()
+            .filter(|(k, _)| {
+                let k = k.as_str();
+                k == PK || k == SK || k == LSK || k == index.key_attribute() || projected.contains(&k)
+            })
+            .map(|(k, v)| (k.clone(), v.clone()))
+            .collect(),
+    )
+}
+
+pub(super) fn s(v: impl Into<String>) -> AttributeValue {
     AttributeValue::S(v.into())
 }
 
-fn n(v: impl ToString) -> AttributeValue {
+pub(super) fn n(v: impl ToString) -> AttributeValue {
     AttributeValue::N(v.to_string())
 }
 
@@ -120,7 +158,7 @@ const TAG_RAW: u8 = 0;
 const TAG_GZIP: u8 = 1;
 const TAG_EXTERNAL: u8 = 2;
 
-fn body_attr(b: &StoredBody) -> AttributeValue {
+pub(super) fn body_attr(b: &StoredBody) -> AttributeValue {
     let mut bytes = Vec::new();
     match &b.placement {
         Placement::Inline { encoding, data } => {
@@ -139,7 +177,7 @@ fn body_attr(b: &StoredBody) -> AttributeValue {
     AttributeValue::B(Blob::new(bytes))
 }
 
-fn body_from_attr(v: &AttributeValue) -> Option<StoredBody> {
+pub(super) fn body_from_attr(v: &AttributeValue) -> Option<StoredBody> {
     let bytes = v.as_b().ok()?.as_ref();
     let (&tag, rest) = bytes.split_first()?;
     let encoding = match tag {
@@ -188,7 +226,7 @@ fn ranks(item: &Item) -> HashMap<Field, u8> {
         .collect()
 }
 
-fn millis_string(millis: i64) -> Option<String> {
+pub(super) fn millis_string(millis: i64) -> Option<String> {
     chrono::DateTime::from_timestamp_millis(millis).map(dates::format)
 }
 
@@ -296,12 +334,20 @@ fn add_listing_keys(item: &mut Item, key: &UnitKey, fields: &Fields, shards: u32
         };
         item.insert(
             index.key_attribute().into(),
-            s(keys::listing_pk(&key.project, &bucket, shard, shards, value)),
+            s(keys::partition_key(
+                Source::Executions,
+                index,
+                &key.project,
+                &bucket,
+                shard,
+                shards,
+                value,
+            )),
         );
     }
 }
 
-fn error_value(item: &Item, details: Option<&StoredBody>) -> Option<Value> {
+pub(super) fn error_value(item: &Item, details: Option<&StoredBody>) -> Option<Value> {
     let message = string_attr(item, ERROR_MESSAGE_FULL).or_else(|| string_attr(item, ERROR_MESSAGE))?;
     let mut v = json!({ "message": message });
     if let Some(code) = string_attr(item, ERROR_CODE) {
@@ -313,13 +359,22 @@ fn error_value(item: &Item, details: Option<&StoredBody>) -> Option<Value> {
     Some(v)
 }
 
-fn bodies_of(item: &Item) -> RecordBodies {
+pub(super) fn bodies_of(item: &Item) -> RecordBodies {
     let body = |attr: &str| item.get(attr).and_then(body_from_attr);
     RecordBodies {
         input: body(attribute(Field::Input)),
         output: body(attribute(Field::Output)),
         error_details: body(ERROR_DETAILS),
     }
+}
+
+/// The texts of a record's error a search matches: its code and its whole message.
+pub(super) fn error_texts(item: &Item) -> Vec<&str> {
+    [ERROR_CODE, ERROR_MESSAGE_FULL, ERROR_MESSAGE]
+        .iter()
+        .filter(|a| **a != ERROR_MESSAGE || !item.contains_key(ERROR_MESSAGE_FULL))
+        .filter_map(|a| string_attr(item, a))
+        .collect()
 }
 
 /// The merge state of a stored record. With `bodies`, the body fields carry their digests; without,
@@ -383,40 +438,77 @@ pub fn unit_keys(key: &UnitKey) -> (String, String) {
     (pk, sk)
 }
 
-/// Whether an index entry belongs to `partition` of `index`: recomputed from the entry itself, so
-/// a partition-key digest collision can never put a foreign row in a listing.
-pub fn in_partition(project: &str, index: ListIndex, partition: &str, item: &Item, shards: u32) -> bool {
+/// Whether an entry belongs to `partition` of `index` and to the `source` family: recomputed from
+/// the entry itself, so neither a partition-key digest collision nor a trace partition (which
+/// holds both families) can put a foreign row in a listing.
+pub fn in_partition(
+    source: Source,
+    project: &str,
+    index: ListIndex,
+    partition: &str,
+    item: &Item,
+    shards: u32,
+) -> bool {
     let Some((started, id)) = string_attr(item, LSK).and_then(keys::parse_listing_sk) else {
         return false;
     };
-    if string_attr(item, PK) != Some(keys::execution_pk(project, id).as_str()) {
-        return false;
-    }
     let Some(t) = chrono::DateTime::from_timestamp_millis(started) else {
         return false;
     };
-    let value = match index {
-        ListIndex::Project => None,
-        ListIndex::Status => string_attr(item, attribute(Field::Status)),
-        _ => match index.field() {
-            Some(f) => string_attr(item, attribute(f)),
-            None => None,
-        },
-    };
+    let bucket = keys::month_bucket(t);
     let shard = keys::shard_of(id, shards);
-    keys::listing_pk(project, &keys::month_bucket(t), shard, shards, value) == partition
+    let value = match source {
+        Source::Executions => {
+            if string_attr(item, PK) != Some(keys::execution_pk(project, id).as_str())
+                || string_attr(item, SK) != Some(keys::SUMMARY_SK)
+            {
+                return false;
+            }
+            match index {
+                ListIndex::Project | ListIndex::Table => None,
+                ListIndex::Status => string_attr(item, attribute(Field::Status)),
+                _ => index.field().and_then(|f| string_attr(item, attribute(f))),
+            }
+        }
+        Source::Logs => {
+            if string_attr(item, PK) != Some(keys::log_pk(project, &bucket, shard, shards).as_str())
+                || string_attr(item, SK) != string_attr(item, LSK)
+            {
+                return false;
+            }
+            index.log_field().and_then(|f| super::log_items::text(item, f))
+        }
+    };
+    keys::partition_key(source, index, project, &bucket, shard, shards, value) == partition
 }
 
-/// An index position just at `lsk` in `partition`, as `ExclusiveStartKey`: a read resumes strictly
-/// after it. `None` when `lsk` is a bound rather than an entry's key.
-pub fn index_start(project: &str, index: ListIndex, partition: &str, lsk: &str) -> Option<Item> {
-    let (_, id) = keys::parse_listing_sk(lsk)?;
-    Some(HashMap::from([
-        (PK.to_string(), s(keys::execution_pk(project, id))),
-        (SK.to_string(), s(keys::SUMMARY_SK)),
-        (index.key_attribute().to_string(), s(partition)),
-        (LSK.to_string(), s(lsk)),
-    ]))
+/// A position just at `lsk` in `partition`, as `ExclusiveStartKey`: a read resumes strictly after
+/// it. `None` when `lsk` is a bound rather than an entry's key.
+pub fn index_start(
+    source: Source,
+    project: &str,
+    index: ListIndex,
+    partition: &str,
+    lsk: &str,
+    shards: u32,
+) -> Option<Item> {
+    let (millis, id) = keys::parse_listing_sk(lsk)?;
+    let (pk, sk) = match source {
+        Source::Executions => (keys::execution_pk(project, id), keys::SUMMARY_SK.to_string()),
+        Source::Logs => {
+            let bucket = keys::month_bucket(chrono::DateTime::from_timestamp_millis(millis)?);
+            (
+                keys::log_pk(project, &bucket, keys::shard_of(id, shards), shards),
+                lsk.to_string(),
+            )
+        }
+    };
+    let mut start = HashMap::from([(PK.to_string(), s(pk)), (SK.to_string(), s(sk))]);
+    if index != ListIndex::Table {
+        start.insert(index.key_attribute().to_string(), s(partition));
+        start.insert(LSK.to_string(), s(lsk));
+    }
+    Some(start)
 }
 
 /// An execution summary from a listing index entry (the projected attributes only).
@@ -466,6 +558,52 @@ pub fn step_order(item: &Item) -> Option<String> {
     let id = keys::step_id_of(sort_key(item))?;
     Some(keys::step_order_key(number_attr(item, STARTED)?, id))
 }
+
+// ---- an execution's token fingerprints: one small item beside its summary
+
+const TOKENS: &str = "tk";
+
+pub fn tokens_key(project: &str, execution: &str) -> (String, String) {
+    (keys::execution_pk(project, execution), keys::TOKENS_SK.to_string())
+}
+
+/// Which execution a fingerprint item belongs to, its fingerprints and version.
+pub fn tokens_from_item(item: &Item) -> Option<((String, String), Fingerprints, u64)> {
+    let pk = string_attr(item, PK)?.strip_prefix("EX#")?;
+    if string_attr(item, SK)? != keys::TOKENS_SK {
+        return None;
+    }
+    let (project, execution) = pk.split_once('#')?;
+    Some((
+        (project.to_string(), execution.to_string()),
+        fingerprints_of(item),
+        version(item).unwrap_or(0),
+    ))
+}
+
+pub(super) fn fingerprints_of(item: &Item) -> Fingerprints {
+    match item.get(TOKENS).and_then(|v| v.as_b().ok()) {
+        Some(b) => Fingerprints::decode(b.as_ref()),
+        None => Fingerprints::default(),
+    }
+}
+
+pub(super) fn fingerprints_attr(f: &Fingerprints) -> AttributeValue {
+    AttributeValue::B(Blob::new(f.encode()))
+}
+
+pub fn tokens_item(project: &str, execution: &str, f: &Fingerprints, version: u64, expires_at: i64) -> Item {
+    let (pk, sk) = tokens_key(project, execution);
+    HashMap::from([
+        (PK.to_string(), s(pk)),
+        (SK.to_string(), s(sk)),
+        (TOKENS.to_string(), fingerprints_attr(f)),
+        (VERSION.to_string(), n(version)),
+        (EXPIRES_AT.to_string(), n(expires_at)),
+    ])
+}
+
+pub(super) const TOKENS_ATTRIBUTE: &str = TOKENS;
 
 // ---- filters a listing applies to index entries that the index key does not decide
 
@@ -533,14 +671,25 @@ mod tests {
     use crate::bodies::Body;
 
     #[test]
-    fn the_template_projects_exactly_the_listing_attributes() {
+    fn the_template_projects_exactly_what_each_index_needs() {
         let template = include_str!("../../../infra/template.yaml");
-        let want = format!("NonKeyAttributes: [{}]", LISTING_ATTRIBUTES.join(", "));
-        let lines: Vec<&str> = template.lines().filter(|l| l.contains("NonKeyAttributes")).collect();
-        assert_eq!(lines.len(), ListIndex::ALL.len());
-        for line in lines {
-            assert_eq!(line.trim(), want);
+        let mut total = 0;
+        for index in ListIndex::ALL {
+            let name = index.index_name().unwrap();
+            let at = template.find(&format!("IndexName: {name}")).unwrap();
+            let line = template[at..].lines().find(|l| l.contains("NonKeyAttributes")).unwrap();
+            let want = projection(index);
+            assert_eq!(
+                line.trim(),
+                format!("NonKeyAttributes: [{}]", want.join(", ")),
+                "{name}"
+            );
+            total += want.len();
         }
+        assert!(
+            total <= 100,
+            "DynamoDB projects at most 100 attributes over all indexes"
+        );
         assert!(
             template.contains(&format!("AttributeName: {EXPIRES_AT}")),
             "the TTL attribute"
@@ -593,6 +742,7 @@ mod tests {
         assert_eq!(string_attr(&item, "gI"), Some(key(Some("salesforce")).as_str()));
         assert_eq!(string_attr(&item, "gS"), Some(key(Some("FAILED")).as_str()));
         assert!(in_partition(
+            Source::Executions,
             "p1",
             ListIndex::Integration,
             &key(Some("salesforce")),
@@ -600,13 +750,21 @@ mod tests {
             1
         ));
         assert!(!in_partition(
+            Source::Executions,
             "p1",
             ListIndex::Integration,
             &key(Some("slack")),
             &item,
             1
         ));
-        assert!(!in_partition("p2", ListIndex::Project, &key(None), &item, 1));
+        assert!(!in_partition(
+            Source::Executions,
+            "p2",
+            ListIndex::Project,
+            &key(None),
+            &item,
+            1
+        ));
         assert!(!item.contains_key("gR"), "no traceId, so not in the trace index");
         assert!(!item.contains_key("gU"));
         assert_eq!(number_attr(&item, DURATION), Some(1500), "derived from the dates");

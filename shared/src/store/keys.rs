@@ -1,7 +1,7 @@
 //! Every key format of the table and the bucket. Private to the store: nothing outside `store/`
 //! builds or parses a key. The layout and its reasons are in docs/data-model.md.
 
-use crate::model::Field;
+use crate::model::{Field, LogField};
 use chrono::{DateTime, Datelike, TimeZone, Utc};
 use sha2::{Digest, Sha256};
 
@@ -17,6 +17,9 @@ pub const STEPS_END: &str = "S$";
 /// it, and every execution saves the two write units an index entry costs (docs/data-model.md).
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
 pub enum ListIndex {
+    /// The table itself: event logs are keyed by project and month, so their plain listing needs
+    /// no index (and reads whole items, payload included).
+    Table,
     Trace,
     User,
     Workflow,
@@ -34,6 +37,7 @@ impl ListIndex {
         ListIndex::Integration,
         ListIndex::Status,
     ];
+    /// The secondary indexes.
     pub const ALL: [ListIndex; 6] = [
         ListIndex::Trace,
         ListIndex::User,
@@ -43,26 +47,38 @@ impl ListIndex {
         ListIndex::Project,
     ];
 
-    pub fn index_name(self) -> &'static str {
-        match self {
+    /// `None`: the table.
+    pub fn index_name(self) -> Option<&'static str> {
+        Some(match self {
+            ListIndex::Table => return None,
             ListIndex::Project => "byProject",
             ListIndex::Integration => "byIntegration",
             ListIndex::User => "byUser",
             ListIndex::Workflow => "byWorkflow",
             ListIndex::Status => "byStatus",
             ListIndex::Trace => "byTrace",
-        }
+        })
     }
 
     /// The item attribute holding this index's partition key.
     pub fn key_attribute(self) -> &'static str {
         match self {
+            ListIndex::Table => "pk",
             ListIndex::Project => "gP",
             ListIndex::Integration => "gI",
             ListIndex::User => "gU",
             ListIndex::Workflow => "gW",
             ListIndex::Status => "gS",
             ListIndex::Trace => "gR",
+        }
+    }
+
+    /// The item attribute holding this index's sort key: the listing key (a log item's sort key
+    /// is its listing key too).
+    pub fn sort_attribute(self) -> &'static str {
+        match self {
+            ListIndex::Table => "sk",
+            _ => "lsk",
         }
     }
 
@@ -73,9 +89,81 @@ impl ListIndex {
             ListIndex::User => Some(Field::UserId),
             ListIndex::Workflow => Some(Field::WorkflowId),
             ListIndex::Trace => Some(Field::TraceId),
-            ListIndex::Status | ListIndex::Project => None,
+            ListIndex::Status | ListIndex::Project | ListIndex::Table => None,
         }
     }
+
+    /// The event-log field this index is keyed by, for the indexes event logs are entered in.
+    pub fn log_field(self) -> Option<LogField> {
+        match self {
+            ListIndex::Integration => Some(LogField::IntegrationId),
+            ListIndex::User => Some(LogField::EndUserId),
+            ListIndex::Workflow => Some(LogField::WorkflowId),
+            ListIndex::Trace => Some(LogField::TraceId),
+            _ => None,
+        }
+    }
+
+    /// Whether partitions of this index span all time: a trace is short-lived and small, so its
+    /// records share one partition (one Query reads the whole trace).
+    pub fn timeless(self) -> bool {
+        self == ListIndex::Trace
+    }
+}
+
+/// The two families of listed records.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub enum Source {
+    Executions,
+    Logs,
+}
+
+/// Partition of `source` records in `index` for a month bucket, shard and value. Executions and
+/// event logs of one trace share the trace partition; otherwise each family has its own partitions.
+pub fn partition_key(
+    source: Source,
+    index: ListIndex,
+    project: &str,
+    bucket: &str,
+    shard: u32,
+    shards: u32,
+    value: Option<&str>,
+) -> String {
+    match (source, index) {
+        (_, ListIndex::Trace) => trace_pk(project, value.unwrap_or("")),
+        (Source::Logs, ListIndex::Table) => log_pk(project, bucket, shard, shards),
+        (Source::Logs, _) => hashed(&format!(
+            "L{}",
+            listing_partition(project, bucket, shard, shards, value)
+        )),
+        (Source::Executions, _) => listing_pk(project, bucket, shard, shards, value),
+    }
+}
+
+/// The table partition of a project's event logs of one month (and shard).
+pub fn log_pk(project: &str, bucket: &str, shard: u32, shards: u32) -> String {
+    let mut key = format!("LG#{project}#{bucket}");
+    if shards > 1 {
+        key.push_str(&format!("#s{shard}"));
+    }
+    key
+}
+
+/// The project and month of a log partition key.
+pub fn parse_log_pk(pk: &str) -> Option<(&str, &str)> {
+    let mut parts = pk.strip_prefix("LG#")?.split('#');
+    Some((parts.next()?, parts.next()?))
+}
+
+/// The trace partition: every execution and event log of one trace, in time order.
+pub fn trace_pk(project: &str, trace: &str) -> String {
+    hashed(&format!("R#{project}#{trace}"))
+}
+
+fn hashed(partition: &str) -> String {
+    use base64::Engine;
+    let digest = Sha256::digest(partition.as_bytes());
+    base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(&digest[..12])
 }
 
 pub fn execution_pk(project: &str, execution_id: &str) -> String {
@@ -138,9 +226,7 @@ pub fn listing_partition(project: &str, bucket: &str, shard: u32, shards: u32, v
 /// each entry about 50 bytes smaller. Readers check every entry against the partition they asked
 /// for (`items::in_partition`), so even a digest collision could not leak a row.
 pub fn listing_pk(project: &str, bucket: &str, shard: u32, shards: u32, value: Option<&str>) -> String {
-    use base64::Engine;
-    let digest = Sha256::digest(listing_partition(project, bucket, shard, shards, value).as_bytes());
-    base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(&digest[..12])
+    hashed(&listing_partition(project, bucket, shard, shards, value))
 }
 
 /// Listing sort key: `dateStarted` as 13-digit epoch milliseconds (fixed width, so string order is
@@ -187,9 +273,15 @@ pub fn project_key_sk(key_id: &str) -> String {
 
 pub const PROJECT_KEY_SK_PREFIX: &str = "KEY#";
 
+/// Sort key of an execution's token fingerprints (after its steps, so reading an execution with
+/// its steps never reads them).
+pub const TOKENS_SK: &str = "T";
+
 /// S3 object key of an offloaded body: content addressed, so retries rewrite the same object.
-pub fn body_object_key(project: &str, execution_id: &str, sha256_hex: &str) -> String {
-    format!("bodies/{project}/{execution_id}/{sha256_hex}")
+/// Event-log bodies sit under `log` (never an execution's own folder: ids have no `/`, and a body
+/// is content addressed, so even an execution named `log` would only share identical bytes).
+pub fn body_object_key(project: &str, execution_id: Option<&str>, sha256_hex: &str) -> String {
+    format!("bodies/{project}/{}/{sha256_hex}", execution_id.unwrap_or("log"))
 }
 
 #[cfg(test)]

@@ -1,11 +1,14 @@
 //! The domain operations of the store, built on a backend.
 
-use super::backend::{Backend, CollectionQuery, GuardedPut};
+use super::backend::{Backend, CollectionQuery, GuardedPut, IndexQuery};
 use super::items::{self, Item};
-use super::keys;
+use super::keys::{self, ListIndex, Source};
+use super::listing::{self, Found, Keep, Plan, Refine, Window};
+use super::log_items;
+use super::matching::{ExecutionSearch, LogRefine};
 use super::*;
 use crate::bodies::Body;
-use crate::model::limits::STEPS_ORDERED_MAX;
+use crate::model::limits::{STEPS_ORDERED_MAX, TRACE_MAX_ITEMS};
 use crate::query::ReadBudget;
 
 /// What the store needs of the settings.
@@ -36,6 +39,73 @@ impl<B: Backend> Ledger<B> {
     }
 }
 
+impl<B: Backend> Ledger<B> {
+    async fn scan<R: Refine>(
+        &self,
+        plan: &Plan,
+        w: &Window<'_>,
+        resume: Option<&Position>,
+        budget: ReadBudget,
+        refine: &R,
+    ) -> Result<Found, StoreError> {
+        let c = &self.config;
+        listing::scan(
+            &self.backend,
+            c.retention_days,
+            c.list_shards,
+            plan,
+            w,
+            resume,
+            budget,
+            refine,
+        )
+        .await
+    }
+
+    /// A total that only reading can tell (keyword search): pages read until the budget ends.
+    async fn count_by_reading<R: Refine>(
+        &self,
+        plan: &Plan,
+        w: &Window<'_>,
+        budget: ReadBudget,
+        refine: &R,
+    ) -> Result<Count, StoreError> {
+        let mut w = w.clone();
+        w.limit = crate::model::limits::MAX_LIMIT as usize;
+        let (mut total, mut left, mut resume) = (0, budget.items.max(1), None);
+        loop {
+            let found = self
+                .scan(plan, &w, resume.as_ref(), ReadBudget { items: left }, refine)
+                .await?;
+            total += found.entries.len() as u64;
+            left = left.saturating_sub(found.used.max(1));
+            match found.next {
+                None => return Ok(Count { total, exact: true }),
+                Some(_) if left == 0 => return Ok(Count { total, exact: false }),
+                next => resume = next,
+            }
+        }
+    }
+
+    fn log_refine<'a>(&'a self, plan: &Plan, q: &'a LogQuery) -> LogRefine<'a, B> {
+        LogRefine {
+            backend: &self.backend,
+            project: &q.project,
+            hydrate: plan.index != ListIndex::Table,
+            keywords: q.search.as_ref(),
+        }
+    }
+}
+
+fn page_of<T>(found: Found, map: impl Fn(&Item) -> Option<T>) -> Page<T> {
+    Page {
+        items: found.entries.iter().filter_map(map).collect(),
+        next: found.next,
+        partial: found.partial,
+        reached: found.reached,
+    }
+}
+
 impl<B: Backend> ListExecutions for Ledger<B> {
     async fn list_executions(
         &self,
@@ -43,26 +113,108 @@ impl<B: Backend> ListExecutions for Ledger<B> {
         resume: Option<&Position>,
         budget: ReadBudget,
     ) -> Result<Page<ExecutionSummary>, StoreError> {
-        super::listing::list(
-            &self.backend,
-            self.config.retention_days,
-            self.config.list_shards,
-            query,
-            resume,
-            budget,
-        )
-        .await
+        let plan = listing::plan(query);
+        let w = Window::of_executions(query);
+        let found = match &query.search {
+            None => self.scan(&plan, &w, resume, budget, &Keep).await?,
+            Some(keywords) => {
+                let search = ExecutionSearch {
+                    backend: &self.backend,
+                    project: &query.project,
+                    keywords,
+                };
+                self.scan(&plan, &w, resume, budget, &search).await?
+            }
+        };
+        Ok(page_of(found, |it| items::summary_from_listing(&query.project, it)))
     }
 
     async fn count_executions(&self, query: &ListQuery, budget: ReadBudget) -> Result<Count, StoreError> {
-        super::listing::count(
-            &self.backend,
-            self.config.retention_days,
-            self.config.list_shards,
-            query,
-            budget,
-        )
-        .await
+        let plan = listing::plan(query);
+        let w = Window::of_executions(query);
+        match &query.search {
+            None => {
+                let c = &self.config;
+                listing::count(&self.backend, c.retention_days, c.list_shards, &plan, &w, budget).await
+            }
+            Some(keywords) => {
+                let search = ExecutionSearch {
+                    backend: &self.backend,
+                    project: &query.project,
+                    keywords,
+                };
+                self.count_by_reading(&plan, &w, budget, &search).await
+            }
+        }
+    }
+}
+
+impl<B: Backend> ListLogs for Ledger<B> {
+    async fn list_logs(
+        &self,
+        query: &LogQuery,
+        resume: Option<&Position>,
+        budget: ReadBudget,
+    ) -> Result<Page<LogRecord>, StoreError> {
+        let plan = listing::plan_logs(query);
+        let w = Window::of_logs(query);
+        let found = self
+            .scan(&plan, &w, resume, budget, &self.log_refine(&plan, query))
+            .await?;
+        Ok(page_of(found, log_items::log_from_item))
+    }
+
+    async fn count_logs(&self, query: &LogQuery, budget: ReadBudget) -> Result<Count, StoreError> {
+        let plan = listing::plan_logs(query);
+        let w = Window::of_logs(query);
+        if query.search.is_some() {
+            return self
+                .count_by_reading(&plan, &w, budget, &self.log_refine(&plan, query))
+                .await;
+        }
+        let c = &self.config;
+        listing::count(&self.backend, c.retention_days, c.list_shards, &plan, &w, budget).await
+    }
+}
+
+impl<B: Backend> ReadTrace for Ledger<B> {
+    async fn trace(&self, project: &str, trace: &str, now: DateTime<Utc>) -> Result<TraceRecord, StoreError> {
+        let partition = keys::trace_pk(project, trace);
+        let oldest = now - chrono::Duration::days(self.config.retention_days);
+        let newest = now + chrono::Duration::hours(crate::model::limits::MAX_CLOCK_SKEW_HOURS);
+        let mut query = IndexQuery {
+            index: ListIndex::Trace,
+            partition,
+            from: keys::listing_sk_from(oldest),
+            to: keys::listing_sk_before(newest),
+            ascending: true,
+            limit: TRACE_MAX_ITEMS as u32 + 1,
+            filters: Vec::new(),
+            start: None,
+        };
+        let mut record = TraceRecord::default();
+        let shards = self.config.list_shards;
+        loop {
+            // One Query while the trace fits a page (1 MB); a larger one pages on.
+            let page = self.backend.query_index(&query).await?;
+            for it in page.items.iter().filter(|it| !items::is_expired(it, now.timestamp())) {
+                if record.executions.len() + record.logs.len() == TRACE_MAX_ITEMS {
+                    record.truncated = true;
+                    return Ok(record);
+                }
+                let inside =
+                    |source| items::in_partition(source, project, ListIndex::Trace, &query.partition, it, shards);
+                if inside(Source::Executions) {
+                    record.executions.extend(items::summary_from_listing(project, it));
+                } else if inside(Source::Logs) {
+                    record.logs.extend(log_items::log_from_item(it));
+                }
+            }
+            match page.last {
+                Some(last) if !last.is_empty() => query.start = Some(last),
+                _ => return Ok(record),
+            }
+        }
     }
 }
 
@@ -87,6 +239,7 @@ fn step_page(
             items: page.into_iter().map(|(_, s)| s).collect(),
             next,
             partial: false,
+            reached: None,
         }
     } else {
         // Sort-key (id) order: take the first `limit`, then order the page by dateStarted.
@@ -97,6 +250,7 @@ fn step_page(
             items: page.into_iter().map(|(_, s)| s).collect(),
             next: last_id.map(|id| Position(format!("{BY_ID}{id}"))),
             partial: false,
+            reached: None,
         }
     }
 }
@@ -228,19 +382,40 @@ impl<B: Backend> ReadKeys for Ledger<B> {
 }
 
 impl<B: Backend> CommitUnits for Ledger<B> {
-    async fn load_units(&self, keys: &[UnitKey], consistent: bool) -> Result<HashMap<UnitKey, StoredUnit>, StoreError> {
-        let wanted: Vec<(String, String)> = keys.iter().map(items::unit_keys).collect();
+    async fn load_units(
+        &self,
+        keys: &[UnitKey],
+        tokens: &[(String, String)],
+        consistent: bool,
+    ) -> Result<Loaded, StoreError> {
+        let mut wanted: Vec<(String, String)> = keys.iter().map(items::unit_keys).collect();
+        wanted.extend(tokens.iter().map(|(p, e)| items::tokens_key(p, e)));
         let found = self.backend.batch_get(&wanted, consistent).await?;
-        Ok(found
-            .iter()
-            .filter_map(|it| Some((items::unit_key_of(it)?, items::unit_from_item(it))))
-            .collect())
+        let mut loaded = Loaded::default();
+        for it in &found {
+            if let Some((key, fingerprints, version)) = items::tokens_from_item(it) {
+                loaded.tokens.insert(key, StoredTokens { fingerprints, version });
+            } else if let Some(key) = items::unit_key_of(it) {
+                loaded.units.insert(key, items::unit_from_item(it));
+            }
+        }
+        Ok(loaded)
+    }
+
+    async fn commit_tokens(&self, t: &TokensCommit) -> Result<(), StoreError> {
+        let version = t.expected_version.unwrap_or(0) + 1;
+        self.backend
+            .guarded_put(&GuardedPut {
+                item: items::tokens_item(&t.project, &t.execution, &t.fingerprints, version, t.expires_at),
+                expected_version: t.expected_version,
+            })
+            .await
     }
 
     async fn put_body(&self, key: &UnitKey, body: &Body) -> Result<(), StoreError> {
         self.backend
             .put_object(
-                &keys::body_object_key(&key.project, &key.execution, &body.sha256),
+                &keys::body_object_key(&key.project, Some(&key.execution), &body.sha256),
                 body.raw.clone(),
             )
             .await
@@ -253,6 +428,31 @@ impl<B: Backend> CommitUnits for Ledger<B> {
                 expected_version: unit.expected_version,
             })
             .await
+    }
+}
+
+impl<B: Backend> AppendLogs for Ledger<B> {
+    async fn put_log_body(&self, project: &str, body: &Body) -> Result<(), StoreError> {
+        self.backend
+            .put_object(&keys::body_object_key(project, None, &body.sha256), body.raw.clone())
+            .await
+    }
+
+    async fn append_log(&self, log: &LogWrite) -> Result<bool, StoreError> {
+        let item = log_items::log_item(log, self.config.list_shards)
+            .ok_or_else(|| StoreError::Permanent("an event log needs a valid timestamp".into()))?;
+        match self
+            .backend
+            .guarded_put(&GuardedPut {
+                item,
+                expected_version: None,
+            })
+            .await
+        {
+            Ok(()) => Ok(true),
+            Err(StoreError::Conflict) => Ok(false),
+            Err(e) => Err(e),
+        }
     }
 }
 

@@ -1,30 +1,69 @@
 //! Listings: which index serves a query, which partitions it reads, and the paging over them within
 //! a read budget. A page resumes exactly where reading stopped: a position is a listing key such
-//! that every match on its side of the order has been returned.
+//! that every match on its side of the order has been returned. Executions and event logs share the
+//! engine; a `Refine` step may drop entries (keyword search) or replace them with whole items
+//! before they count as found, and its reads count against the budget too.
 
 use super::backend::{Backend, IndexQuery};
 use super::items::{self, Item};
-use super::keys::{self, ListIndex};
+use super::keys::{self, ListIndex, Source};
+use super::log_items;
 use super::StoreError;
 use crate::model::limits::MAX_CLOCK_SKEW_HOURS;
-use crate::model::ExecutionSummary;
-use crate::query::{Count, ListQuery, Page, Position, ReadBudget};
+use crate::query::{Count, ListQuery, LogQuery, Position, ReadBudget};
 use chrono::{DateTime, Duration, Utc};
 use futures::future::try_join_all;
+use std::future::Future;
 
 /// Which index serves a query, with which values, and what is left to filter.
 #[derive(Clone, Debug, PartialEq)]
 pub struct Plan {
+    pub source: Source,
     pub index: ListIndex,
-    /// One partition per value; `[None]` for the project index.
+    /// One partition per value; `[None]` for the project index and the log table.
     pub values: Vec<Option<String>>,
     pub filters: Vec<(&'static str, Vec<String>)>,
+}
+
+/// The part of a query every listing has: project, range, order, page size and clock.
+#[derive(Clone, Debug)]
+pub struct Window<'a> {
+    pub project: &'a str,
+    pub after: Option<DateTime<Utc>>,
+    pub before: Option<DateTime<Utc>>,
+    pub ascending: bool,
+    pub limit: usize,
+    pub now: DateTime<Utc>,
+}
+
+impl<'a> Window<'a> {
+    pub fn of_executions(q: &'a ListQuery) -> Self {
+        Window {
+            project: &q.project,
+            after: q.after,
+            before: q.before,
+            ascending: q.ascending,
+            limit: q.limit,
+            now: q.now,
+        }
+    }
+
+    pub fn of_logs(q: &'a LogQuery) -> Self {
+        Window {
+            project: &q.project,
+            after: q.after,
+            before: q.before,
+            ascending: q.ascending,
+            limit: q.limit,
+            now: q.now,
+        }
+    }
 }
 
 fn values_for(q: &ListQuery, index: ListIndex) -> Vec<String> {
     match index {
         ListIndex::Status => q.statuses.iter().map(|s| s.as_str().to_string()).collect(),
-        ListIndex::Project => Vec::new(),
+        ListIndex::Project | ListIndex::Table => Vec::new(),
         _ => {
             let field = index.field();
             q.dimensions
@@ -65,17 +104,64 @@ pub fn plan(q: &ListQuery) -> Plan {
             filters.push((items::filter_attribute(*field), values.clone()));
         }
     }
-    match chosen {
-        Some((index, values)) => Plan {
-            index,
-            values: values.into_iter().map(Some).collect(),
-            filters,
-        },
-        None => Plan {
-            index: ListIndex::Project,
-            values: vec![None],
-            filters,
-        },
+    let (index, values) = match chosen {
+        Some((index, values)) => (index, values.into_iter().map(Some).collect()),
+        None => (ListIndex::Project, vec![None]),
+    };
+    Plan {
+        source: Source::Executions,
+        index,
+        values,
+        filters,
+    }
+}
+
+/// Event logs: a trace, user, workflow or integration filter reads that index; otherwise the
+/// project's log partitions of the table. Level and type are always filters (a handful of values
+/// per project: an index of their own would cost every write more than it saves reads).
+pub fn plan_logs(q: &LogQuery) -> Plan {
+    let mut chosen: Option<(ListIndex, Vec<String>)> = None;
+    let mut filters = Vec::new();
+    for index in [
+        ListIndex::Trace,
+        ListIndex::User,
+        ListIndex::Workflow,
+        ListIndex::Integration,
+    ] {
+        let field = index.log_field();
+        let values: Vec<String> = q
+            .dimensions
+            .iter()
+            .filter(|(f, _)| Some(*f) == field)
+            .flat_map(|(_, v)| v.clone())
+            .collect();
+        if values.is_empty() {
+            continue;
+        }
+        if chosen.is_none() {
+            chosen = Some((index, values));
+        } else if let Some(f) = field {
+            filters.push((log_items::filter_attribute(f), values));
+        }
+    }
+    if !q.levels.is_empty() {
+        filters.push((
+            log_items::LEVEL,
+            q.levels.iter().map(|l| l.as_str().to_string()).collect(),
+        ));
+    }
+    if !q.types.is_empty() {
+        filters.push((log_items::TYPE, q.types.clone()));
+    }
+    let (index, values) = match chosen {
+        Some((index, values)) => (index, values.into_iter().map(Some).collect()),
+        None => (ListIndex::Table, vec![None]),
+    };
+    Plan {
+        source: Source::Logs,
+        index,
+        values,
+        filters,
     }
 }
 
@@ -83,28 +169,35 @@ pub fn plan(q: &ListQuery) -> Plan {
 struct Range {
     from: String,
     to: String,
-    /// Months in reading order, each with its own bounds.
+    /// Months in reading order, each with its own bounds; one span for a timeless index.
     months: Vec<(String, String, String)>,
 }
 
-fn range(q: &ListQuery, retention_days: i64, resume: Option<&str>) -> Range {
+fn time_of(k: &str) -> Option<DateTime<Utc>> {
+    DateTime::from_timestamp_millis(k.get(..13)?.parse().ok()?)
+}
+
+fn range(w: &Window, retention_days: i64, resume: Option<&str>, timeless: bool) -> Range {
     // Expired records are hidden even before DynamoDB deletes them.
-    let oldest = q.now - Duration::days(retention_days);
-    let lo = q.after.map_or(oldest, |a| a.max(oldest));
+    let oldest = w.now - Duration::days(retention_days);
+    let lo = w.after.map_or(oldest, |a| a.max(oldest));
     // Events may be dated ahead of the clock by up to the clock-skew allowance ingest grants.
-    let hi = q
+    let hi = w
         .before
-        .unwrap_or(q.now + Duration::hours(MAX_CLOCK_SKEW_HOURS) + Duration::milliseconds(1));
+        .unwrap_or(w.now + Duration::hours(MAX_CLOCK_SKEW_HOURS) + Duration::milliseconds(1));
     let mut from = keys::listing_sk_from(lo);
     let mut to = keys::listing_sk_before(hi);
     if let Some(last) = resume {
-        if q.ascending {
+        if w.ascending {
             from = from.max(last.to_string());
         } else {
             to = to.min(last.to_string());
         }
     }
-    let time_of = |k: &str| -> Option<DateTime<Utc>> { DateTime::from_timestamp_millis(k.get(..13)?.parse().ok()?) };
+    if timeless {
+        let months = vec![(String::new(), from.clone(), to.clone())];
+        return Range { from, to, months };
+    }
     let (first, last) = (time_of(&from).unwrap_or(lo), time_of(&to).unwrap_or(hi));
     let mut months: Vec<(String, String, String)> = Vec::new();
     let all = keys::months(first, last);
@@ -116,7 +209,7 @@ fn range(q: &ListQuery, retention_days: i64, resume: Option<&str>) -> Range {
         };
         months.push((bucket.clone(), m_from, m_to));
     }
-    if !q.ascending {
+    if !w.ascending {
         months.reverse();
     }
     Range { from, to, months }
@@ -125,8 +218,17 @@ fn range(q: &ListQuery, retention_days: i64, resume: Option<&str>) -> Range {
 fn partitions(project: &str, bucket: &str, plan: &Plan, shards: u32) -> Vec<String> {
     let mut out = Vec::new();
     for value in &plan.values {
-        for shard in 0..shards {
-            out.push(keys::listing_pk(project, bucket, shard, shards, value.as_deref()));
+        let shard_count = if plan.index.timeless() { 1 } else { shards };
+        for shard in 0..shard_count {
+            out.push(keys::partition_key(
+                plan.source,
+                plan.index,
+                project,
+                bucket,
+                shard,
+                shards,
+                value.as_deref(),
+            ));
         }
     }
     out
@@ -149,19 +251,54 @@ fn before(a: &str, b: &str, ascending: bool) -> bool {
     }
 }
 
-pub async fn list<B: Backend>(
+/// A step between reading entries and counting them as found: drops those that do not match
+/// (keyword search) or replaces them with whole items. Returns what it keeps, in order, and the
+/// items it read (charged to the budget).
+pub trait Refine: Sync {
+    fn refine(
+        &self,
+        entries: Vec<(String, Item)>,
+    ) -> impl Future<Output = Result<(Vec<(String, Item)>, u64), StoreError>> + Send;
+}
+
+/// Keeps every entry as read.
+pub struct Keep;
+
+impl Refine for Keep {
+    async fn refine(&self, entries: Vec<(String, Item)>) -> Result<(Vec<(String, Item)>, u64), StoreError> {
+        Ok((entries, 0))
+    }
+}
+
+/// Entries refined at once: one BatchGetItem.
+const REFINE_CHUNK: usize = 100;
+
+/// What a listing read: entries (as refined) in order, where to resume, and how far it got.
+#[derive(Debug, Default)]
+pub struct Found {
+    pub entries: Vec<Item>,
+    pub next: Option<Position>,
+    pub partial: bool,
+    pub reached: Option<DateTime<Utc>>,
+    /// Budget spent: entries examined and items a refine step read.
+    pub used: u64,
+}
+
+#[allow(clippy::too_many_arguments)]
+pub async fn scan<B: Backend, R: Refine>(
     backend: &B,
     retention_days: i64,
     shards: u32,
-    q: &ListQuery,
+    plan: &Plan,
+    w: &Window<'_>,
     resume: Option<&Position>,
     budget: ReadBudget,
-) -> Result<Page<ExecutionSummary>, StoreError> {
+    refine: &R,
+) -> Result<Found, StoreError> {
     let resume = resume.map(|p| p.0.as_str());
-    let plan = plan(q);
-    let range = range(q, retention_days, resume);
-    let now_epoch = q.now.timestamp();
-    let want = q.limit + 1; // one more than the page, to know whether another page exists
+    let range = range(w, retention_days, resume, plan.index.timeless());
+    let now_epoch = w.now.timestamp();
+    let want = w.limit + 1; // one more than the page, to know whether another page exists
     let mut left = budget.items.max(1);
     let mut found: Vec<(String, Item)> = Vec::new();
     let mut stop: Option<String> = None;
@@ -174,10 +311,10 @@ pub async fn list<B: Backend>(
             if left == 0 {
                 // Everything before this month has been read: resume at its boundary, which is
                 // either a bound no item has or the key already returned last.
-                stop = Some(if q.ascending { m_from.clone() } else { m_to.clone() });
+                stop = Some(if w.ascending { m_from.clone() } else { m_to.clone() });
                 break 'months;
             }
-            let mut cursors: Vec<Cursor> = partitions(&q.project, bucket, &plan, shards)
+            let mut cursors: Vec<Cursor> = partitions(w.project, bucket, plan, shards)
                 .into_iter()
                 .map(|partition| Cursor {
                     query: IndexQuery {
@@ -185,11 +322,13 @@ pub async fn list<B: Backend>(
                         // Resume strictly after the position, so every read makes progress.
                         start: resume
                             .filter(|r| m_from.as_str() <= *r && *r <= m_to.as_str())
-                            .and_then(|r| items::index_start(&q.project, plan.index, &partition, r)),
+                            .and_then(|r| {
+                                items::index_start(plan.source, w.project, plan.index, &partition, r, shards)
+                            }),
                         partition,
                         from: m_from.clone(),
                         to: m_to.clone(),
-                        ascending: q.ascending,
+                        ascending: w.ascending,
                         limit: 0,
                         filters: plan.filters.clone(),
                     },
@@ -221,7 +360,7 @@ pub async fn list<B: Backend>(
                             .filter(|it| {
                                 Some(items::listing_key(it)) != resume
                                     && !items::is_expired(it, now_epoch)
-                                    && items::in_partition(&q.project, plan.index, partition, it, shards)
+                                    && items::in_partition(plan.source, w.project, plan.index, partition, it, shards)
                             })
                             .map(|it| (items::listing_key(&it).to_string(), it)),
                     );
@@ -238,19 +377,28 @@ pub async fn list<B: Backend>(
                     .iter()
                     .filter(|c| !c.done)
                     .filter_map(|c| c.frontier.clone())
-                    .reduce(|a, b| if before(&a, &b, q.ascending) { a } else { b });
-                pool.sort_by(|a, b| if q.ascending { a.0.cmp(&b.0) } else { b.0.cmp(&a.0) });
+                    .reduce(|a, b| if before(&a, &b, w.ascending) { a } else { b });
+                pool.sort_by(|a, b| if w.ascending { a.0.cmp(&b.0) } else { b.0.cmp(&a.0) });
                 let settled = match &frontier {
                     None => pool.len(),
-                    Some(f) => pool.iter().take_while(|(k, _)| !before(f, k, q.ascending)).count(),
+                    Some(f) => pool.iter().take_while(|(k, _)| !before(f, k, w.ascending)).count(),
                 };
+                let mut ready: Vec<(String, Item)> = Vec::new();
                 for (k, it) in pool.drain(..settled) {
                     // While a status change propagates to the index, an execution can sit in two
                     // status partitions at once: one listing key, returned once.
-                    if found.last().is_some_and(|(last, _)| *last == k) {
+                    let last = ready.last().or(found.last());
+                    if last.is_some_and(|(l, _)| *l == k) {
                         continue;
                     }
-                    found.push((k, it));
+                    ready.push((k, it));
+                }
+                let mut ready = ready.into_iter().peekable();
+                while ready.peek().is_some() && found.len() < want {
+                    let chunk: Vec<(String, Item)> = ready.by_ref().take(REFINE_CHUNK).collect();
+                    let (kept, cost) = refine.refine(chunk).await?;
+                    left = left.saturating_sub(cost);
+                    found.extend(kept);
                 }
                 if found.len() >= want {
                     break 'months;
@@ -267,37 +415,47 @@ pub async fn list<B: Backend>(
 
     let mut next = None;
     let mut partial = false;
-    if found.len() > q.limit {
-        found.truncate(q.limit);
+    if found.len() > w.limit {
+        found.truncate(w.limit);
         next = found.last().map(|(k, _)| Position(k.clone()));
     } else if let Some(stop) = stop {
-        partial = found.len() < q.limit;
+        partial = found.len() < w.limit;
         next = Some(Position(stop));
     }
-    let items = found
-        .iter()
-        .filter_map(|(_, it)| items::summary_from_listing(&q.project, it))
-        .collect();
-    Ok(Page { items, next, partial })
+    let reached = match &next {
+        Some(p) => time_of(&p.0),
+        // Everything in range was read: the search got to the far end of it.
+        None if w.ascending => time_of(&range.to),
+        None => time_of(&range.from),
+    };
+    Ok(Found {
+        entries: found.into_iter().map(|(_, it)| it).collect(),
+        next,
+        partial,
+        reached,
+        used: budget.items.max(1) - left,
+    })
 }
 
-/// The number of all matches within the budget, counted with `Select COUNT`.
+/// The number of all matches within the budget, counted with `Select COUNT`; a trace partition,
+/// which holds both families, is read and its entries checked instead.
 pub async fn count<B: Backend>(
     backend: &B,
     retention_days: i64,
     shards: u32,
-    q: &ListQuery,
+    plan: &Plan,
+    w: &Window<'_>,
     budget: ReadBudget,
 ) -> Result<Count, StoreError> {
-    let plan = plan(q);
-    let range = range(q, retention_days, None);
+    let range = range(w, retention_days, None, plan.index.timeless());
     let mut left = budget.items.max(1);
     let mut total = 0;
     if range.from > range.to {
         return Ok(Count { total, exact: true });
     }
+    let now_epoch = w.now.timestamp();
     for (bucket, m_from, m_to) in &range.months {
-        for partition in partitions(&q.project, bucket, &plan, shards) {
+        for partition in partitions(w.project, bucket, plan, shards) {
             let mut query = IndexQuery {
                 index: plan.index,
                 partition,
@@ -313,8 +471,23 @@ pub async fn count<B: Backend>(
                     return Ok(Count { total, exact: false });
                 }
                 query.limit = left.min(100_000) as u32;
-                let (n, page) = backend.count_index(&query).await?;
-                total += n;
+                let page = if plan.index.timeless() {
+                    query.limit = query.limit.min(1000);
+                    let page = backend.query_index(&query).await?;
+                    total += page
+                        .items
+                        .iter()
+                        .filter(|it| {
+                            !items::is_expired(it, now_epoch)
+                                && items::in_partition(plan.source, w.project, plan.index, &query.partition, it, shards)
+                        })
+                        .count() as u64;
+                    page
+                } else {
+                    let (n, page) = backend.count_index(&query).await?;
+                    total += n;
+                    page
+                };
                 left = left.saturating_sub(page.scanned.max(1));
                 match page.last {
                     Some(last) if !last.is_empty() => query.start = Some(last),
@@ -382,14 +555,19 @@ mod tests {
     fn the_range_is_clamped_to_retention_and_walks_months_newest_first() {
         let mut query = q();
         query.after = crate::dates::parse("2020-01-01");
-        let r = range(&query, 90, None);
+        let r = range(&Window::of_executions(&query), 90, None, false);
         let months: Vec<&str> = r.months.iter().map(|m| m.0.as_str()).collect();
         assert_eq!(months, ["2026-11", "2026-10", "2026-09", "2026-08"]);
         let aug27 = crate::dates::parse("2026-08-27T00:00:00Z").unwrap().timestamp_millis();
         assert_eq!(r.from, format!("{aug27:013}"));
         assert_eq!(r.months[3].1, r.from, "the oldest month starts at the clamp");
         let oct3 = crate::dates::parse("2026-10-03T00:00:00Z").unwrap().timestamp_millis();
-        let resumed = range(&query, 90, Some(&format!("{oct3:013}#e")));
+        let resumed = range(
+            &Window::of_executions(&query),
+            90,
+            Some(&format!("{oct3:013}#e")),
+            false,
+        );
         let months: Vec<&str> = resumed.months.iter().map(|m| m.0.as_str()).collect();
         assert_eq!(months, ["2026-10", "2026-09", "2026-08"]);
     }

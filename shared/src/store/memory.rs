@@ -4,8 +4,7 @@
 //! tests run the real store logic on it without an emulator.
 
 use super::backend::*;
-use super::items::{self, Item, LISTING_ATTRIBUTES, LSK, PK, SK};
-use super::keys::ListIndex;
+use super::items::{self, Item, PK, SK};
 use super::StoreError;
 use aws_sdk_dynamodb::types::AttributeValue;
 use std::collections::{BTreeMap, HashMap};
@@ -52,6 +51,11 @@ impl Memory {
     /// The index entries of one partition in range, in order, projected as the index projects.
     fn index_entries(&self, q: &IndexQuery) -> Vec<Item> {
         let attr = q.index.key_attribute();
+        let sort = |it: &Item| {
+            items::string_attr(it, q.index.sort_attribute())
+                .unwrap_or("")
+                .to_string()
+        };
         let mut entries: Vec<Item> = self
             .items
             .lock()
@@ -59,19 +63,20 @@ impl Memory {
             .values()
             .filter(|it| items::string_attr(it, attr) == Some(q.partition.as_str()))
             .filter(|it| {
-                let k = items::listing_key(it);
-                q.from.as_str() <= k && k <= q.to.as_str()
+                let k = sort(it);
+                q.from <= k && k <= q.to
             })
-            .map(|it| project(it, q.index))
+            .filter_map(|it| items::index_entry(it, q.index))
             .collect();
-        entries.sort_by(|a, b| items::listing_key(a).cmp(items::listing_key(b)));
+        // Table key order, as DynamoDB keeps index entries with equal keys.
+        entries.sort_by_key(|it| (sort(it), items::string_attr(it, PK).unwrap_or("").to_string()));
         if !q.ascending {
             entries.reverse();
         }
         if let Some(start) = &q.start {
-            let after = items::listing_key(start);
+            let after = sort(start);
             entries.retain(|it| {
-                let k = items::listing_key(it);
+                let k = sort(it);
                 if q.ascending {
                     k > after
                 } else {
@@ -108,17 +113,6 @@ impl Memory {
             },
         )
     }
-}
-
-/// An index entry: the table and index keys and the listing attributes, as the template projects.
-fn project(item: &Item, index: ListIndex) -> Item {
-    item.iter()
-        .filter(|(k, _)| {
-            let k = k.as_str();
-            k == PK || k == SK || k == LSK || k == index.key_attribute() || LISTING_ATTRIBUTES.contains(&k)
-        })
-        .map(|(k, v)| (k.clone(), v.clone()))
-        .collect()
 }
 
 impl Backend for Memory {
@@ -224,6 +218,11 @@ impl Backend for Memory {
         self.call();
         self.objects.lock().unwrap().insert(key.to_string(), bytes);
         Ok(())
+    }
+
+    async fn get_object(&self, key: &str) -> Result<Option<Vec<u8>>, StoreError> {
+        self.call();
+        Ok(self.objects.lock().unwrap().get(key).cloned())
     }
 
     async fn presign(&self, key: &str) -> Result<String, StoreError> {

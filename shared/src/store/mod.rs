@@ -7,12 +7,15 @@
 //!
 //! | trait | used by | DynamoDB / S3 actions |
 //! | --- | --- | --- |
-//! | `ListExecutions` | list | Query (indexes) |
+//! | `ListExecutions` | list | Query (indexes, table), BatchGetItem, s3:GetObject (search) |
+//! | `ListLogs` | list | Query (table, indexes), BatchGetItem, s3:GetObject (search) |
+//! | `ReadTrace` | list | Query (trace index) |
 //! | `ReadExecution` | get, steps | Query (table) |
 //! | `ReadStep` | step | GetItem |
-//! | `LinkBodies` | get, step | s3:GetObject (presigned) |
+//! | `LinkBodies` | list, get, step | s3:GetObject (presigned) |
 //! | `ReadKeys` | list, get, steps, step | GetItem |
 //! | `CommitUnits` | ingest | BatchGetItem, PutItem, s3:PutObject |
+//! | `AppendLogs` | ingest | PutItem, s3:PutObject |
 //! | `AdminKeys` | the `runledger` CLI | GetItem, Query, TransactWriteItems |
 //!
 //! One implementation, `Ledger`, runs over a backend: DynamoDB and S3 (`dynamo`) or memory
@@ -25,6 +28,8 @@ mod items;
 mod keys;
 mod ledger;
 mod listing;
+mod log_items;
+mod matching;
 pub mod memory;
 
 pub use ledger::{Ledger, StoreConfig};
@@ -32,8 +37,10 @@ pub use ledger::{Ledger, StoreConfig};
 use crate::apikeys::KeyRecord;
 use crate::bodies::{Body, StoredBody};
 use crate::merge::Fields;
-use crate::model::{ExecutionSummary, StepSummary};
-use crate::query::{Count, ListQuery, Page, Position, ReadBudget};
+use crate::model::{EventLog, ExecutionSummary, StepSummary};
+use crate::query::{Count, ListQuery, LogQuery, Page, Position, ReadBudget};
+use crate::search::Fingerprints;
+use chrono::{DateTime, Utc};
 use std::collections::HashMap;
 use std::future::Future;
 
@@ -112,8 +119,70 @@ pub struct StepsQuery<'a> {
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct BodyLocation<'a> {
     pub project: &'a str,
-    pub execution: &'a str,
+    /// The execution whose body it is; `None` for an event log's.
+    pub execution: Option<&'a str>,
     pub sha256: &'a str,
+}
+
+/// An event log to store: the entry, its bodies as stored, and the fingerprints of its tokens.
+#[derive(Clone, Debug, PartialEq)]
+pub struct LogWrite {
+    pub entry: EventLog,
+    pub payload: Option<StoredBody>,
+    pub error_details: Option<StoredBody>,
+    pub tokens: Fingerprints,
+    /// Epoch seconds.
+    pub expires_at: i64,
+}
+
+/// An event log as stored.
+#[derive(Clone, Debug, PartialEq)]
+pub struct LogRecord {
+    pub entry: EventLog,
+    pub payload: Option<StoredBody>,
+    pub error_details: Option<StoredBody>,
+    pub tokens: Fingerprints,
+}
+
+/// Everything of one trace, each family in time order.
+#[derive(Clone, Debug, Default, PartialEq)]
+pub struct TraceRecord {
+    pub executions: Vec<ExecutionSummary>,
+    pub logs: Vec<LogRecord>,
+    /// More than `TRACE_MAX_ITEMS` records: the first ones in time order are here.
+    pub truncated: bool,
+}
+
+pub trait ListLogs: Sync {
+    /// One page of matching event logs (whole, bodies included), read within `budget`.
+    fn list_logs(
+        &self,
+        query: &LogQuery,
+        resume: Option<&Position>,
+        budget: ReadBudget,
+    ) -> impl Future<Output = Result<Page<LogRecord>, StoreError>> + Send;
+    fn count_logs(
+        &self,
+        query: &LogQuery,
+        budget: ReadBudget,
+    ) -> impl Future<Output = Result<Count, StoreError>> + Send;
+}
+
+pub trait ReadTrace: Sync {
+    /// The executions and event logs of a trace, in one Query while it fits one response page.
+    fn trace(
+        &self,
+        project: &str,
+        trace: &str,
+        now: DateTime<Utc>,
+    ) -> impl Future<Output = Result<TraceRecord, StoreError>> + Send;
+}
+
+pub trait AppendLogs: Sync {
+    /// Writes an offloaded event-log body; content addressed, so a retry rewrites the same object.
+    fn put_log_body(&self, project: &str, body: &Body) -> impl Future<Output = Result<(), StoreError>> + Send;
+    /// Stores an event log unless one with its id and timestamp is stored already (`false`).
+    fn append_log(&self, log: &LogWrite) -> impl Future<Output = Result<bool, StoreError>> + Send;
 }
 
 pub trait ListExecutions: Sync {
@@ -193,14 +262,45 @@ pub struct UnitCommit {
     pub expires_at: i64,
 }
 
+/// An execution's token fingerprints as stored: what its bodies, its steps' bodies and their errors
+/// hold, for keyword search.
+#[derive(Clone, Debug, PartialEq)]
+pub struct StoredTokens {
+    pub fingerprints: Fingerprints,
+    pub version: u64,
+}
+
+/// Fingerprints to write for an execution, guarded by the version read (`None`: must not exist).
+#[derive(Clone, Debug, PartialEq)]
+pub struct TokensCommit {
+    pub project: String,
+    pub execution: String,
+    pub fingerprints: Fingerprints,
+    pub expected_version: Option<u64>,
+    pub expires_at: i64,
+}
+
+/// What ingest reads before it merges: the units, and the fingerprints of the executions that
+/// gain tokens.
+#[derive(Clone, Debug, Default)]
+pub struct Loaded {
+    pub units: HashMap<UnitKey, StoredUnit>,
+    /// By (project, execution).
+    pub tokens: HashMap<(String, String), StoredTokens>,
+}
+
 pub trait CommitUnits: Sync {
-    /// The stored state of each unit that exists. `consistent`: a strongly consistent read, used
-    /// after a lost race so the retry merges into what won.
+    /// The stored state of each unit that exists, and of the fingerprints of each execution in
+    /// `tokens` (one read for both). `consistent`: a strongly consistent read, used after a lost
+    /// race so the retry merges into what won.
     fn load_units(
         &self,
         keys: &[UnitKey],
+        tokens: &[(String, String)],
         consistent: bool,
-    ) -> impl Future<Output = Result<HashMap<UnitKey, StoredUnit>, StoreError>> + Send;
+    ) -> impl Future<Output = Result<Loaded, StoreError>> + Send;
+    /// Writes an execution's fingerprints, before the records whose tokens they add.
+    fn commit_tokens(&self, tokens: &TokensCommit) -> impl Future<Output = Result<(), StoreError>> + Send;
     /// Writes an offloaded body; content addressed, so a retry rewrites the same object.
     fn put_body(&self, key: &UnitKey, body: &Body) -> impl Future<Output = Result<(), StoreError>> + Send;
     /// Writes the merged record: the commit point of its events.
