@@ -250,7 +250,7 @@ def big_batch(rng, log):
     """Turns a webhook log's payload into a batch of records, too large to stay inline even gzipped."""
     at = datetime.fromisoformat(log["timestamp"].replace("Z", "+00:00"))
     body = log["payload"]
-    if isinstance(body, dict) and "record" in body:  # Salesforce: a change batch of the same object
+    if isinstance(body, dict) and "sobjectType" in body:  # Salesforce: a change batch of the same object
         sobject = body["sobjectType"]
         prefix = dict(SF_OBJECTS)[sobject]
         records = [body.pop("record")]
@@ -367,12 +367,16 @@ class Demo:
 
     # ---- traces: trigger logs, then the executions they started ----
 
-    def webhook_trace(self, n_executions=1, fail=False):
-        rng, trace = self.rng, new_id(self.rng)
+    def webhook_trace(self, n_executions=1, fail=False, trace=None, record=None):
+        rng, trace = self.rng, trace or new_id(self.rng)
         plan = self.executions(n_executions, "webhook", trace)
         t0, user, integration = plan["started"], plan["user"], plan["integration"]
         single = plan["workflows"][0] if n_executions == 1 else None
         record_id, body = webhook_body(rng, integration, t0 - ms(1000))
+        if record:  # a record the README searches for
+            record_id = record
+            body = {"event": "record.updated", "integration": integration,
+                    "record": {"Id": record, "Company": "Acme Corp", "Status": "Working - Contacted"}}
         common = dict(trace=trace, user=user, integration=integration, webhookId=self.webhook(integration))
         self.log(t0 - ms(rng.randint(200, 900)), "INFO", "WEBHOOK_TRIGGER", "Webhook Trigger request received",
                  payload=body, **common)
@@ -563,8 +567,9 @@ def build_demo(rng, project, now, n_executions):
     if n_executions <= 0:
         return demo.events
     fanouts = max(3, n_executions // 40) if n_executions >= 3 * WEBHOOK_FANOUT else n_executions // WEBHOOK_FANOUT
-    for _ in range(fanouts):
-        demo.webhook_trace(WEBHOOK_FANOUT)
+    # Fan-outs have readable trace ids, and the first one a known record, for the README's examples.
+    for n in range(fanouts):
+        demo.webhook_trace(WEBHOOK_FANOUT, trace=f"webhook-fanout-{n + 1}", record="00Q5g000004XyZ" if n == 0 else None)
     left = n_executions - fanouts * WEBHOOK_FANOUT
     while left > 0:
         if rng.random() >= TRACED_SHARE:

@@ -512,3 +512,191 @@ async fn bad_requests_get_contract_errors_and_never_a_500() {
         "{body}"
     );
 }
+
+/// Follows `nextLink` from `path` until the listing ends; every item of `list`, in order.
+async fn follow(api: &Api, key: &str, path: &str, list: &str) -> (Vec<Value>, Vec<Value>) {
+    let (mut items, mut pages) = (Vec::new(), Vec::new());
+    let mut next = Some(path.to_string());
+    while let Some(url) = next {
+        let (status, page) = api.get(&url, Some(key)).await;
+        assert_eq!(status, 200, "{page}");
+        items.extend(page[list].as_array().unwrap().iter().cloned());
+        next = page["nextLink"].as_str().map(str::to_string);
+        pages.push(page);
+        assert!(pages.len() < 200, "paging does not end");
+    }
+    (items, pages)
+}
+
+#[tokio::test]
+async fn a_webhook_and_the_executions_it_started_come_back_as_one_trace() {
+    let api = Api::from_env();
+    let p = project("e2e-trace");
+    let key = create_key(&p).await;
+    let trace = id();
+    let webhook = json!({"kind": "log", "projectId": p, "timestamp": minutes_ago(10), "level": "INFO",
+        "type": "WEBHOOK_TRIGGER", "message": "Webhook Trigger request received", "traceId": trace,
+        "integrationId": "salesforce", "endUserId": "user-7", "webhookId": "wh-1",
+        "payload": {"record": {"Id": "00Q5g000004XyZ"}}});
+    let mut events = vec![webhook.clone()];
+    for n in 0..3 {
+        events.push(execution(
+            &p,
+            &format!("run-{n}"),
+            "SUCCEEDED",
+            &minutes_ago(9 - n),
+            json!({
+            "traceId": trace, "userId": "user-7", "integration": "salesforce",
+            "dateEnded": minutes_ago(8 - n), "input": {"recordId": "00Q5g000004XyZ"}}),
+        ));
+    }
+    // Something else in the project, outside the trace.
+    events.push(execution(
+        &p,
+        "other",
+        "SUCCEEDED",
+        &minutes_ago(9),
+        json!({"traceId": id()}),
+    ));
+    ingest_all(&api, &events).await;
+    // The webhook again, without an id: a retry of the same content is a duplicate.
+    let mut anonymous = webhook.clone();
+    anonymous["timestamp"] = json!(minutes_ago(20));
+    for expected in [
+        json!({"accepted": 1, "duplicates": 0}),
+        json!({"accepted": 0, "duplicates": 1}),
+    ] {
+        let (err, body) = api.invoke("ingest", &json!({"events": [anonymous]})).await;
+        assert!(err.is_none(), "{body}");
+        assert_eq!(body["accepted"], expected["accepted"], "{body}");
+        assert_eq!(body["duplicates"], expected["duplicates"], "{body}");
+    }
+
+    let (status, t) = api.get(&format!("/v1/projects/{p}/traces/{trace}"), Some(&key)).await;
+    assert_eq!(status, 200, "{t}");
+    assert_eq!(t["traceId"], json!(trace));
+    let logs = t["eventLogs"].as_array().unwrap();
+    assert_eq!(logs.len(), 2, "{t}");
+    assert!(
+        logs[0]["timestamp"].as_str() < logs[1]["timestamp"].as_str(),
+        "time order"
+    );
+    assert_eq!(logs[1]["payload"], json!({"record": {"Id": "00Q5g000004XyZ"}}));
+    let runs: Vec<&str> = t["workflowExecutions"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|e| e["id"].as_str().unwrap())
+        .collect();
+    assert_eq!(runs, ["run-0", "run-1", "run-2"], "time order, nothing of other traces");
+
+    let (_, by_trace) = api
+        .get(
+            &format!("/v1/projects/{p}/event-logs?traceId={trace}&count=true"),
+            Some(&key),
+        )
+        .await;
+    assert_eq!(
+        (
+            by_trace["total"].as_u64(),
+            by_trace["eventLogs"].as_array().map(Vec::len)
+        ),
+        (Some(2), Some(2))
+    );
+    let (_, runs_by_trace) = api
+        .get(
+            &format!("/v1/projects/{p}/workflow-executions?traceId={trace}&count=true"),
+            Some(&key),
+        )
+        .await;
+    assert_eq!(runs_by_trace["total"], json!(3), "{runs_by_trace}");
+    let (status, missing) = api.get(&format!("/v1/projects/{p}/traces/nope"), Some(&key)).await;
+    assert_eq!((status, missing["error"]["code"].as_str()), (404, Some("not_found")));
+}
+
+#[tokio::test]
+async fn a_record_id_deep_in_a_one_megabyte_payload_in_s3_is_found_and_substrings_are_not() {
+    let api = Api::from_env();
+    let p = project("e2e-search");
+    let key = create_key(&p).await;
+    let mut records: Vec<Value> = (0..28_000)
+        .map(|i| json!({"Id": format!("rec{i:07}"), "Name": format!("Account {i}")}))
+        .collect();
+    records.push(json!({"Id": "00Q5g000004XyZ", "Name": "Acme Corp"}));
+    let payload = json!({"records": records});
+    assert!(payload.to_string().len() > 1_000_000);
+    let log = |id: &str, minutes: i64, payload: Value| {
+        json!({"kind": "log", "projectId": p, "id": id, "timestamp": minutes_ago(minutes), "level": "INFO",
+               "type": "WEBHOOK_TRIGGER", "message": "Webhook Trigger request received", "payload": payload})
+    };
+    let mut events = vec![
+        log("deep", 5, payload.clone()),
+        log("acme-only", 6, json!({"Name": "Acme Corp"})),
+        log("id-only", 7, json!({"Id": "00Q5g000004XyZ"})),
+    ];
+    // Executions: one with the id in a step body, one with it only in an S3 output.
+    events.push(execution(
+        &p,
+        "in-step",
+        "SUCCEEDED",
+        &minutes_ago(8),
+        json!({"input": {"x": 1}}),
+    ));
+    events.push(step(
+        &p,
+        "in-step",
+        "s1",
+        "SUCCEEDED",
+        &minutes_ago(8),
+        json!({"output": {"lead": "00Q5g000004XyZ"}}),
+    ));
+    events.push(execution(
+        &p,
+        "in-s3",
+        "SUCCEEDED",
+        &minutes_ago(9),
+        json!({"output": payload}),
+    ));
+    for chunk in [&events[..1], &events[1..5], &events[5..]] {
+        let (err, body) = api.invoke("ingest", &json!({"events": chunk})).await;
+        assert!(err.is_none(), "{body}");
+        assert_eq!(body["accepted"].as_u64().unwrap() as usize, chunk.len(), "{body}");
+    }
+
+    let search = |route: &'static str, q: &'static str| {
+        let (api, key, p) = (&api, &key, &p);
+        async move {
+            let list = if route == "event-logs" {
+                "eventLogs"
+            } else {
+                "workflowExecutions"
+            };
+            let path = format!("/v1/projects/{p}/{route}?q={}", q.replace(' ', "+"));
+            let (items, pages) = follow(api, key, &path, list).await;
+            assert!(pages.iter().all(|page| page["searchedUntil"].is_string()));
+            let mut ids: Vec<String> = items.iter().map(|i| i["id"].as_str().unwrap().to_string()).collect();
+            ids.sort();
+            (ids, items)
+        }
+    };
+    let (ids, items) = search("event-logs", "00Q5g000004XyZ").await;
+    assert_eq!(ids, ["deep", "id-only"]);
+    let deep = items.iter().find(|i| i["id"] == "deep").unwrap();
+    assert!(
+        deep["payload"]["$ref"]["size"].as_u64().unwrap() > 1_000_000,
+        "stored in S3"
+    );
+    assert_eq!(
+        search("event-logs", "00q5g000004xyz acme").await.0,
+        ["deep"],
+        "both keywords"
+    );
+    assert!(search("event-logs", "XyZ").await.0.is_empty(), "a substring of a token");
+    assert!(search("event-logs", "00Q5g000004XyZZ").await.0.is_empty());
+    assert_eq!(
+        search("workflow-executions", "00Q5g000004XyZ").await.0,
+        ["in-s3", "in-step"]
+    );
+    assert_eq!(search("workflow-executions", "acme 00Q5g000004XyZ").await.0, ["in-s3"]);
+    assert!(search("workflow-executions", "5g000004").await.0.is_empty());
+}

@@ -52,3 +52,19 @@ pub fn total_for(calls: &BTreeMap<String, u64>, service: &str) -> u64 {
         .map(|(_, v)| v)
         .sum()
 }
+
+static SEARCH: Mutex<(u64, u64)> = Mutex::new((0, 0));
+
+/// Records a search's candidates (records whose fingerprints hold every keyword, so their bodies
+/// were read) and how many of them matched.
+pub fn note_search(candidates: u64, matched: u64) {
+    if let Ok(mut s) = SEARCH.lock() {
+        s.0 += candidates;
+        s.1 += matched;
+    }
+}
+
+/// (candidates, matched) since the last call; resets the counters.
+pub fn take_search() -> (u64, u64) {
+    SEARCH.lock().map(|mut s| std::mem::take(&mut *s)).unwrap_or_default()
+}

@@ -5,7 +5,6 @@ use serde::Serialize;
 /// Per-event result codes.
 pub mod codes {
     pub const INVALID_EVENT: &str = "invalid_event";
-    pub const UNSUPPORTED_KIND: &str = "unsupported_kind";
     pub const EXPIRED: &str = "expired";
     pub const PAYLOAD_TOO_LARGE: &str = "payload_too_large";
     pub const UNAVAILABLE: &str = "unavailable";

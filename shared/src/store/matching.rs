@@ -156,12 +156,13 @@ impl<B: Backend> Refine for ExecutionSearch<'_, B> {
             .try_collect()
             .await?;
         cost += checks.iter().map(|(_, c)| c).sum::<u64>();
-        let kept = candidates
+        let kept: Vec<(String, Item)> = candidates
             .into_iter()
             .zip(checks)
             .filter(|(_, (matched, _))| *matched)
             .map(|(c, _)| c)
             .collect();
+        crate::metrics::note_search(summary_keys.len() as u64, kept.len() as u64);
         Ok((kept, cost))
     }
 }
@@ -183,6 +184,16 @@ impl<B: Backend> LogRefine<'_, B> {
         if !record.tokens.may_contain(keywords) {
             return Ok((false, 0));
         }
+        let candidate = self.verify_candidate(&record, keywords).await?;
+        crate::metrics::note_search(1, u64::from(candidate.0));
+        Ok(candidate)
+    }
+
+    async fn verify_candidate(
+        &self,
+        record: &super::LogRecord,
+        keywords: &Keywords,
+    ) -> Result<(bool, u64), StoreError> {
         let mut m = Matcher::new(keywords);
         m.text(&record.entry.message);
         if let Some(e) = &record.entry.error {
