@@ -123,11 +123,13 @@ async fn main() {
         "total  {:>9} {:>9} {floor:>10} {:>9.1}",
         sum.table_wcu, sum.index_wcu, sum.rcu
     );
-    let met = total <= 28;
+    // 27 for the records; each event that brings new tokens adds one write of the execution's
+    // token fingerprints (docs/data-model.md), 7 here since every body is new text.
+    let met = total <= 35;
     all_met &= met;
     target_line(
         "lifecycle write units, one event per call",
-        "<= 28",
+        "<= 35",
         total.to_string(),
         floor.to_string(),
         met,

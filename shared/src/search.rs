@@ -84,12 +84,21 @@ fn read_string(json: &[u8], mut i: usize) -> (String, usize) {
                         };
                         let first = unit(i);
                         i += 4;
+                        let low = |at: usize| {
+                            (json.get(at..at + 2) == Some(b"\\u"))
+                                .then(|| unit(at + 2))
+                                .flatten()
+                                .filter(|lo| (0xDC00..=0xDFFF).contains(lo))
+                        };
                         match first {
-                            Some(hi @ 0xD800..=0xDBFF) if json.get(i..i + 2) == Some(b"\\u") => {
-                                let lo = unit(i + 2).unwrap_or(0);
-                                i += 6;
-                                char::from_u32(0x10000 + ((hi - 0xD800) << 10) + (lo.wrapping_sub(0xDC00) & 0x3FF))
-                            }
+                            Some(hi @ 0xD800..=0xDBFF) => match low(i) {
+                                Some(lo) => {
+                                    i += 6;
+                                    char::from_u32(0x10000 + ((hi - 0xD800) << 10) + (lo - 0xDC00))
+                                }
+                                // A lone surrogate is no character: it separates tokens.
+                                None => None,
+                            },
                             Some(u) => char::from_u32(u),
                             None => None,
                         }
@@ -317,6 +326,11 @@ mod tests {
         );
         assert_eq!(tokens(r#"{"k" : "v"}"#), ["v"], "keys are never tokens, however spaced");
         assert_eq!(tokens(r#""\ud83d\ude00 smile""#), ["smile"]);
+        assert_eq!(
+            tokens(r#""x\ud83d\u0041bc""#),
+            ["x", "abc"],
+            "a lone surrogate separates"
+        );
         assert_eq!(tokens("-3e5"), ["3e5"]);
     }
 

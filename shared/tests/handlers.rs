@@ -821,3 +821,70 @@ async fn a_search_reads_within_the_budget_and_says_how_far_it_got() {
     assert!(pages > 3, "a budget of 40 reads cannot search 120 executions at once");
     assert!(reached.windows(2).all(|w| w[0] > w[1]), "{reached:?}");
 }
+
+#[tokio::test]
+async fn event_logs_page_to_the_exact_result_within_a_small_budget_in_either_order() {
+    let _g = SERIAL.lock().await;
+    for shards in [1, 3] {
+        let store = MemoryStore::memory(StoreConfig {
+            retention_days: 90,
+            list_shards: shards,
+        });
+        let mut events = Vec::new();
+        for i in 0..150i64 {
+            let level = if i % 7 == 0 { "ERROR" } else { "INFO" };
+            let word = if i % 11 == 0 { "needle" } else { "hay" };
+            events.push(log(
+                "p1",
+                Some(&format!("l{i:03}")),
+                i * 577, // about 60 days, several month partitions
+                json!({"level": level, "endUserId": format!("u{}", i % 2), "payload": {"w": word}}),
+            ));
+        }
+        assert_eq!(load(&store, &events).await.accepted, 150);
+        let k = key(&store, "p1").await;
+        let mut settings = Settings::defaults();
+        settings.read_budget_items = 20;
+        for (filter, want) in [
+            (
+                ("level", "error"),
+                (0..150).filter(|i| i % 7 == 0).collect::<Vec<i64>>(),
+            ),
+            (("q", "needle"), (0..150).filter(|i| i % 11 == 0).collect()),
+            (("userId", "u1"), (0..150).filter(|i| i % 2 == 1).collect()),
+        ] {
+            for order in ["DESC", "ASC"] {
+                let mut query = vec![
+                    (filter.0.to_string(), filter.1.to_string()),
+                    ("sortBy".to_string(), order.to_string()),
+                    ("limit".to_string(), "7".to_string()),
+                ];
+                let mut found = Vec::new();
+                for _ in 0..200 {
+                    let pairs: Vec<(&str, &str)> = query.iter().map(|(a, b)| (a.as_str(), b.as_str())).collect();
+                    let (status, page) = call_with(
+                        &store,
+                        &settings,
+                        Endpoint::EventLogs,
+                        &get("/v1/projects/p1/event-logs", &pairs, &k),
+                    )
+                    .await;
+                    assert_eq!(status, 200, "{page}");
+                    found.extend(ids(&page, "eventLogs"));
+                    let Some(next) = page["nextLink"].as_str() else { break };
+                    query = url::Url::parse(next)
+                        .unwrap()
+                        .query_pairs()
+                        .map(|(a, b)| (a.into_owned(), b.into_owned()))
+                        .collect();
+                }
+                // Newest first is the smallest `minutes ago` first.
+                let mut expected: Vec<String> = want.iter().map(|i| format!("l{i:03}")).collect();
+                if order == "ASC" {
+                    expected.reverse();
+                }
+                assert_eq!(found, expected, "{filter:?} {order} with {shards} shard(s)");
+            }
+        }
+    }
+}

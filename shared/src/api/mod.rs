@@ -199,7 +199,8 @@ impl Route {
 }
 
 fn percent_decode(s: &str) -> Option<String> {
-    url::form_urlencoded::parse(format!("x={}", s.replace('+', "%2B")).as_bytes())
+    // Form decoding would read `+` as a space and stop at `&`: neither is special in a path.
+    url::form_urlencoded::parse(format!("x={}", s.replace('+', "%2B").replace('&', "%26")).as_bytes())
         .next()
         .map(|(_, v)| v.into_owned())
 }
@@ -258,6 +259,7 @@ mod tests {
             })
         );
         assert_eq!(Route::parse("/v1/projects/p1/traces/%20t"), None);
+        assert_eq!(Route::parse("/v1/projects/p1/traces/a&b").unwrap().trace(), "a&b");
         assert_eq!(Route::parse("/v1/projects/p1/other"), None);
         assert_eq!(Route::parse("/v1/projects/p1/workflow-executions/.."), None);
         assert_eq!(Route::parse("/v1/projects/p%23x/workflow-executions"), None);

@@ -241,6 +241,14 @@ async fn apply_once<S: CommitUnits>(
             if have.is_some_and(|t| t.fingerprints == fingerprints) {
                 return None;
             }
+            // Every record written so far expires by now + retention at the latest (expiry is
+            // `min(dateStarted, first write)` + retention), so fingerprints kept that long outlive
+            // every record they describe, whatever order its events came in.
+            let latest = (now + chrono::Duration::days(settings.retention_days)).timestamp();
+            let expires_at = [expires_at, latest, have.map_or(0, |t| t.expires_at)]
+                .into_iter()
+                .max()
+                .unwrap_or(latest);
             let commit = TokensCommit {
                 project,
                 execution,

@@ -152,6 +152,26 @@ pub fn listing_key(item: &Item) -> &str {
     string_attr(item, LSK).unwrap_or("")
 }
 
+/// The listing key of an entry of `index`, or of a `LastEvaluatedKey` from it (which holds only key
+/// attributes: for the table, `pk` and `sk`).
+pub fn entry_key(item: &Item, index: ListIndex) -> &str {
+    string_attr(item, index.sort_attribute()).unwrap_or("")
+}
+
+/// About what a record adds to a JSON response: its stored size, with room for escaping, plus its
+/// inline bodies as they unpack.
+pub fn response_size(item: &Item) -> usize {
+    let stored = super::capacity::item_size(item);
+    let unpacked: u64 = item
+        .values()
+        .filter_map(|v| v.as_b().ok())
+        .filter_map(|b| body_from_attr(&AttributeValue::B(b.clone())))
+        .filter(|b| b.placement != crate::bodies::Placement::External)
+        .map(|b| b.size)
+        .sum();
+    stored * 2 + unpacked as usize
+}
+
 // ---- bodies: one Binary attribute each: a tag byte, then the data or the S3 reference.
 
 const TAG_RAW: u8 = 0;
@@ -495,6 +515,9 @@ pub fn index_start(
     let (millis, id) = keys::parse_listing_sk(lsk)?;
     let (pk, sk) = match source {
         Source::Executions => (keys::execution_pk(project, id), keys::SUMMARY_SK.to_string()),
+        // The table is read partition by partition (month and shard): the start key names the one
+        // being read, wherever the entry at `lsk` lives.
+        Source::Logs if index == ListIndex::Table => (partition.to_string(), lsk.to_string()),
         Source::Logs => {
             let bucket = keys::month_bucket(chrono::DateTime::from_timestamp_millis(millis)?);
             (
@@ -567,8 +590,8 @@ pub fn tokens_key(project: &str, execution: &str) -> (String, String) {
     (keys::execution_pk(project, execution), keys::TOKENS_SK.to_string())
 }
 
-/// Which execution a fingerprint item belongs to, its fingerprints and version.
-pub fn tokens_from_item(item: &Item) -> Option<((String, String), Fingerprints, u64)> {
+/// Which execution a fingerprint item belongs to, its fingerprints, version and expiry.
+pub fn tokens_from_item(item: &Item) -> Option<((String, String), Fingerprints, u64, i64)> {
     let pk = string_attr(item, PK)?.strip_prefix("EX#")?;
     if string_attr(item, SK)? != keys::TOKENS_SK {
         return None;
@@ -578,6 +601,7 @@ pub fn tokens_from_item(item: &Item) -> Option<((String, String), Fingerprints, 
         (project.to_string(), execution.to_string()),
         fingerprints_of(item),
         version(item).unwrap_or(0),
+        number_attr(item, EXPIRES_AT).unwrap_or(0),
     ))
 }
 

@@ -306,6 +306,24 @@ mod tests {
     }
 
     #[test]
+    fn families_have_their_own_partitions_except_a_trace() {
+        let part = |source, index, bucket: &str, value| partition_key(source, index, "p1", bucket, 0, 1, value);
+        let (x, l) = (Source::Executions, Source::Logs);
+        assert_ne!(
+            part(x, ListIndex::User, "2026-11", Some("u")),
+            part(l, ListIndex::User, "2026-11", Some("u"))
+        );
+        assert_eq!(
+            part(x, ListIndex::Trace, "2026-11", Some("t")),
+            part(l, ListIndex::Trace, "2026-12", Some("t")),
+            "one partition per trace, whatever the month or family"
+        );
+        assert_eq!(part(l, ListIndex::Table, "2026-11", None), "LG#p1#2026-11");
+        assert_eq!(parse_log_pk("LG#p1#2026-11#s3"), Some(("p1", "2026-11")));
+        assert_eq!(log_pk("p1", "2026-11", 3, 4), "LG#p1#2026-11#s3");
+    }
+
+    #[test]
     fn shards_are_stable_and_in_range() {
         for id in ["a", "b", "c", "0f8e"] {
             assert_eq!(shard_of(id, 1), 0);

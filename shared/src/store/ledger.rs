@@ -3,7 +3,7 @@
 use super::backend::{Backend, CollectionQuery, GuardedPut, IndexQuery};
 use super::items::{self, Item};
 use super::keys::{self, ListIndex, Source};
-use super::listing::{self, Found, Keep, Plan, Refine, Window};
+use super::listing::{self, Found, Keep, Plan, Refine, Window, RESPONSE_MAX_BYTES};
 use super::log_items;
 use super::matching::{ExecutionSearch, LogRefine};
 use super::*;
@@ -194,11 +194,13 @@ impl<B: Backend> ReadTrace for Ledger<B> {
         };
         let mut record = TraceRecord::default();
         let shards = self.config.list_shards;
+        let mut bytes = 0;
         loop {
             // One Query while the trace fits a page (1 MB); a larger one pages on.
             let page = self.backend.query_index(&query).await?;
             for it in page.items.iter().filter(|it| !items::is_expired(it, now.timestamp())) {
-                if record.executions.len() + record.logs.len() == TRACE_MAX_ITEMS {
+                bytes += items::response_size(it);
+                if record.executions.len() + record.logs.len() == TRACE_MAX_ITEMS || bytes > RESPONSE_MAX_BYTES {
                     record.truncated = true;
                     return Ok(record);
                 }
@@ -393,8 +395,15 @@ impl<B: Backend> CommitUnits for Ledger<B> {
         let found = self.backend.batch_get(&wanted, consistent).await?;
         let mut loaded = Loaded::default();
         for it in &found {
-            if let Some((key, fingerprints, version)) = items::tokens_from_item(it) {
-                loaded.tokens.insert(key, StoredTokens { fingerprints, version });
+            if let Some((key, fingerprints, version, expires_at)) = items::tokens_from_item(it) {
+                loaded.tokens.insert(
+                    key,
+                    StoredTokens {
+                        fingerprints,
+                        version,
+                        expires_at,
+                    },
+                );
             } else if let Some(key) = items::unit_key_of(it) {
                 loaded.units.insert(key, items::unit_from_item(it));
             }

@@ -273,6 +273,10 @@ impl Refine for Keep {
 /// Entries refined at once: one BatchGetItem.
 const REFINE_CHUNK: usize = 100;
 
+/// Bytes of records one page may carry: Lambda answers at most 6 MB, and JSON adds to the stored
+/// size (`items::response_size` estimates it).
+pub const RESPONSE_MAX_BYTES: usize = 5_000_000;
+
 /// What a listing read: entries (as refined) in order, where to resume, and how far it got.
 #[derive(Debug, Default)]
 pub struct Found {
@@ -302,6 +306,8 @@ pub async fn scan<B: Backend, R: Refine>(
     let mut left = budget.items.max(1);
     let mut found: Vec<(String, Item)> = Vec::new();
     let mut stop: Option<String> = None;
+    let mut refined_to: Option<String> = None;
+    let (mut bytes, mut full) = (0usize, false);
 
     if range.from <= range.to {
         'months: for (bucket, m_from, m_to) in &range.months {
@@ -366,7 +372,9 @@ pub async fn scan<B: Backend, R: Refine>(
                     );
                     match page.last {
                         Some(last) if !last.is_empty() => {
-                            cursor.frontier = Some(items::listing_key(&last).to_string());
+                            // LastEvaluatedKey holds only key attributes: the table's sort key is the
+                            // listing key of an event log, `lsk` that of an index entry.
+                            cursor.frontier = Some(items::entry_key(&last, plan.index).to_string());
                             cursor.query.start = Some(last);
                         }
                         _ => cursor.done = true,
@@ -395,10 +403,28 @@ pub async fn scan<B: Backend, R: Refine>(
                 }
                 let mut ready = ready.into_iter().peekable();
                 while ready.peek().is_some() && found.len() < want {
+                    if left == 0 {
+                        // Everything up to the last refined entry is settled: resume after it.
+                        if let Some(k) = refined_to.take() {
+                            stop = Some(k);
+                            break 'months;
+                        }
+                    }
                     let chunk: Vec<(String, Item)> = ready.by_ref().take(REFINE_CHUNK).collect();
+                    refined_to = chunk.last().map(|(k, _)| k.clone());
                     let (kept, cost) = refine.refine(chunk).await?;
                     left = left.saturating_sub(cost);
-                    found.extend(kept);
+                    for (k, it) in kept {
+                        bytes += items::response_size(&it);
+                        found.push((k, it));
+                        if bytes > RESPONSE_MAX_BYTES && found.len() > 1 {
+                            // A page ends before its response could pass Lambda's 6 MB limit; the
+                            // next page starts with the entry that did not fit.
+                            found.pop();
+                            full = true;
+                            break 'months;
+                        }
+                    }
                 }
                 if found.len() >= want {
                     break 'months;
@@ -415,7 +441,7 @@ pub async fn scan<B: Backend, R: Refine>(
 
     let mut next = None;
     let mut partial = false;
-    if found.len() > w.limit {
+    if found.len() > w.limit || full {
         found.truncate(w.limit);
         next = found.last().map(|(k, _)| Position(k.clone()));
     } else if let Some(stop) = stop {

@@ -83,23 +83,30 @@ impl<B: Backend> ExecutionSearch<'_, B> {
         if m.done() {
             return Ok((true, cost));
         }
-        let (steps, _) = self
-            .backend
-            .query_collection(&CollectionQuery {
-                pk: keys::execution_pk(self.project, execution),
-                from: keys::STEP_PREFIX.into(),
-                to: keys::STEPS_END.into(),
-                limit: crate::model::limits::STEPS_ORDERED_MAX as u32,
-            })
-            .await?;
-        cost += steps.len().max(1) as u64;
-        for step in &steps {
-            if m.done() {
-                break;
+        let mut from = keys::STEP_PREFIX.to_string();
+        loop {
+            let (steps, more) = self
+                .backend
+                .query_collection(&CollectionQuery {
+                    pk: keys::execution_pk(self.project, execution),
+                    from: from.clone(),
+                    to: keys::STEPS_END.into(),
+                    limit: crate::model::limits::STEPS_ORDERED_MAX as u32,
+                })
+                .await?;
+            cost += steps.len().max(1) as u64;
+            for step in &steps {
+                if m.done() {
+                    return Ok((true, cost));
+                }
+                cost += feed_record(self.backend, &mut m, self.project, execution, step).await?;
             }
-            cost += feed_record(self.backend, &mut m, self.project, execution, step).await?;
+            // A page ends at 1 MB or 1,000 steps: go on after its last step.
+            match steps.last() {
+                Some(last) if more && !m.done() => from = format!("{}\u{0}", items::sort_key(last)),
+                _ => return Ok((m.done(), cost)),
+            }
         }
-        Ok((m.done(), cost))
     }
 }
 
@@ -117,7 +124,7 @@ impl<B: Backend> Refine for ExecutionSearch<'_, B> {
             .await?
             .iter()
             .filter_map(items::tokens_from_item)
-            .map(|((_, execution), f, _)| (execution, f))
+            .map(|((_, execution), f, _, _)| (execution, f))
             .collect();
         // No fingerprints: the execution has no bodies and no error, so nothing to match.
         let candidates: Vec<(String, Item)> = entries

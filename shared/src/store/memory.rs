@@ -91,8 +91,9 @@ impl Memory {
         let entries = self.index_entries(q);
         let limit = q.limit.max(1) as usize;
         let examined: Vec<Item> = entries.iter().take(limit).cloned().collect();
+        // Like LastEvaluatedKey: the key attributes of the last entry examined, nothing else.
         let last = (entries.len() >= limit && limit > 0)
-            .then(|| examined.last().cloned())
+            .then(|| examined.last().map(|it| key_attributes(it, q.index)))
             .flatten();
         let matching: Vec<Item> = examined
             .iter()
@@ -113,6 +114,14 @@ impl Memory {
             },
         )
     }
+}
+
+fn key_attributes(item: &Item, index: super::keys::ListIndex) -> Item {
+    let keep = [PK, SK, index.key_attribute(), index.sort_attribute()];
+    item.iter()
+        .filter(|(k, _)| keep.contains(&k.as_str()))
+        .map(|(k, v)| (k.clone(), v.clone()))
+        .collect()
 }
 
 impl Backend for Memory {

@@ -268,6 +268,8 @@ pub struct UnitCommit {
 pub struct StoredTokens {
     pub fingerprints: Fingerprints,
     pub version: u64,
+    /// Epoch seconds.
+    pub expires_at: i64,
 }
 
 /// Fingerprints to write for an execution, guarded by the version read (`None`: must not exist).
