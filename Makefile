@@ -1,7 +1,7 @@
 # Entry points; see scripts/ for the local stack. State of running services lives in .local/.
 SHELL := bash
 .SHELLFLAGS := -euo pipefail -c
-.PHONY: tools dev down key test lint validate bench
+.PHONY: tools dev down key test lint validate bench ttl-sweep
 
 # Local-stack tools (.venv from requirements-dev.txt); reinstalled only when that file changes.
 tools:
@@ -23,6 +23,16 @@ key:
 	@[[ -f "$(RUNLEDGER_STACK_ENV)" ]] || { echo "no $(RUNLEDGER_STACK_ENV): run make dev first" >&2; exit 2; }
 	@set -a; . "$(RUNLEDGER_STACK_ENV)"; set +a; \
 	  cargo run -q --bin runledger -- key create --project "$(PROJECT)" --name "$(or $(NAME),cli)"
+
+# One TTL sweep as if at NOW: deletes what expired, hands the deletions to `archive` as the stream
+# would, prints what it deleted and archived (needs make dev running). REPLAY=1 sends the last
+# sweep's batches again; PROJECT=p sweeps one project only.
+ttl-sweep: tools
+	@[[ -n "$(NOW)$(REPLAY)" ]] || { echo "usage: make ttl-sweep NOW=2027-03-01T00:00:00Z [PROJECT=demo] [REPLAY=1]" >&2; exit 2; }
+	@[[ -f "$(RUNLEDGER_STACK_ENV)" ]] || { echo "no $(RUNLEDGER_STACK_ENV): run make dev first" >&2; exit 2; }
+	@set -a; . "$(RUNLEDGER_STACK_ENV)"; set +a; \
+	  .venv/bin/python scripts/ttl_sweep.py --now "$(or $(NOW),1970-01-01T00:00:00Z)" \
+	    $(if $(PROJECT),--project "$(PROJECT)") $(if $(REPLAY),--replay)
 
 # Builds everything, runs the suite against its own stack (ports 4577/9100), always stops it.
 test: tools

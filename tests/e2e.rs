@@ -700,3 +700,147 @@ async fn a_record_id_deep_in_a_one_megabyte_payload_in_s3_is_found_and_substring
     assert_eq!(search("workflow-executions", "acme 00Q5g000004XyZ").await.0, ["in-s3"]);
     assert!(search("workflow-executions", "5g000004").await.0.is_empty());
 }
+
+/// Runs the local TTL sweeper on the test stack; its output.
+fn ttl_sweep(args: &[&str]) -> String {
+    let root = concat!(env!("CARGO_MANIFEST_DIR"), "/..");
+    let out = std::process::Command::new(format!("{root}/.venv/bin/python"))
+        .arg(format!("{root}/scripts/ttl_sweep.py"))
+        .args(args)
+        .output()
+        .expect("ttl_sweep.py");
+    let text = String::from_utf8_lossy(&out.stdout).into_owned();
+    assert!(out.status.success(), "{text}\n{}", String::from_utf8_lossy(&out.stderr));
+    text
+}
+
+/// The archive's rows of a project: (object key, ETag) of each object, and every row.
+async fn archive_of(project: &str) -> (Vec<(String, String)>, Vec<Value>) {
+    use std::io::Read;
+    let settings = settings();
+    let s3 = runledger::aws::clients(&settings).await.s3;
+    let listed = s3
+        .list_objects_v2()
+        .bucket(&settings.bucket_name)
+        .prefix(format!("archive/projectId={project}/"))
+        .send()
+        .await
+        .expect("list archive");
+    let mut objects = Vec::new();
+    let mut rows = Vec::new();
+    for o in listed.contents() {
+        let key = o.key().unwrap().to_string();
+        objects.push((key.clone(), o.e_tag().unwrap_or("").to_string()));
+        let body = s3
+            .get_object()
+            .bucket(&settings.bucket_name)
+            .key(&key)
+            .send()
+            .await
+            .unwrap();
+        let bytes = body.body.collect().await.unwrap().into_bytes();
+        let mut text = String::new();
+        flate2::read::GzDecoder::new(&bytes[..])
+            .read_to_string(&mut text)
+            .unwrap();
+        rows.extend(text.lines().map(|l| serde_json::from_str::<Value>(l).unwrap()));
+    }
+    objects.sort();
+    (objects, rows)
+}
+
+#[tokio::test]
+async fn expired_records_leave_the_api_and_land_once_in_the_archive_whole() {
+    let api = Api::from_env();
+    let p = project("e2e-archive");
+    let key = create_key(&p).await;
+    // Dated so that they expire within the hour (retention 90 days), unlike anything else here.
+    let old = |minutes: i64| minutes_ago(90 * 24 * 60 - 40 + minutes);
+    let big = json!({"records": (0..20_000).map(|i| format!("r{i:06}")).collect::<Vec<_>>()});
+    let events = vec![
+        execution(
+            &p,
+            "gone",
+            "FAILED",
+            &old(5),
+            json!({"dateEnded": old(4), "input": {"lead": "00Q5g000004XyZ"},
+            "output": big, "error": {"code": "E1", "message": "upstream failed", "details": {"status": 502}}}),
+        ),
+        step(
+            &p,
+            "gone",
+            "s1",
+            "SUCCEEDED",
+            &old(5),
+            json!({"input": {"n": 1}, "output": {"ok": true}}),
+        ),
+        step(
+            &p,
+            "gone",
+            "s2",
+            "FAILED",
+            &old(4),
+            json!({"error": {"message": "boom"}}),
+        ),
+        json!({"kind": "log", "projectId": p, "id": "trigger", "timestamp": old(6), "level": "INFO",
+               "type": "WEBHOOK_TRIGGER", "message": "Webhook Trigger request received", "payload": {"x": 1}}),
+        execution(
+            &p,
+            "kept",
+            "SUCCEEDED",
+            &minutes_ago(5),
+            json!({"dateEnded": minutes_ago(4)}),
+        ),
+    ];
+    ingest_all(&api, &events).await;
+    let (status, _) = api
+        .get(&format!("/v1/projects/{p}/workflow-executions/gone"), Some(&key))
+        .await;
+    assert_eq!(status, 200, "not expired yet");
+
+    let now = runledger::dates::format(chrono::Utc::now() + chrono::Duration::hours(2));
+    let out = ttl_sweep(&["--now", &now, "--project", &p]);
+    assert!(out.contains("deleted 4 expired items"), "{out}");
+    let (status, _) = api
+        .get(&format!("/v1/projects/{p}/workflow-executions/gone"), Some(&key))
+        .await;
+    assert_eq!(status, 404, "swept away");
+    let (_, listed) = api
+        .get(&format!("/v1/projects/{p}/workflow-executions"), Some(&key))
+        .await;
+    assert_eq!(listed["workflowExecutions"].as_array().unwrap().len(), 1, "{listed}");
+
+    let (objects, rows) = archive_of(&p).await;
+    assert!(!objects.is_empty());
+    assert!(objects
+        .iter()
+        .all(|(k, _)| k.contains("/date=") && k.ends_with(".jsonl.gz")));
+    let kinds: Vec<&str> = rows.iter().map(|r| r["kind"].as_str().unwrap()).collect();
+    assert_eq!(kinds.iter().filter(|k| **k == "execution").count(), 1, "{kinds:?}");
+    assert_eq!(kinds.iter().filter(|k| **k == "step").count(), 2);
+    assert_eq!(kinds.iter().filter(|k| **k == "log").count(), 1);
+    let gone = rows.iter().find(|r| r["kind"] == "execution").unwrap();
+    assert_eq!(gone["id"], "gone");
+    assert_eq!(gone["input"], json!({"lead": "00Q5g000004XyZ"}));
+    assert_eq!(gone["output"], big, "the large body, read from S3");
+    assert_eq!(
+        gone["error"],
+        json!({"code": "E1", "message": "upstream failed", "details": {"status": 502}})
+    );
+    let step = rows.iter().find(|r| r["id"] == "s2").unwrap();
+    assert_eq!(
+        (step["executionId"].as_str(), step["status"].as_str()),
+        (Some("gone"), Some("FAILED"))
+    );
+    assert_eq!(
+        rows.iter().find(|r| r["kind"] == "log").unwrap()["payload"],
+        json!({"x": 1})
+    );
+
+    // Replaying the same batches rewrites the same objects; sweeping again finds nothing.
+    let again = ttl_sweep(&["--replay"]);
+    assert!(again.contains("0 object(s) written or changed"), "{again}");
+    let swept = ttl_sweep(&["--now", &now, "--project", &p]);
+    assert!(swept.contains("deleted 0 expired items"), "{swept}");
+    assert_eq!(archive_of(&p).await, (objects, rows));
+}

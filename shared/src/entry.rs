@@ -85,3 +85,31 @@ pub async fn serve_ingest() -> Result<(), Error> {
     }))
     .await
 }
+
+/// Serves the archive function: batches of the table's stream, TTL deletions only (the event
+/// source mapping filters on them), answered with the records to deliver again.
+pub async fn serve_archive() -> Result<(), Error> {
+    let (_, store) = setup(false).await?;
+    lambda_http::lambda_runtime::run(service_fn(move |event: LambdaEvent<serde_json::Value>| async move {
+        let span = tracing::info_span!("invocation", requestId = %event.context.request_id);
+        let _enter = span.enter();
+        let started = std::time::Instant::now();
+        let batch: crate::archive::StreamEvent = serde_json::from_value(event.payload).map_err(|e| Diagnostic {
+            error_type: "InvalidStreamEvent".into(),
+            error_message: e.to_string(),
+        })?;
+        let (response, summary) = crate::archive::archive_batch(store, &batch).await;
+        tracing::info!(
+            records = batch.records.len(),
+            rows = summary.rows,
+            objects = summary.objects,
+            skipped = summary.skipped,
+            missingBodies = summary.missing_bodies,
+            failed = !response.batch_item_failures.is_empty(),
+            durationMs = started.elapsed().as_millis() as u64,
+            "archive"
+        );
+        Ok::<_, Diagnostic>(serde_json::to_value(&response).unwrap_or_default())
+    }))
+    .await
+}

@@ -7,6 +7,7 @@
 
 pub mod api;
 pub mod apikeys;
+pub mod archive;
 pub mod aws;
 pub mod bodies;
 pub mod config;

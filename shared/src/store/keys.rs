@@ -273,6 +273,12 @@ pub fn project_key_sk(key_id: &str) -> String {
 
 pub const PROJECT_KEY_SK_PREFIX: &str = "KEY#";
 
+/// An archive object: Hive-style partitions by project and day, so Athena and BigQuery prune by
+/// both.
+pub fn archive_object_key(project: &str, date: &str, part: &str) -> String {
+    format!("archive/projectId={project}/date={date}/{part}.jsonl.gz")
+}
+
 /// Sort key of an execution's token fingerprints (after its steps, so reading an execution with
 /// its steps never reads them).
 pub const TOKENS_SK: &str = "T";

@@ -440,6 +440,59 @@ impl<B: Backend> CommitUnits for Ledger<B> {
     }
 }
 
+impl<B: Backend> ArchiveRecords for Ledger<B> {
+    async fn archived(&self, image: &serde_json::Value) -> Result<Option<Archived>, StoreError> {
+        let Some(item) = super::stream::image(image) else {
+            return Ok(None);
+        };
+        let Some((record, bodies)) = super::stream::record(&item) else {
+            return Ok(None);
+        };
+        let (project, owner) = match &record {
+            ArchivedRecord::Execution(s) => (s.project_id.clone(), Some(s.id.clone())),
+            ArchivedRecord::Step {
+                project_id,
+                execution_id,
+                ..
+            } => (project_id.clone(), Some(execution_id.clone())),
+            ArchivedRecord::Log(l) => (l.project_id.clone(), None),
+        };
+        let mut missing = Vec::new();
+        let mut bytes: Vec<Option<Vec<u8>>> = Vec::new();
+        for body in [bodies.input, bodies.output, bodies.error_details] {
+            let Some(body) = body else {
+                bytes.push(None);
+                continue;
+            };
+            if let Some(inline) = body.inline_bytes() {
+                bytes.push(inline.ok());
+                continue;
+            }
+            let key = keys::body_object_key(&project, owner.as_deref(), &body.sha256);
+            let found = self.backend.get_object(&key).await?;
+            if found.is_none() {
+                missing.push(body.sha256.clone());
+            }
+            bytes.push(found);
+        }
+        let mut bytes = bytes.into_iter();
+        let (input, output, error_details) = (bytes.next().flatten(), bytes.next().flatten(), bytes.next().flatten());
+        Ok(Some(Archived {
+            record,
+            input,
+            output,
+            error_details,
+            missing,
+        }))
+    }
+
+    async fn put_archive(&self, project: &str, date: &str, part: &str, bytes: Vec<u8>) -> Result<(), StoreError> {
+        self.backend
+            .put_object(&keys::archive_object_key(project, date, part), bytes)
+            .await
+    }
+}
+
 impl<B: Backend> AppendLogs for Ledger<B> {
     async fn put_log_body(&self, project: &str, body: &Body) -> Result<(), StoreError> {
         self.backend

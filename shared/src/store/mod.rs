@@ -16,6 +16,7 @@
 //! | `ReadKeys` | list, get, steps, step | GetItem |
 //! | `CommitUnits` | ingest | BatchGetItem, PutItem, s3:PutObject |
 //! | `AppendLogs` | ingest | PutItem, s3:PutObject |
+//! | `ArchiveRecords` | archive | s3:GetObject (bodies), s3:PutObject (archive) |
 //! | `AdminKeys` | the `runledger` CLI | GetItem, Query, TransactWriteItems |
 //!
 //! One implementation, `Ledger`, runs over a backend: DynamoDB and S3 (`dynamo`) or memory
@@ -31,6 +32,7 @@ mod listing;
 mod log_items;
 mod matching;
 pub mod memory;
+mod stream;
 
 pub use ledger::{Ledger, StoreConfig};
 
@@ -176,6 +178,44 @@ pub trait ReadTrace: Sync {
         trace: &str,
         now: DateTime<Utc>,
     ) -> impl Future<Output = Result<TraceRecord, StoreError>> + Send;
+}
+
+/// A record the archive keeps.
+#[derive(Clone, Debug, PartialEq)]
+pub enum ArchivedRecord {
+    Execution(ExecutionSummary),
+    Step {
+        project_id: String,
+        execution_id: String,
+        summary: StepSummary,
+    },
+    Log(EventLog),
+}
+
+/// A deleted record, whole: its fields and the bytes of every body (`input` and `output` of an
+/// execution or step; `payload` of an event log in `output`).
+#[derive(Clone, Debug, PartialEq)]
+pub struct Archived {
+    pub record: ArchivedRecord,
+    pub input: Option<Vec<u8>>,
+    pub output: Option<Vec<u8>>,
+    pub error_details: Option<Vec<u8>>,
+    /// Bodies the record named whose S3 objects were already gone (by digest).
+    pub missing: Vec<String>,
+}
+
+pub trait ArchiveRecords: Sync {
+    /// The record a deleted item held, from its stream image (DynamoDB JSON), with its bodies read
+    /// (offloaded ones from S3); `None` for items that are not records.
+    fn archived(&self, image: &serde_json::Value) -> impl Future<Output = Result<Option<Archived>, StoreError>> + Send;
+    /// Writes one archive object of a project and day; `part` names it within the day.
+    fn put_archive(
+        &self,
+        project: &str,
+        date: &str,
+        part: &str,
+        bytes: Vec<u8>,
+    ) -> impl Future<Output = Result<(), StoreError>> + Send;
 }
 
 pub trait AppendLogs: Sync {
