@@ -282,7 +282,7 @@ mod tests {
         assert_eq!(v["error"], json!({"code": "E", "message": "m", "details": [1]}));
         assert!(v.get("output").is_none());
         assert_eq!(
-            gzip_lines(&[line.clone()]),
+            gzip_lines(std::slice::from_ref(&line)),
             gzip_lines(&[line]),
             "equal rows, equal bytes"
         );
