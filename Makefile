@@ -43,13 +43,15 @@ test: tools
 	  cargo nextest run --workspace --no-fail-fast; \
 	  scripts/readme-check; \
 	  scripts/api-check
+	scripts/validate
 
 lint:
 	cargo fmt --all --check
 	cargo clippy --workspace --all-targets -- -D warnings
 
+# SAM transform offline, cfn-lint on the template and its transform, and proof a broken one fails.
 validate: tools
-	.venv/bin/cfn-lint infra/template.yaml
+	scripts/validate
 
 bench:
 	bash scripts/bench
