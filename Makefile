@@ -1,7 +1,7 @@
 # Entry points; see scripts/ for the local stack. State of running services lives in .local/.
 SHELL := bash
 .SHELLFLAGS := -euo pipefail -c
-.PHONY: tools dev down key test lint validate bench ttl-sweep
+.PHONY: tools dev down key test lint validate bench ttl-sweep export
 
 # Local-stack tools (.venv from requirements-dev.txt); reinstalled only when that file changes.
 tools:
@@ -33,6 +33,15 @@ ttl-sweep: tools
 	@set -a; . "$(RUNLEDGER_STACK_ENV)"; set +a; \
 	  .venv/bin/python scripts/ttl_sweep.py --now "$(or $(NOW),1970-01-01T00:00:00Z)" \
 	    $(if $(PROJECT),--project "$(PROJECT)") $(if $(REPLAY),--replay)
+
+# An on-demand export of PROJECT's records dated [AFTER, BEFORE); prints each day's manifest (needs
+# make dev running).
+export: tools
+	@[[ -n "$(PROJECT)" && -n "$(AFTER)" && -n "$(BEFORE)" ]] || { echo "usage: make export PROJECT=demo AFTER=2026-11-01 BEFORE=2026-12-01 [FORMAT=jsonl]" >&2; exit 2; }
+	@[[ -f "$(RUNLEDGER_STACK_ENV)" ]] || { echo "no $(RUNLEDGER_STACK_ENV): run make dev first" >&2; exit 2; }
+	@set -a; . "$(RUNLEDGER_STACK_ENV)"; set +a; \
+	  .venv/bin/python scripts/export.py --project "$(PROJECT)" --after "$(AFTER)" --before "$(BEFORE)" \
+	    $(if $(FORMAT),--format "$(FORMAT)")
 
 # Builds everything, runs the suite against its own stack (ports 4577/9100), always stops it.
 test: tools

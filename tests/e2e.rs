@@ -844,3 +844,129 @@ async fn expired_records_leave_the_api_and_land_once_in_the_archive_whole() {
     assert!(swept.contains("deleted 0 expired items"), "{swept}");
     assert_eq!(archive_of(&p).await, (objects, rows));
 }
+
+#[tokio::test]
+async fn an_export_holds_what_the_api_returns_and_loads_into_duckdb() {
+    use std::io::Read;
+    let api = Api::from_env();
+    let p = project("e2e-export");
+    let key = create_key(&p).await;
+    let day = |d: i64, minutes: i64| minutes_ago(d * 24 * 60 + minutes);
+    let big = json!({"blob": (0..30_000).map(|i| format!("{i:05}")).collect::<Vec<_>>()});
+    let mut events = Vec::new();
+    for n in 0..30i64 {
+        let d = 1 + n % 2; // yesterday and the day before
+        let e = format!("x{n:02}");
+        let mut extra = json!({"userId": format!("u{}", n % 3), "integration": "salesforce",
+                               "dateEnded": day(d, 60 + n - 1), "input": {"n": n}});
+        if n == 7 {
+            extra["output"] = big.clone();
+        }
+        events.push(execution(&p, &e, "SUCCEEDED", &day(d, 60 + n), extra));
+        events.push(step(
+            &p,
+            &e,
+            "s1",
+            "SUCCEEDED",
+            &day(d, 60 + n),
+            json!({"output": {"step": n}}),
+        ));
+    }
+    events.push(
+        json!({"kind": "log", "projectId": p, "id": "hook", "timestamp": day(1, 200), "level": "INFO",
+                       "type": "WEBHOOK_TRIGGER", "message": "Webhook Trigger request received", "payload": {"r": 1}}),
+    );
+    ingest_all(&api, &events).await;
+    let after = runledger::dates::format(chrono::Utc::now() - chrono::Duration::days(3));
+    let before = runledger::dates::format(chrono::Utc::now());
+
+    let (err, body) = api
+        .invoke(
+            "export",
+            &json!({"projectId": p, "afterDate": after, "beforeDate": before}),
+        )
+        .await;
+    assert!(err.is_none(), "{body}");
+    let manifests = body["manifests"].as_array().unwrap();
+    assert!(!manifests.is_empty() && manifests.len() <= 3, "{body}");
+    let settings = settings();
+    let s3 = runledger::aws::clients(&settings).await.s3;
+    let dir = std::env::temp_dir().join(format!("{p}-export"));
+    std::fs::create_dir_all(&dir).unwrap();
+    let mut rows: Vec<Value> = Vec::new();
+    for m in manifests {
+        let mut day_rows = 0;
+        for part in m["parts"].as_array().unwrap() {
+            let key = part["key"].as_str().unwrap();
+            let object = s3
+                .get_object()
+                .bucket(&settings.bucket_name)
+                .key(key)
+                .send()
+                .await
+                .unwrap();
+            let bytes = object.body.collect().await.unwrap().into_bytes();
+            assert_eq!(part["bytes"], json!(bytes.len()), "{key}");
+            assert_eq!(part["sha256"], json!(hex::encode(Sha256::digest(&bytes))), "{key}");
+            let mut text = String::new();
+            flate2::read::GzDecoder::new(&bytes[..])
+                .read_to_string(&mut text)
+                .unwrap();
+            day_rows += text.lines().count();
+            rows.extend(text.lines().map(|l| serde_json::from_str::<Value>(l).unwrap()));
+            std::fs::write(dir.join(key.replace('/', "_")), &bytes).unwrap();
+        }
+        assert_eq!(m["rows"], json!(day_rows));
+        let manifest_key = format!(
+            "exports/projectId={p}/date={}/manifest.json",
+            m["date"].as_str().unwrap()
+        );
+        assert!(s3
+            .head_object()
+            .bucket(&settings.bucket_name)
+            .key(&manifest_key)
+            .send()
+            .await
+            .is_ok());
+    }
+
+    // The execution rows are what the API lists for the same range, field for field.
+    let (listed, _) = follow(
+        &api,
+        &key,
+        &format!("/v1/projects/{p}/workflow-executions?afterDate={after}&beforeDate={before}&sortBy=ASC&limit=1000"),
+        "workflowExecutions",
+    )
+    .await;
+    let exported: Vec<&Value> = rows.iter().filter(|r| r["kind"] == "execution").collect();
+    assert_eq!(exported.len(), listed.len());
+    for api_row in &listed {
+        let row = exported.iter().find(|r| r["id"] == api_row["id"]).expect("exported");
+        for (field, value) in api_row.as_object().unwrap() {
+            assert_eq!(&row[field], value, "{field} of {}", api_row["id"]);
+        }
+    }
+    let seven = exported.iter().find(|r| r["id"] == "x07").unwrap();
+    assert_eq!(seven["output"], big, "a large body, read from S3");
+    assert_eq!(rows.iter().filter(|r| r["kind"] == "step").count(), 30);
+    assert_eq!(rows.iter().filter(|r| r["kind"] == "log").count(), 1);
+
+    // A warehouse reads it: DuckDB over the downloaded parts.
+    let root = concat!(env!("CARGO_MANIFEST_DIR"), "/..");
+    let out = std::process::Command::new(format!("{root}/.venv/bin/python"))
+        .arg("-c")
+        .arg(
+            "import duckdb, sys\n\
+             q = \"select kind, count(*) from read_json(?, format='newline_delimited', union_by_name=true) group by kind order by kind\"\n\
+             print(duckdb.execute(q, [sys.argv[1] + '/*.jsonl.gz']).fetchall())",
+        )
+        .arg(&dir)
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    assert_eq!(
+        String::from_utf8_lossy(&out.stdout).trim(),
+        "[('execution', 30), ('log', 1), ('step', 30)]"
+    );
+    std::fs::remove_dir_all(&dir).ok();
+}

@@ -113,3 +113,49 @@ pub async fn serve_archive() -> Result<(), Error> {
     }))
     .await
 }
+
+/// Serves the export function: on demand with `{"projectId", "afterDate", "beforeDate",
+/// "format"?}`, or on its daily schedule (any other payload, e.g. `{}`) for the previous UTC day
+/// of every project with records on it. Answers `{"manifests": [...]}`.
+pub async fn serve_export() -> Result<(), Error> {
+    let (_, store) = setup(false).await?;
+    lambda_http::lambda_runtime::run(service_fn(move |event: LambdaEvent<serde_json::Value>| async move {
+        let span = tracing::info_span!("invocation", requestId = %event.context.request_id);
+        let _enter = span.enter();
+        let started = std::time::Instant::now();
+        let now = chrono::Utc::now();
+        let on_demand = event.payload.get("projectId").is_some();
+        let result = if on_demand {
+            match serde_json::from_value::<crate::export::ExportRequest>(event.payload) {
+                Ok(req) => crate::export::export(store, &req, now).await,
+                Err(e) => Err(crate::export::ExportError::Invalid(e.to_string())),
+            }
+        } else {
+            crate::export::export_yesterday(store, now).await
+        };
+        match result {
+            Ok(manifests) => {
+                tracing::info!(
+                    onDemand = on_demand,
+                    days = manifests.len(),
+                    rows = manifests.iter().map(|m| m.rows).sum::<u64>(),
+                    durationMs = started.elapsed().as_millis() as u64,
+                    "export"
+                );
+                Ok(serde_json::json!({ "manifests": manifests }))
+            }
+            Err(e) => {
+                tracing::warn!(error = %e, "export failed");
+                let error_type = match e {
+                    crate::export::ExportError::Invalid(_) => "InvalidExportRequest",
+                    crate::export::ExportError::Store(_) => "ExportFailed",
+                };
+                Err(Diagnostic {
+                    error_type: error_type.into(),
+                    error_message: e.to_string(),
+                })
+            }
+        }
+    }))
+    .await
+}

@@ -15,6 +15,7 @@ pub mod cursor;
 pub mod dates;
 pub mod entry;
 pub mod error;
+pub mod export;
 pub mod ingest;
 pub mod merge;
 pub mod metrics;

@@ -22,18 +22,20 @@ use crate::config::Settings;
 use crate::model::limits::MAX_LOG_INLINE_RAW_BYTES;
 use crate::retry;
 use crate::search::Fingerprints;
-use crate::store::{AppendLogs, CommitUnits, LogWrite, StoreError, TokensCommit, UnitKey};
+use crate::store::{AppendLogs, CommitUnits, LogWrite, NoteProjectDays, StoreError, TokensCommit, UnitKey};
 use chrono::{DateTime, Utc};
 use futures::stream::{self, StreamExt};
 use plan::{plan_unit, UnitWrite};
 use serde_json::value::RawValue;
+use std::collections::HashSet;
 use std::collections::{BTreeMap, HashMap};
+use std::sync::Mutex;
 
 /// Puts and uploads in flight at once per invocation.
 const CONCURRENCY: usize = 8;
 
 /// Validates and stores a batch of raw events; one outcome per event, in order.
-pub async fn ingest<S: CommitUnits + AppendLogs>(
+pub async fn ingest<S: CommitUnits + AppendLogs + NoteProjectDays>(
     store: &S,
     settings: &Settings,
     raw: &[Box<RawValue>],
@@ -54,6 +56,16 @@ pub async fn ingest<S: CommitUnits + AppendLogs>(
         }
     }
     let mut pending: Vec<usize> = (0..raw.len()).filter(|&i| parsed[i].is_some()).collect();
+    if let Err(e) = note_days(store, settings, &parsed).await {
+        tracing::warn!(error = %e, "the register of project days could not be written");
+        for &i in &pending {
+            outcomes[i] = Outcome::rejected(
+                codes::UNAVAILABLE,
+                "storage is unavailable; the event was not stored, send it again",
+            );
+        }
+        return outcomes;
+    }
     let mut attempt = 0;
     while !pending.is_empty() {
         let mut events: Vec<(usize, &Event)> = Vec::new();
@@ -100,6 +112,57 @@ pub async fn ingest<S: CommitUnits + AppendLogs>(
 }
 
 type Results = Vec<(usize, Result<Outcome, StoreError>)>;
+
+/// (project, day) pairs this instance has registered already: one small write per project and day
+/// per instance, not per event.
+static NOTED: Mutex<Option<HashSet<(String, String)>>> = Mutex::new(None);
+
+/// Registers each project and day the events are dated on, before anything of them is stored, so
+/// the daily export finds every project with data on its day.
+async fn note_days<S: NoteProjectDays>(
+    store: &S,
+    settings: &Settings,
+    parsed: &[Option<Parsed>],
+) -> Result<(), StoreError> {
+    let mut days: HashSet<(String, String)> = HashSet::new();
+    for p in parsed.iter().flatten() {
+        let (project, at) = match p {
+            Parsed::Record(e) => (
+                &e.unit.project,
+                e.fields.get(&crate::model::Field::DateStarted).and_then(|v| v.as_str()),
+            ),
+            Parsed::Log(l) => (&l.entry.project_id, Some(l.entry.timestamp.as_str())),
+        };
+        if let Some(day) = at.and_then(|t| t.get(..10)) {
+            days.insert((project.clone(), day.to_string()));
+        }
+    }
+    if let Ok(noted) = NOTED.lock() {
+        if let Some(noted) = noted.as_ref() {
+            days.retain(|d| !noted.contains(d));
+        }
+    }
+    for (project, day) in days {
+        let expires_at = crate::dates::parse(&day).map_or(0, |t| {
+            (t + chrono::Duration::days(settings.retention_days + 2)).timestamp()
+        });
+        let mut attempt = 0;
+        loop {
+            match store.note_project_day(&project, &day, expires_at).await {
+                Ok(()) => break,
+                Err(e) if e.is_retryable() && attempt + 1 < retry::MAX_ATTEMPTS => {
+                    retry::sleep(attempt).await;
+                    attempt += 1;
+                }
+                Err(e) => return Err(e),
+            }
+        }
+        if let Ok(mut noted) = NOTED.lock() {
+            noted.get_or_insert_with(HashSet::new).insert((project, day));
+        }
+    }
+    Ok(())
+}
 
 /// Stores event logs: large bodies to S3 first, then each log as one put that succeeds only if it
 /// is new (a log already stored is a duplicate, whatever the retry).

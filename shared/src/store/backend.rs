@@ -70,6 +70,8 @@ pub trait Backend: Sync {
         consistent: bool,
     ) -> impl Future<Output = Result<Vec<Item>, StoreError>> + Send;
     fn guarded_put(&self, put: &GuardedPut) -> impl Future<Output = Result<(), StoreError>> + Send;
+    /// Puts an item whatever is there (for idempotent markers).
+    fn put_plain(&self, item: &Item) -> impl Future<Output = Result<(), StoreError>> + Send;
     /// Puts every item, each only if it does not exist yet, all or none.
     fn put_all_new(&self, items: &[Item]) -> impl Future<Output = Result<(), StoreError>> + Send;
     /// Sets `attribute` on each existing item unless it is already set, all or none.

@@ -245,6 +245,13 @@ impl<B: Backend> Backend for Metered<B> {
         Ok(())
     }
 
+    async fn put_plain(&self, item: &Item) -> Result<(), StoreError> {
+        self.inner.put_plain(item).await?;
+        let units = units(item_size(item));
+        self.add(|u| u.table_wcu += units);
+        Ok(())
+    }
+
     async fn put_all_new(&self, items: &[Item]) -> Result<(), StoreError> {
         self.inner.put_all_new(items).await?;
         // Transactional writes cost twice.

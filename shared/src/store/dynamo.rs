@@ -239,6 +239,17 @@ impl Backend for Dynamo {
         }
     }
 
+    async fn put_plain(&self, item: &Item) -> Result<(), StoreError> {
+        self.dynamodb
+            .put_item()
+            .table_name(&self.table)
+            .set_item(Some(item.clone()))
+            .send()
+            .await
+            .map(|_| ())
+            .map_err(classify)
+    }
+
     async fn put_all_new(&self, items_to_put: &[Item]) -> Result<(), StoreError> {
         let mut req = self.dynamodb.transact_write_items();
         for item in items_to_put {

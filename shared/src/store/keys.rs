@@ -279,6 +279,19 @@ pub fn archive_object_key(project: &str, date: &str, part: &str) -> String {
     format!("archive/projectId={project}/date={date}/{part}.jsonl.gz")
 }
 
+/// An export object: the same Hive-style partitions as the archive, under `exports/`.
+pub fn export_object_key(project: &str, date: &str, name: &str) -> String {
+    format!("exports/projectId={project}/date={date}/{name}")
+}
+
+/// The register of the projects that stored records on a day: one partition per day, one item per
+/// project, so the daily export finds them with one Query.
+pub fn project_day_pk(date: &str) -> String {
+    format!("DAY#{date}")
+}
+
+pub const PROJECT_DAY_PREFIX: &str = "P#";
+
 /// Sort key of an execution's token fingerprints (after its steps, so reading an execution with
 /// its steps never reads them).
 pub const TOKENS_SK: &str = "T";

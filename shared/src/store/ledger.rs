@@ -440,14 +440,9 @@ impl<B: Backend> CommitUnits for Ledger<B> {
     }
 }
 
-impl<B: Backend> ArchiveRecords for Ledger<B> {
-    async fn archived(&self, image: &serde_json::Value) -> Result<Option<Archived>, StoreError> {
-        let Some(item) = super::stream::image(image) else {
-            return Ok(None);
-        };
-        let Some((record, bodies)) = super::stream::record(&item) else {
-            return Ok(None);
-        };
+impl<B: Backend> Ledger<B> {
+    /// A record whole: its bodies' bytes read (offloaded ones from S3).
+    async fn whole(&self, record: ArchivedRecord, bodies: RecordBodies) -> Result<Archived, StoreError> {
         let (project, owner) = match &record {
             ArchivedRecord::Execution(s) => (s.project_id.clone(), Some(s.id.clone())),
             ArchivedRecord::Step {
@@ -477,18 +472,92 @@ impl<B: Backend> ArchiveRecords for Ledger<B> {
         }
         let mut bytes = bytes.into_iter();
         let (input, output, error_details) = (bytes.next().flatten(), bytes.next().flatten(), bytes.next().flatten());
-        Ok(Some(Archived {
+        Ok(Archived {
             record,
             input,
             output,
             error_details,
             missing,
-        }))
+        })
+    }
+}
+
+impl<B: Backend> ArchiveRecords for Ledger<B> {
+    async fn archived(&self, image: &serde_json::Value) -> Result<Option<Archived>, StoreError> {
+        let Some(item) = super::stream::image(image) else {
+            return Ok(None);
+        };
+        let Some((record, bodies)) = super::stream::record(&item) else {
+            return Ok(None);
+        };
+        self.whole(record, bodies).await.map(Some)
     }
 
     async fn put_archive(&self, project: &str, date: &str, part: &str, bytes: Vec<u8>) -> Result<(), StoreError> {
         self.backend
             .put_object(&keys::archive_object_key(project, date, part), bytes)
+            .await
+    }
+}
+
+impl<B: Backend> ExportRecords for Ledger<B> {
+    async fn execution_records(
+        &self,
+        project: &str,
+        execution: &str,
+        now_epoch: i64,
+    ) -> Result<Vec<Archived>, StoreError> {
+        let pk = keys::execution_pk(project, execution);
+        let mut from = keys::SUMMARY_SK.to_string();
+        let mut out = Vec::new();
+        loop {
+            let (found, more) = self
+                .backend
+                .query_collection(&CollectionQuery {
+                    pk: pk.clone(),
+                    from: from.clone(),
+                    to: keys::STEPS_END.into(),
+                    limit: 1 + STEPS_ORDERED_MAX as u32,
+                })
+                .await?;
+            for it in found.iter().filter(|it| !items::is_expired(it, now_epoch)) {
+                if let Some((record, bodies)) = super::stream::record(it) {
+                    out.push(self.whole(record, bodies).await?);
+                }
+            }
+            match found.last() {
+                Some(last) if more => from = format!("{}\u{0}", items::sort_key(last)),
+                _ => return Ok(out),
+            }
+        }
+    }
+
+    async fn log_record(&self, log: &LogRecord) -> Result<Archived, StoreError> {
+        let bodies = RecordBodies {
+            input: None,
+            output: log.payload.clone(),
+            error_details: log.error_details.clone(),
+        };
+        self.whole(ArchivedRecord::Log(log.entry.clone()), bodies).await
+    }
+
+    async fn put_export(&self, project: &str, date: &str, name: &str, bytes: Vec<u8>) -> Result<(), StoreError> {
+        self.backend
+            .put_object(&keys::export_object_key(project, date, name), bytes)
+            .await
+    }
+
+    async fn projects_on(&self, date: &str) -> Result<Vec<String>, StoreError> {
+        let (pk, prefix) = items::project_day_partition(date);
+        let found = self.backend.query_prefix(&pk, prefix).await?;
+        Ok(found.iter().filter_map(items::project_of_day).collect())
+    }
+}
+
+impl<B: Backend> NoteProjectDays for Ledger<B> {
+    async fn note_project_day(&self, project: &str, date: &str, expires_at: i64) -> Result<(), StoreError> {
+        self.backend
+            .put_plain(&items::project_day_item(project, date, expires_at))
             .await
     }
 }

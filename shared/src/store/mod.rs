@@ -17,6 +17,8 @@
 //! | `CommitUnits` | ingest | BatchGetItem, PutItem, s3:PutObject |
 //! | `AppendLogs` | ingest | PutItem, s3:PutObject |
 //! | `ArchiveRecords` | archive | s3:GetObject (bodies), s3:PutObject (archive) |
+//! | `ExportRecords` | export | Query, s3:GetObject (bodies), s3:PutObject (exports) |
+//! | `NoteProjectDays` | ingest | PutItem (the register of project days) |
 //! | `AdminKeys` | the `runledger` CLI | GetItem, Query, TransactWriteItems |
 //!
 //! One implementation, `Ledger`, runs over a backend: DynamoDB and S3 (`dynamo`) or memory
@@ -215,6 +217,38 @@ pub trait ArchiveRecords: Sync {
         date: &str,
         part: &str,
         bytes: Vec<u8>,
+    ) -> impl Future<Output = Result<(), StoreError>> + Send;
+}
+
+pub trait ExportRecords: Sync {
+    /// Every record of an execution, whole (the summary, then its steps), bodies read.
+    fn execution_records(
+        &self,
+        project: &str,
+        execution: &str,
+        now_epoch: i64,
+    ) -> impl Future<Output = Result<Vec<Archived>, StoreError>> + Send;
+    /// An event log whole, its payload and error details read.
+    fn log_record(&self, log: &LogRecord) -> impl Future<Output = Result<Archived, StoreError>> + Send;
+    /// Writes one export object of a project and day.
+    fn put_export(
+        &self,
+        project: &str,
+        date: &str,
+        name: &str,
+        bytes: Vec<u8>,
+    ) -> impl Future<Output = Result<(), StoreError>> + Send;
+    /// The projects that stored records dated `date` (`YYYY-MM-DD`).
+    fn projects_on(&self, date: &str) -> impl Future<Output = Result<Vec<String>, StoreError>> + Send;
+}
+
+/// The register of which projects have records on which day (what the daily export reads).
+pub trait NoteProjectDays: Sync {
+    fn note_project_day(
+        &self,
+        project: &str,
+        date: &str,
+        expires_at: i64,
     ) -> impl Future<Output = Result<(), StoreError>> + Send;
 }
 
