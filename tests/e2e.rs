@@ -969,4 +969,57 @@ async fn an_export_holds_what_the_api_returns_and_loads_into_duckdb() {
         "[('execution', 30), ('log', 1), ('step', 30)]"
     );
     std::fs::remove_dir_all(&dir).ok();
+
+    // The same range as Parquet: the same rows, typed columns, bodies as JSON text.
+    let (err, body) = api
+        .invoke(
+            "export",
+            &json!({"projectId": p, "afterDate": after, "beforeDate": before, "format": "parquet"}),
+        )
+        .await;
+    assert!(err.is_none(), "{body}");
+    std::fs::create_dir_all(&dir).unwrap();
+    let mut parquet_rows = 0;
+    for m in body["manifests"].as_array().unwrap() {
+        for part in m["parts"].as_array().unwrap() {
+            let key = part["key"].as_str().unwrap();
+            assert!(key.ends_with(".parquet"), "{key}");
+            let object = s3
+                .get_object()
+                .bucket(&settings.bucket_name)
+                .key(key)
+                .send()
+                .await
+                .unwrap();
+            let bytes = object.body.collect().await.unwrap().into_bytes();
+            assert_eq!(part["sha256"], json!(hex::encode(Sha256::digest(&bytes))), "{key}");
+            parquet_rows += part["rows"].as_u64().unwrap();
+            std::fs::write(dir.join(key.replace('/', "_")), &bytes).unwrap();
+        }
+    }
+    assert_eq!(parquet_rows, 61);
+    let out = std::process::Command::new(format!("{root}/.venv/bin/python"))
+        .arg("-c")
+        .arg(
+            "import duckdb, json, sys\n\
+             files = sys.argv[1] + '/*.parquet'\n\
+             print(duckdb.execute('select kind, count(*) from read_parquet(?) group by kind order by kind', [files]).fetchall())\n\
+             row = duckdb.execute(\"select runDuration, userId, output from read_parquet(?) where id = 'x07' and kind = 'execution'\", [files]).fetchone()\n\
+             print(row[0], row[1], len(json.loads(row[2])['blob']))",
+        )
+        .arg(&dir)
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    let printed = String::from_utf8_lossy(&out.stdout);
+    let x07 = listed.iter().find(|e| e["id"] == "x07").unwrap();
+    assert_eq!(
+        printed.trim(),
+        format!(
+            "[('execution', 30), ('log', 1), ('step', 30)]\n{} {} 30000",
+            x07["runDuration"],
+            x07["userId"].as_str().unwrap()
+        )
+    );
+    std::fs::remove_dir_all(&dir).ok();
 }

@@ -3,8 +3,12 @@
 //! day (rows, bytes and SHA-256 of every part). Rows are the archive's (`archive::row`): the
 //! fields as the API returns them, with every body. An execution's steps land in its own day.
 //!
+//! `"format": "parquet"` writes the same rows as Parquet (`parquet`), one row group per part.
+//!
 //! It streams: executions are read a page at a time in `dateStarted` order, and a part is
 //! uploaded as soon as it is full, so memory holds one part and one page whatever the range.
+
+mod parquet;
 
 use crate::archive::{gzip_lines, row};
 use crate::dates;
@@ -37,6 +41,23 @@ pub struct ExportRequest {
 #[serde(rename_all = "lowercase")]
 pub enum Format {
     Jsonl,
+    Parquet,
+}
+
+impl Format {
+    fn extension(self) -> &'static str {
+        match self {
+            Format::Jsonl => "jsonl.gz",
+            Format::Parquet => "parquet",
+        }
+    }
+
+    fn encode(self, lines: &[String]) -> Result<Vec<u8>, StoreError> {
+        match self {
+            Format::Jsonl => Ok(gzip_lines(lines)),
+            Format::Parquet => parquet::encode(lines).map_err(|e| StoreError::Permanent(format!("parquet: {e}"))),
+        }
+    }
 }
 
 #[derive(Clone, Debug, PartialEq, Eq, Serialize)]
@@ -80,6 +101,7 @@ struct Day {
 struct Writer<'a, S> {
     store: &'a S,
     project: &'a str,
+    format: Format,
     days: BTreeMap<String, Day>,
     /// The day rows are being added to; earlier days are complete.
     open: Option<String>,
@@ -122,8 +144,8 @@ impl<S: ExportRecords> Writer<'_, S> {
         if day.lines.is_empty() {
             return Ok(());
         }
-        let name = format!("part-{:05}.jsonl.gz", day.parts.len());
-        let bytes = gzip_lines(&day.lines);
+        let name = format!("part-{:05}.{}", day.parts.len(), self.format.extension());
+        let bytes = self.format.encode(&day.lines)?;
         let info = PartInfo {
             key: format!("exports/projectId={}/date={}/{name}", self.project, day.date),
             rows: day.lines.len() as u64,
@@ -158,7 +180,12 @@ fn parse_request(req: &ExportRequest) -> Result<(DateTime<Utc>, DateTime<Utc>, F
     }
     let format = match req.format.as_deref() {
         None | Some("jsonl") => Format::Jsonl,
-        Some(other) => return Err(ExportError::Invalid(format!("unknown format {other:?}; use jsonl"))),
+        Some("parquet") => Format::Parquet,
+        Some(other) => {
+            return Err(ExportError::Invalid(format!(
+                "unknown format {other:?}; use jsonl or parquet"
+            )))
+        }
     };
     Ok((after, before, format))
 }
@@ -175,6 +202,7 @@ pub async fn export<S: ListExecutions + ListLogs + ExportRecords>(
     let mut writer = Writer {
         store,
         project,
+        format,
         days: BTreeMap::new(),
         open: None,
     };

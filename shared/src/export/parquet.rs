@@ -1,0 +1,155 @@
+//! Export parts as Parquet: one row group per part, one column per field of the archive's row
+//! schema (the three kinds share it; a field a kind lacks is null), bodies as JSON text.
+
+use parquet::basic::Compression;
+use parquet::data_type::{ByteArray, ByteArrayType, Int64Type};
+use parquet::file::properties::WriterProperties;
+use parquet::file::writer::SerializedFileWriter;
+use parquet::schema::parser::parse_message_type;
+use serde_json::Value;
+use std::sync::Arc;
+
+/// How a column is filled from a row.
+#[derive(Clone, Copy)]
+enum Column {
+    /// A string field of the row.
+    Text(&'static str),
+    /// An integer field.
+    Int(&'static str),
+    /// A field holding JSON (a body), as its text.
+    Json(&'static str),
+    /// A field of the row's `error`.
+    Error(&'static str),
+    /// `error.details`, as JSON text.
+    ErrorDetails,
+}
+
+const COLUMNS: [(&str, Column); 36] = [
+    ("kind", Column::Text("kind")),
+    ("projectId", Column::Text("projectId")),
+    ("id", Column::Text("id")),
+    ("executionId", Column::Text("executionId")),
+    ("workflowId", Column::Text("workflowId")),
+    ("workflowName", Column::Text("workflowName")),
+    ("userId", Column::Text("userId")),
+    ("integration", Column::Text("integration")),
+    ("triggerType", Column::Text("triggerType")),
+    ("traceId", Column::Text("traceId")),
+    ("status", Column::Text("status")),
+    ("taskCount", Column::Int("taskCount")),
+    ("runDuration", Column::Int("runDuration")),
+    ("dateStarted", Column::Text("dateStarted")),
+    ("dateEnded", Column::Text("dateEnded")),
+    ("stepName", Column::Text("stepName")),
+    ("stepType", Column::Text("stepType")),
+    ("timestamp", Column::Text("timestamp")),
+    ("level", Column::Text("level")),
+    ("type", Column::Text("type")),
+    ("message", Column::Text("message")),
+    ("endUserId", Column::Text("endUserId")),
+    ("personaId", Column::Text("personaId")),
+    ("connectCredentialId", Column::Text("connectCredentialId")),
+    ("connectCredentialConfigId", Column::Text("connectCredentialConfigId")),
+    ("integrationId", Column::Text("integrationId")),
+    ("webhookId", Column::Text("webhookId")),
+    ("eventId", Column::Text("eventId")),
+    ("eventName", Column::Text("eventName")),
+    ("errorCode", Column::Error("code")),
+    ("errorMessage", Column::Error("message")),
+    ("errorDetails", Column::ErrorDetails),
+    ("input", Column::Json("input")),
+    ("output", Column::Json("output")),
+    ("payload", Column::Json("payload")),
+    ("missingBodies", Column::Json("missingBodies")),
+];
+
+fn schema() -> String {
+    let fields: Vec<String> = COLUMNS
+        .iter()
+        .map(|(name, column)| match column {
+            Column::Text("kind") => format!("REQUIRED BYTE_ARRAY {name} (UTF8);"),
+            Column::Int(_) => format!("OPTIONAL INT64 {name};"),
+            Column::Json(_) | Column::ErrorDetails => format!("OPTIONAL BYTE_ARRAY {name} (JSON);"),
+            _ => format!("OPTIONAL BYTE_ARRAY {name} (UTF8);"),
+        })
+        .collect();
+    format!("message record {{ {} }}", fields.join(" "))
+}
+
+/// One column's values for the rows: `None` where the row has no value.
+fn values(rows: &[Value], column: Column) -> Vec<Option<ColumnValue>> {
+    rows.iter()
+        .map(|row| {
+            let v = match column {
+                Column::Text(f) | Column::Int(f) | Column::Json(f) => row.get(f),
+                Column::Error(f) => row.get("error").and_then(|e| e.get(f)),
+                Column::ErrorDetails => row.get("error").and_then(|e| e.get("details")),
+            }?;
+            match (column, v) {
+                (_, Value::Null) => None,
+                (Column::Int(_), v) => v.as_i64().map(ColumnValue::Int),
+                (Column::Json(_) | Column::ErrorDetails, v) => Some(ColumnValue::Text(v.to_string())),
+                (_, Value::String(s)) => Some(ColumnValue::Text(s.clone())),
+                (_, v) => Some(ColumnValue::Text(v.to_string())),
+            }
+        })
+        .collect()
+}
+
+enum ColumnValue {
+    Text(String),
+    Int(i64),
+}
+
+/// The rows (JSON Lines of the archive's schema) as one Parquet file.
+pub fn encode(lines: &[String]) -> Result<Vec<u8>, String> {
+    let rows: Vec<Value> = lines.iter().filter_map(|l| serde_json::from_str(l).ok()).collect();
+    let schema = Arc::new(parse_message_type(&schema()).map_err(|e| e.to_string())?);
+    let props = Arc::new(
+        WriterProperties::builder()
+            .set_compression(Compression::GZIP(Default::default()))
+            .build(),
+    );
+    let mut writer = SerializedFileWriter::new(Vec::new(), schema, props).map_err(|e| e.to_string())?;
+    let mut group = writer.next_row_group().map_err(|e| e.to_string())?;
+    let mut index = 0;
+    while let Some(mut column) = group.next_column().map_err(|e| e.to_string())? {
+        let (name, kind) = COLUMNS[index];
+        index += 1;
+        let vals = values(&rows, kind);
+        // Definition levels: 1 where a value is present (the required `kind` takes none).
+        let levels: Vec<i16> = vals.iter().map(|v| i16::from(v.is_some())).collect();
+        let levels = (name != "kind").then_some(levels.as_slice());
+        match kind {
+            Column::Int(_) => {
+                let present: Vec<i64> = vals
+                    .iter()
+                    .filter_map(|v| match v {
+                        Some(ColumnValue::Int(i)) => Some(*i),
+                        _ => None,
+                    })
+                    .collect();
+                column
+                    .typed::<Int64Type>()
+                    .write_batch(&present, levels, None)
+                    .map_err(|e| e.to_string())?;
+            }
+            _ => {
+                let present: Vec<ByteArray> = vals
+                    .iter()
+                    .filter_map(|v| match v {
+                        Some(ColumnValue::Text(s)) => Some(ByteArray::from(s.as_str())),
+                        _ => None,
+                    })
+                    .collect();
+                column
+                    .typed::<ByteArrayType>()
+                    .write_batch(&present, levels, None)
+                    .map_err(|e| e.to_string())?;
+            }
+        }
+        column.close().map_err(|e| e.to_string())?;
+    }
+    group.close().map_err(|e| e.to_string())?;
+    writer.into_inner().map_err(|e| e.to_string())
+}
