@@ -1,7 +1,7 @@
 # Entry points; see scripts/ for the local stack. State of running services lives in .local/.
 SHELL := bash
 .SHELLFLAGS := -euo pipefail -c
-.PHONY: tools dev down key test lint validate bench ttl-sweep export
+.PHONY: tools dev down key test lint validate bench bench-export ttl-sweep export package
 
 # Local-stack tools (.venv from requirements-dev.txt); reinstalled only when that file changes.
 tools:
@@ -64,3 +64,11 @@ validate: tools
 
 bench:
 	bash scripts/bench
+
+# Peak memory of an export of N executions (default 100,000); slow: seeding takes most of it.
+bench-export:
+	bash scripts/bench-export $(N)
+
+# The arm64 Lambda zips (cargo-lambda) and their sizes.
+package: tools
+	scripts/package

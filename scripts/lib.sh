@@ -167,3 +167,17 @@ start_watch() { # name port env_file [extra watch args...]
   echo "$sum" >"$LOCAL/$name.envsum"
   log "$name starting on http://127.0.0.1:$port (log: $LOCAL/$name.log)"
 }
+
+# Exports the functions' settings for a bench run against the emulator at endpoint.
+export_bench_env() { # endpoint
+  export AWS_ENDPOINT_URL="$1"
+  export AWS_REGION=us-east-1
+  export AWS_ACCESS_KEY_ID=test
+  export AWS_SECRET_ACCESS_KEY=test
+  export TABLE_NAME=runledger
+  export BUCKET_NAME=runledger-bodies
+  CURSOR_SECRET=$(random_hex)
+  export CURSOR_SECRET
+  export S3_FORCE_PATH_STYLE=true
+  export RUST_LOG=warn
+}
