@@ -17,6 +17,24 @@ pub async fn sleep(attempt: u32) {
     tokio::time::sleep(delay(attempt)).await;
 }
 
+/// Runs `op` until it succeeds, fails with an error `retryable` refuses, or `MAX_ATTEMPTS` are
+/// spent, backing off between attempts.
+pub async fn retrying<T, E, Fut>(retryable: impl Fn(&E) -> bool, mut op: impl FnMut() -> Fut) -> Result<T, E>
+where
+    Fut: std::future::Future<Output = Result<T, E>>,
+{
+    let mut attempt = 0;
+    loop {
+        match op().await {
+            Err(e) if retryable(&e) && attempt + 1 < MAX_ATTEMPTS => {
+                sleep(attempt).await;
+                attempt += 1;
+            }
+            result => return result,
+        }
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

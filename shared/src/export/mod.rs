@@ -14,6 +14,7 @@ use crate::archive::{gzip_lines, row};
 use crate::dates;
 use crate::model::limits::MAX_LIMIT;
 use crate::query::{ListQuery, LogQuery, Position, ReadBudget};
+use crate::retry::retrying;
 use crate::store::{Archived, ExportRecords, ListExecutions, ListLogs, StoreError};
 use chrono::{DateTime, Duration, Utc};
 use futures::stream::{self, StreamExt, TryStreamExt};
@@ -152,7 +153,11 @@ impl<S: ExportRecords> Writer<'_, S> {
             bytes: bytes.len() as u64,
             sha256: hex::encode(Sha256::digest(&bytes)),
         };
-        self.store.put_export(self.project, date, &name, bytes).await?;
+        let store = self.store;
+        retrying(StoreError::is_retryable, || {
+            store.put_export(self.project, date, &name, bytes.clone())
+        })
+        .await?;
         day.rows += info.rows;
         day.parts.push(info);
         day.lines.clear();
@@ -219,9 +224,17 @@ pub async fn export<S: ListExecutions + ListLogs + ExportRecords>(
     };
     let mut resume: Option<Position> = None;
     loop {
-        let page = store.list_executions(&query, resume.as_ref(), budget).await?;
+        // A long export meets transient failures: each read is retried, never the whole export.
+        let page = retrying(StoreError::is_retryable, || {
+            store.list_executions(&query, resume.as_ref(), budget)
+        })
+        .await?;
         let records: Vec<Vec<Archived>> = stream::iter(page.items.iter())
-            .map(|e| store.execution_records(project, &e.id, now.timestamp()))
+            .map(|e| {
+                retrying(StoreError::is_retryable, || {
+                    store.execution_records(project, &e.id, now.timestamp())
+                })
+            })
             .buffered(CONCURRENCY)
             .try_collect()
             .await?;
@@ -250,9 +263,12 @@ pub async fn export<S: ListExecutions + ListLogs + ExportRecords>(
     };
     let mut resume: Option<Position> = None;
     loop {
-        let page = store.list_logs(&logs, resume.as_ref(), budget).await?;
+        let page = retrying(StoreError::is_retryable, || {
+            store.list_logs(&logs, resume.as_ref(), budget)
+        })
+        .await?;
         for log in &page.items {
-            let whole = store.log_record(log).await?;
+            let whole = retrying(StoreError::is_retryable, || store.log_record(log)).await?;
             if let Some((_, day, line)) = row(&whole) {
                 writer.add(&day, line).await?;
             }
@@ -275,7 +291,10 @@ pub async fn export<S: ListExecutions + ListLogs + ExportRecords>(
             parts: day.parts,
         };
         let text = serde_json::to_vec_pretty(&manifest).unwrap_or_default();
-        store.put_export(project, &day.date, "manifest.json", text).await?;
+        retrying(StoreError::is_retryable, || {
+            store.put_export(project, &day.date, "manifest.json", text.clone())
+        })
+        .await?;
         manifests.push(manifest);
     }
     Ok(manifests)
@@ -289,7 +308,8 @@ pub async fn export_yesterday<S: ListExecutions + ListLogs + ExportRecords>(
     let today = now.date_naive();
     let yesterday = today - Duration::days(1);
     let mut out = Vec::new();
-    for project in store.projects_on(&yesterday.to_string()).await? {
+    let day = yesterday.to_string();
+    for project in retrying(StoreError::is_retryable, || store.projects_on(&day)).await? {
         let req = ExportRequest {
             project_id: project,
             after_date: yesterday.to_string(),

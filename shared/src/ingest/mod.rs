@@ -146,17 +146,10 @@ async fn note_days<S: NoteProjectDays>(
         let expires_at = crate::dates::parse(&day).map_or(0, |t| {
             (t + chrono::Duration::days(settings.retention_days + 2)).timestamp()
         });
-        let mut attempt = 0;
-        loop {
-            match store.note_project_day(&project, &day, expires_at).await {
-                Ok(()) => break,
-                Err(e) if e.is_retryable() && attempt + 1 < retry::MAX_ATTEMPTS => {
-                    retry::sleep(attempt).await;
-                    attempt += 1;
-                }
-                Err(e) => return Err(e),
-            }
-        }
+        retry::retrying(StoreError::is_retryable, || {
+            store.note_project_day(&project, &day, expires_at)
+        })
+        .await?;
         if let Ok(mut noted) = NOTED.lock() {
             noted.get_or_insert_with(HashSet::new).insert((project, day));
         }
