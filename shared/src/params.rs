@@ -112,34 +112,16 @@ impl ListParams {
         let get = known(pairs, &KNOWN)?;
         let mut q = ListQuery::default();
         for field in DIMENSIONS {
-            let name = field.wire_name();
-            let Some(v) = get(name) else { continue };
-            let values = match field.dimension() {
-                Some(true) => list(v, name)?,
-                _ => vec![single(v, name)?],
-            };
-            if values.len() > MAX_INTEGRATIONS {
-                return Err(ApiError::parameter(
-                    name,
-                    format!("at most {MAX_INTEGRATIONS} values may be given"),
-                ));
+            if let Some(values) = dimension(&get, field.wire_name(), field.dimension())? {
+                q.dimensions.push((field, values));
             }
-            q.dimensions.push((field, values));
         }
-        if let Some(v) = get("status") {
-            for s in list(v, "status")? {
-                let status = Status::parse(&s).ok_or_else(|| {
-                    ApiError::parameter(
-                        "status",
-                        format!("unknown status {s:?}; use QUEUED, RUNNING, SUCCEEDED, FAILED or CANCELLED"),
-                    )
-                })?;
-                if !q.statuses.contains(&status) {
-                    q.statuses.push(status);
-                }
-            }
-            q.statuses.sort();
-        }
+        q.statuses = choices(
+            &get,
+            "status",
+            Status::parse,
+            "QUEUED, RUNNING, SUCCEEDED, FAILED or CANCELLED",
+        )?;
         let common = Common::parse(&get)?;
         q.after = common.after;
         q.before = common.before;
@@ -334,40 +316,12 @@ impl LogParams {
         let get = known(pairs, &LOG_KNOWN)?;
         let mut q = LogQuery::default();
         for field in LOG_DIMENSIONS {
-            let name = field.parameter();
-            let Some(v) = get(name) else { continue };
-            let values = match field.dimension() {
-                Some(true) => list(v, name)?,
-                _ => vec![single(v, name)?],
-            };
-            if values.len() > MAX_INTEGRATIONS {
-                return Err(ApiError::parameter(
-                    name,
-                    format!("at most {MAX_INTEGRATIONS} values may be given"),
-                ));
-            }
-            q.dimensions.push((field, values));
-        }
-        if let Some(v) = get("level") {
-            for l in list(v, "level")? {
-                let level = Level::parse(&l).ok_or_else(|| {
-                    ApiError::parameter("level", format!("unknown level {l:?}; use DEBUG, INFO, WARN or ERROR"))
-                })?;
-                if !q.levels.contains(&level) {
-                    q.levels.push(level);
-                }
-            }
-            q.levels.sort();
-        }
-        if let Some(v) = get("type") {
-            q.types = list(v, "type")?;
-            if q.types.len() > MAX_INTEGRATIONS {
-                return Err(ApiError::parameter(
-                    "type",
-                    format!("at most {MAX_INTEGRATIONS} values may be given"),
-                ));
+            if let Some(values) = dimension(&get, field.parameter(), field.dimension())? {
+                q.dimensions.push((field, values));
             }
         }
+        q.levels = choices(&get, "level", Level::parse, "DEBUG, INFO, WARN or ERROR")?;
+        q.types = dimension(&get, "type", Some(true))?.unwrap_or_default();
         let common = Common::parse(&get)?;
         q.after = common.after;
         q.before = common.before;
@@ -450,6 +404,46 @@ impl LogParams {
         q.append_pair("cursor", cursor);
         q.finish()
     }
+}
+
+/// A comma list of named choices (case-insensitive), each once, in their own order.
+fn choices<'a, T: Ord>(
+    get: &impl Fn(&str) -> Option<&'a str>,
+    name: &str,
+    parse: fn(&str) -> Option<T>,
+    known: &str,
+) -> Result<Vec<T>, ApiError> {
+    let Some(v) = get(name) else { return Ok(Vec::new()) };
+    let mut out = Vec::new();
+    for text in list(v, name)? {
+        let choice =
+            parse(&text).ok_or_else(|| ApiError::parameter(name, format!("unknown {name} {text:?}; use {known}")))?;
+        out.push(choice);
+    }
+    out.sort();
+    out.dedup();
+    Ok(out)
+}
+
+/// The values of a filter parameter: a comma list when `comma_list` says so (at most
+/// `MAX_INTEGRATIONS` values), else one value.
+fn dimension<'a>(
+    get: &impl Fn(&str) -> Option<&'a str>,
+    name: &str,
+    comma_list: Option<bool>,
+) -> Result<Option<Vec<String>>, ApiError> {
+    let Some(v) = get(name) else { return Ok(None) };
+    let values = match comma_list {
+        Some(true) => list(v, name)?,
+        _ => vec![single(v, name)?],
+    };
+    if values.len() > MAX_INTEGRATIONS {
+        return Err(ApiError::parameter(
+            name,
+            format!("at most {MAX_INTEGRATIONS} values may be given"),
+        ));
+    }
+    Ok(Some(values))
 }
 
 fn single(v: &str, name: &str) -> Result<String, ApiError> {

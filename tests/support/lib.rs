@@ -129,7 +129,7 @@ pub async fn list_ids(
             .await
             .expect("list page");
         ids.extend(page.workflow_executions.iter().map(|x| x.id.clone()));
-        match page.next.next_cursor {
+        match page.page.next.next_cursor {
             Some(c) => params.cursor = Some(c),
             None => return ids,
         }

@@ -4,7 +4,10 @@
 use crate::config::Settings;
 use crate::cursor::{self, Claims};
 use crate::error::ApiError;
-use crate::query::Position;
+use crate::query::{Count, Page, Position, ReadBudget};
+use crate::store::StoreError;
+use serde::Serialize;
+use std::future::Future;
 
 /// Where the next page is: `nextCursor` and `nextLink`, both null on the last page.
 #[derive(Debug, Default, serde::Serialize)]
@@ -12,6 +15,26 @@ use crate::query::Position;
 pub struct NextPage {
     pub next_cursor: Option<String>,
     pub next_link: Option<String>,
+}
+
+/// What a listing page says besides its records: where the next page is, whether the read budget
+/// cut it short, the total (first page, with `count=true`) and how far a search got.
+#[derive(Debug, Default, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct PageInfo {
+    #[serde(flatten)]
+    pub next: NextPage,
+    /// The read budget ended before the page was full; follow `nextLink` for the rest.
+    #[serde(skip_serializing_if = "std::ops::Not::not")]
+    pub partial: bool,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub total: Option<u64>,
+    /// `false`: the count's budget ended first and `total` is a lower bound.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub total_exact: Option<bool>,
+    /// With `q`: the `dateStarted` or `timestamp` the search has read back (or forward) to.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub searched_until: Option<String>,
 }
 
 pub struct Links<'a> {
@@ -44,6 +67,55 @@ impl Links<'_> {
                 position: position.0.clone(),
             },
         )
+    }
+
+    /// Where a listing resumes: the position its cursor holds, if it has one.
+    pub fn resume(&self, fingerprint: &str, cursor: Option<&str>) -> Result<Option<Position>, ApiError> {
+        cursor.map(|token| self.verify(fingerprint, token)).transpose()
+    }
+
+    /// How much one page may read.
+    pub fn read_budget(&self) -> ReadBudget {
+        ReadBudget {
+            items: self.settings.read_budget_items,
+        }
+    }
+
+    /// The page info of a listing page at `path`: its next link (with the query `query` builds
+    /// around a cursor), and the total when `count` is given, counted within the count budget.
+    /// Only a first page asks for a total: later pages (and `nextLink`) carry the cursor.
+    pub async fn page_info<T, Fut>(
+        &self,
+        fingerprint: &str,
+        path: &str,
+        page: &Page<T>,
+        query: impl FnOnce(&str) -> String,
+        count: Option<impl FnOnce(ReadBudget) -> Fut>,
+        searching: bool,
+    ) -> Result<PageInfo, ApiError>
+    where
+        Fut: Future<Output = Result<Count, StoreError>>,
+    {
+        let next = match &page.next {
+            Some(position) => self.next_page(fingerprint, position, path, query),
+            None => NextPage::default(),
+        };
+        let count = match count {
+            Some(count) => {
+                let budget = ReadBudget {
+                    items: self.settings.count_budget_items,
+                };
+                Some(count(budget).await.map_err(super::read_failed("count"))?)
+            }
+            None => None,
+        };
+        Ok(PageInfo {
+            next,
+            partial: page.partial,
+            total: count.map(|c| c.total),
+            total_exact: count.map(|c| c.exact),
+            searched_until: page.reached.filter(|_| searching).map(crate::dates::format),
+        })
     }
 
     pub fn verify(&self, fingerprint: &str, token: &str) -> Result<Position, ApiError> {

@@ -162,14 +162,24 @@ pub fn entry_key(item: &Item, index: ListIndex) -> &str {
 /// inline bodies as they unpack.
 pub fn response_size(item: &Item) -> usize {
     let stored = super::capacity::item_size(item);
-    let unpacked: u64 = item
+    let unpacked: usize = item
         .values()
         .filter_map(|v| v.as_b().ok())
-        .filter_map(|b| body_from_attr(&AttributeValue::B(b.clone())))
-        .filter(|b| b.placement != crate::bodies::Placement::External)
-        .map(|b| b.size)
+        .map(|b| inline_size(b.as_ref()))
         .sum();
-    stored * 2 + unpacked as usize
+    stored * 2 + unpacked
+}
+
+/// The unpacked size of an inline body attribute, without unpacking it: a raw body is its bytes, a
+/// gzip one names its size in its trailer (ISIZE, little-endian); an S3 reference adds nothing.
+fn inline_size(attr: &[u8]) -> usize {
+    match attr.split_first() {
+        Some((&TAG_RAW, data)) => data.len(),
+        Some((&TAG_GZIP, data)) if data.len() >= 4 => {
+            u32::from_le_bytes(data[data.len() - 4..].try_into().unwrap_or_default()) as usize
+        }
+        _ => 0,
+    }
 }
 
 // ---- bodies: one Binary attribute each: a tag byte, then the data or the S3 reference.
@@ -854,6 +864,23 @@ mod tests {
         assert_eq!(step.error.unwrap().message, long, "get returns the whole message");
         let started = dates::parse("2026-11-02T10:00:00Z").unwrap().timestamp_millis();
         assert_eq!(step_order(&item).unwrap(), format!("{started:013}#s1"));
+    }
+
+    #[test]
+    fn response_size_counts_inline_bodies_unpacked_without_unpacking_them() {
+        let body = Body::new(format!("[{}]", "1,".repeat(3000) + "1").into_bytes());
+        let stored = StoredBody::new(&body, 4096);
+        assert!(matches!(
+            stored.placement,
+            Placement::Inline {
+                encoding: Encoding::Gzip,
+                ..
+            }
+        ));
+        let AttributeValue::B(blob) = body_attr(&stored) else {
+            unreachable!()
+        };
+        assert_eq!(inline_size(blob.as_ref()), body.raw.len());
     }
 
     #[test]

@@ -82,87 +82,76 @@ fn filter_attribute(index: ListIndex) -> &'static str {
     }
 }
 
-/// The most selective dimension present drives the Query; the others become a filter, as does any
-/// dimension without an index of its own (`triggerType`).
-pub fn plan(q: &ListQuery) -> Plan {
+/// The first candidate (index, its filter attribute, values) with values drives the Query; the
+/// other candidates with values become filters, ahead of `extra` ones.
+fn plan_from(
+    source: Source,
+    fallback: ListIndex,
+    candidates: Vec<(ListIndex, &'static str, Vec<String>)>,
+    extra: Vec<(&'static str, Vec<String>)>,
+) -> Plan {
     let mut chosen: Option<(ListIndex, Vec<String>)> = None;
     let mut filters = Vec::new();
-    for index in ListIndex::DIMENSIONS {
-        let values = values_for(q, index);
-        if values.is_empty() {
-            continue;
-        }
-        if chosen.is_none() {
-            chosen = Some((index, values));
-        } else {
-            filters.push((filter_attribute(index), values));
+    for (index, attribute, values) in candidates.into_iter().filter(|c| !c.2.is_empty()) {
+        match chosen {
+            None => chosen = Some((index, values)),
+            Some(_) => filters.push((attribute, values)),
         }
     }
-    for (field, values) in &q.dimensions {
-        let indexed = ListIndex::DIMENSIONS.iter().any(|i| i.field() == Some(*field));
-        if !indexed && !values.is_empty() {
-            filters.push((items::filter_attribute(*field), values.clone()));
-        }
-    }
+    filters.extend(extra.into_iter().filter(|(_, v)| !v.is_empty()));
     let (index, values) = match chosen {
         Some((index, values)) => (index, values.into_iter().map(Some).collect()),
-        None => (ListIndex::Project, vec![None]),
+        None => (fallback, vec![None]),
     };
     Plan {
-        source: Source::Executions,
+        source,
         index,
         values,
         filters,
     }
 }
 
+/// The most selective dimension present drives the Query; the others become a filter, as does any
+/// dimension without an index of its own (`triggerType`).
+pub fn plan(q: &ListQuery) -> Plan {
+    let candidates = ListIndex::DIMENSIONS
+        .into_iter()
+        .map(|index| (index, filter_attribute(index), values_for(q, index)))
+        .collect();
+    let unindexed = q
+        .dimensions
+        .iter()
+        .filter(|(field, _)| !ListIndex::DIMENSIONS.iter().any(|i| i.field() == Some(*field)))
+        .map(|(field, values)| (items::filter_attribute(*field), values.clone()))
+        .collect();
+    plan_from(Source::Executions, ListIndex::Project, candidates, unindexed)
+}
+
 /// Event logs: a trace, user, workflow or integration filter reads that index; otherwise the
 /// project's log partitions of the table. Level and type are always filters (a handful of values
 /// per project: an index of their own would cost every write more than it saves reads).
 pub fn plan_logs(q: &LogQuery) -> Plan {
-    let mut chosen: Option<(ListIndex, Vec<String>)> = None;
-    let mut filters = Vec::new();
-    for index in [
+    let candidates = [
         ListIndex::Trace,
         ListIndex::User,
         ListIndex::Workflow,
         ListIndex::Integration,
-    ] {
-        let field = index.log_field();
-        let values: Vec<String> = q
+    ]
+    .into_iter()
+    .filter_map(|index| {
+        let field = index.log_field()?;
+        let values = q
             .dimensions
             .iter()
-            .filter(|(f, _)| Some(*f) == field)
+            .filter(|(f, _)| *f == field)
             .flat_map(|(_, v)| v.clone())
             .collect();
-        if values.is_empty() {
-            continue;
-        }
-        if chosen.is_none() {
-            chosen = Some((index, values));
-        } else if let Some(f) = field {
-            filters.push((log_items::filter_attribute(f), values));
-        }
-    }
-    if !q.levels.is_empty() {
-        filters.push((
-            log_items::LEVEL,
-            q.levels.iter().map(|l| l.as_str().to_string()).collect(),
-        ));
-    }
-    if !q.types.is_empty() {
-        filters.push((log_items::TYPE, q.types.clone()));
-    }
-    let (index, values) = match chosen {
-        Some((index, values)) => (index, values.into_iter().map(Some).collect()),
-        None => (ListIndex::Table, vec![None]),
-    };
-    Plan {
-        source: Source::Logs,
-        index,
-        values,
-        filters,
-    }
+        Some((index, log_items::filter_attribute(field), values))
+    })
+    .collect();
+    let levels = q.levels.iter().map(|l| l.as_str().to_string()).collect();
+    let extra = vec![(log_items::LEVEL, levels), (log_items::TYPE, q.types.clone())];
+    plan_from(Source::Logs, ListIndex::Table, candidates, extra)
 }
 
 /// The inclusive listing-key range of a query, after a resume position.
