@@ -9,70 +9,14 @@
 
 use crate::model::ErrorSummary;
 use crate::store::{ArchiveRecords, Archived, ArchivedRecord, StoreError};
+use crate::streams::{BatchResponse, ItemFailure, StreamEvent};
 use flate2::write::GzEncoder;
 use flate2::Compression;
-use serde::{Deserialize, Serialize};
+use serde::Serialize;
 use serde_json::value::RawValue;
 use serde_json::{Map, Value};
 use std::collections::BTreeMap;
 use std::io::Write;
-
-/// The part of a DynamoDB stream event the archive reads.
-#[derive(Debug, Deserialize)]
-pub struct StreamEvent {
-    #[serde(rename = "Records", default)]
-    pub records: Vec<StreamRecord>,
-}
-
-#[derive(Debug, Deserialize)]
-pub struct StreamRecord {
-    #[serde(rename = "eventName")]
-    pub event_name: Option<String>,
-    pub dynamodb: StreamData,
-    #[serde(rename = "userIdentity")]
-    pub user_identity: Option<Identity>,
-}
-
-#[derive(Debug, Deserialize)]
-pub struct StreamData {
-    #[serde(rename = "OldImage")]
-    pub old_image: Option<Value>,
-    #[serde(rename = "SequenceNumber")]
-    pub sequence_number: String,
-}
-
-#[derive(Debug, Deserialize)]
-pub struct Identity {
-    #[serde(rename = "type")]
-    pub kind: Option<String>,
-    #[serde(rename = "principalId")]
-    pub principal_id: Option<String>,
-}
-
-impl StreamRecord {
-    /// A deletion by DynamoDB's TTL: a REMOVE made by the service itself. The event source mapping
-    /// filters on the same, so nothing else invokes the archive; this check keeps a mapping without
-    /// the filter from archiving a deletion someone made by hand.
-    pub fn is_ttl_deletion(&self) -> bool {
-        self.event_name.as_deref() == Some("REMOVE")
-            && self.user_identity.as_ref().is_some_and(|i| {
-                i.kind.as_deref() == Some("Service") && i.principal_id.as_deref() == Some("dynamodb.amazonaws.com")
-            })
-    }
-}
-
-/// What the function answers: the records to deliver again (the stream resumes at the lowest).
-#[derive(Debug, Default, Serialize, PartialEq)]
-#[serde(rename_all = "camelCase")]
-pub struct BatchResponse {
-    pub batch_item_failures: Vec<ItemFailure>,
-}
-
-#[derive(Debug, Serialize, PartialEq)]
-#[serde(rename_all = "camelCase")]
-pub struct ItemFailure {
-    pub item_identifier: String,
-}
 
 /// What one batch did, for the log line and the local sweeper.
 #[derive(Debug, Default, PartialEq)]
@@ -229,6 +173,7 @@ pub async fn archive_batch<S: ArchiveRecords>(store: &S, event: &StreamEvent) ->
 mod tests {
     use super::*;
     use crate::model::{EventLog, Level};
+    use crate::streams::StreamRecord;
     use serde_json::json;
 
     fn record(event: &str, identity: Option<(&str, &str)>) -> StreamRecord {

@@ -94,7 +94,7 @@ pub async fn serve_archive() -> Result<(), Error> {
         let span = tracing::info_span!("invocation", requestId = %event.context.request_id);
         let _enter = span.enter();
         let started = std::time::Instant::now();
-        let batch: crate::archive::StreamEvent = serde_json::from_value(event.payload).map_err(|e| Diagnostic {
+        let batch: crate::streams::StreamEvent = serde_json::from_value(event.payload).map_err(|e| Diagnostic {
             error_type: "InvalidStreamEvent".into(),
             error_message: e.to_string(),
         })?;
@@ -109,6 +109,37 @@ pub async fn serve_archive() -> Result<(), Error> {
             durationMs = started.elapsed().as_millis() as u64,
             "archive"
         );
+        Ok::<_, Diagnostic>(serde_json::to_value(&response).unwrap_or_default())
+    }))
+    .await
+}
+
+/// Serves the stats function: batches of the table's stream (inserts and modifications of
+/// executions and event logs, as the event source mapping filters) into the counters.
+pub async fn serve_stats() -> Result<(), Error> {
+    let (_, store) = setup(false).await?;
+    lambda_http::lambda_runtime::run(service_fn(move |event: LambdaEvent<serde_json::Value>| async move {
+        let span = tracing::info_span!("invocation", requestId = %event.context.request_id);
+        let _enter = span.enter();
+        let started = std::time::Instant::now();
+        let batch: crate::streams::StreamEvent = serde_json::from_value(event.payload).map_err(|e| Diagnostic {
+            error_type: "InvalidStreamEvent".into(),
+            error_message: e.to_string(),
+        })?;
+        let (response, summary) = crate::stats::feed::count_batch(store, &batch).await;
+        match &summary.error {
+            None => tracing::info!(
+                records = summary.records,
+                counted = summary.counted,
+                countersWritten = summary.counters_written,
+                countersSkipped = summary.counters_skipped,
+                durationMs = started.elapsed().as_millis() as u64,
+                "stats"
+            ),
+            Some(error) => {
+                tracing::error!(records = summary.records, error = %error, "stats batch failed; asking for it again")
+            }
+        }
         Ok::<_, Diagnostic>(serde_json::to_value(&response).unwrap_or_default())
     }))
     .await

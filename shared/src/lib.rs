@@ -24,5 +24,7 @@ pub mod params;
 pub mod query;
 pub mod retry;
 pub mod search;
+pub mod stats;
 pub mod store;
+pub mod streams;
 pub mod telemetry;

@@ -7,6 +7,7 @@ use crate::model::limits::{DEFAULT_LIMIT, MAX_INTEGRATIONS, MAX_LIMIT};
 use crate::model::{Field, Level, LogField, Status};
 use crate::query::{ListQuery, LogQuery};
 use crate::search::Keywords;
+use crate::stats::{Dimension, Interval};
 use chrono::{DateTime, Utc};
 use sha2::{Digest, Sha256};
 
@@ -403,6 +404,149 @@ impl LogParams {
         }
         q.append_pair("cursor", cursor);
         q.finish()
+    }
+}
+
+const KNOWN_STATS: [&str; 9] = [
+    "integration",
+    "userId",
+    "workflowId",
+    "triggerType",
+    "status",
+    "afterDate",
+    "beforeDate",
+    "interval",
+    "groupBy",
+];
+
+/// The widest range one stats request covers, in buckets of each interval.
+pub const STATS_MAX_HOURS: i64 = 7 * 24;
+pub const STATS_MAX_DAYS: i64 = 366;
+
+/// A validated stats request. Counters are kept per dimension, each with counts by status, so a
+/// request may group by one dimension and filter on that same one and on status.
+#[derive(Clone, Debug, PartialEq)]
+pub struct StatsParams {
+    pub interval: Interval,
+    /// `None`: by status.
+    pub group_by: Option<Dimension>,
+    /// The one dimension filtered on besides status, with its values.
+    pub filter: Option<(Dimension, Vec<String>)>,
+    pub statuses: Vec<Status>,
+    pub after: Option<DateTime<Utc>>,
+    pub before: Option<DateTime<Utc>>,
+}
+
+fn stats_dimension(field: Field) -> Option<Dimension> {
+    Some(match field {
+        Field::Integration => Dimension::Integration,
+        Field::UserId => Dimension::UserId,
+        Field::WorkflowId => Dimension::WorkflowId,
+        Field::TriggerType => Dimension::TriggerType,
+        _ => return None,
+    })
+}
+
+impl StatsParams {
+    pub fn parse(pairs: &[(String, String)]) -> Result<Self, ApiError> {
+        let get = known(pairs, &KNOWN_STATS)?;
+        let mut filters = Vec::new();
+        for field in DIMENSIONS {
+            let Some(d) = stats_dimension(field) else { continue };
+            if let Some(values) = dimension(&get, field.wire_name(), Some(true))? {
+                filters.push((d, values));
+            }
+        }
+        let interval = match get("interval") {
+            None => Interval::Day,
+            Some(v) if v.eq_ignore_ascii_case("day") => Interval::Day,
+            Some(v) if v.eq_ignore_ascii_case("hour") => Interval::Hour,
+            Some(_) => return Err(ApiError::parameter("interval", "interval must be hour or day")),
+        };
+        let group_by = match get("groupBy") {
+            None | Some("status") => None,
+            Some(v) => Some(
+                [
+                    Dimension::Integration,
+                    Dimension::WorkflowId,
+                    Dimension::TriggerType,
+                    Dimension::UserId,
+                ]
+                .into_iter()
+                .find(|d| d.name() == v)
+                .ok_or_else(|| {
+                    ApiError::parameter(
+                        "groupBy",
+                        "groupBy must be status, integration, workflowId, triggerType or userId",
+                    )
+                })?,
+            ),
+        };
+        let mut used: Vec<Dimension> = filters.iter().map(|(d, _)| *d).chain(group_by).collect();
+        used.dedup();
+        used.sort();
+        used.dedup();
+        if used.len() > 1 {
+            return Err(ApiError::parameter(
+                if filters.len() > 1 {
+                    filters[1].0.name()
+                } else {
+                    "groupBy"
+                },
+                "stats take one dimension besides status: groupBy and the filters may name only one of \
+                 integration, workflowId, triggerType and userId",
+            ));
+        }
+        let after = get("afterDate").map(|v| date(v, "afterDate")).transpose()?;
+        let before = get("beforeDate").map(|v| date(v, "beforeDate")).transpose()?;
+        if let (Some(a), Some(b)) = (after, before) {
+            if a >= b {
+                return Err(ApiError::parameter(
+                    "beforeDate",
+                    "beforeDate must be later than afterDate",
+                ));
+            }
+        }
+        Ok(StatsParams {
+            interval,
+            group_by,
+            filter: filters.into_iter().next(),
+            statuses: choices(
+                &get,
+                "status",
+                Status::parse,
+                "QUEUED, RUNNING, SUCCEEDED, FAILED or CANCELLED",
+            )?,
+            after,
+            before,
+        })
+    }
+
+    /// The interval starts the request covers: whole intervals from the one holding `afterDate` to
+    /// the one holding the instant before `beforeDate`. Defaults: the last 30 days (day) or 24 hours
+    /// (hour) up to now.
+    pub fn starts(&self, now: DateTime<Utc>) -> Result<Vec<DateTime<Utc>>, ApiError> {
+        let before = self.before.unwrap_or(now);
+        let default_span = match self.interval {
+            Interval::Day => chrono::Duration::days(30),
+            Interval::Hour => chrono::Duration::hours(24),
+        };
+        let after = self.after.unwrap_or(before - default_span);
+        let (from, to) = (self.interval.floor(after), self.interval.ceil(before));
+        let (max, unit) = match self.interval {
+            Interval::Day => (STATS_MAX_DAYS, "days"),
+            Interval::Hour => (STATS_MAX_HOURS, "hours"),
+        };
+        if (to - from) > self.interval.length() * max as i32 {
+            return Err(ApiError::parameter(
+                "afterDate",
+                format!(
+                    "a stats range covers at most {max} {unit} at interval={}",
+                    self.interval.name()
+                ),
+            ));
+        }
+        Ok(self.interval.starts(from, to))
     }
 }
 

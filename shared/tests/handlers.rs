@@ -232,17 +232,27 @@ async fn count_is_exact_within_its_budget_and_a_lower_bound_beyond_it() {
     let _g = SERIAL.lock().await;
     let store = store();
     let events: Vec<Value> = (0..120)
-        .map(|n| execution("cnt", &format!("e{n}"), n * 10 + 1, json!({})))
+        .map(|n| {
+            execution(
+                "cnt",
+                &format!("e{n}"),
+                n * 10 + 1,
+                json!({"integration": "i", "userId": "u"}),
+            )
+        })
         .collect();
     load(&store, &events).await;
+    feed_stats(&store, 0, 100).await;
     let k = key(&store, "cnt").await;
     let path = "/v1/projects/cnt/workflow-executions";
-    let (_, page) = call(
-        &store,
-        Endpoint::List,
-        &get(path, &[("count", "true"), ("limit", "10")], &k),
-    )
-    .await;
+    // Two dimensions at once have no counters: counted by reading, within the count budget.
+    let two = [
+        ("integration", "i"),
+        ("userId", "u"),
+        ("count", "true"),
+        ("limit", "10"),
+    ];
+    let (_, page) = call(&store, Endpoint::List, &get(path, &two, &k)).await;
     assert_eq!(
         (page["total"].clone(), page["totalExact"].clone()),
         (json!(120), json!(true))
@@ -255,9 +265,34 @@ async fn count_is_exact_within_its_budget_and_a_lower_bound_beyond_it() {
         &store,
         &tight,
         Endpoint::List,
+        &get(
+            path,
+            &["integration", "userId"]
+                .iter()
+                .zip(["i", "u"])
+                .map(|(a, b)| (*a, b))
+                .chain([("count", "true"), ("limit", "10")])
+                .collect::<Vec<_>>(),
+            &k,
+        ),
+    )
+    .await;
+    assert_eq!(page["totalExact"], false);
+    let total = page["total"].as_u64().unwrap();
+    assert!((50..=120).contains(&total), "a lower bound: {total}");
+    // One dimension comes from the counters: exact whatever the budget, reading only the edges.
+    let (_, page) = call_with(
+        &store,
+        &tight,
+        Endpoint::List,
         &get(path, &[("count", "true"), ("limit", "10")], &k),
     )
     .await;
+    assert_eq!(
+        (page["total"].clone(), page["totalExact"].clone()),
+        (json!(120), json!(true))
+    );
+    let (_, page) = call_with(&store, &tight, Endpoint::List, &get(path, &two, &k)).await;
     assert_eq!(page["totalExact"], false);
     let total = page["total"].as_u64().unwrap();
     assert!((50..=120).contains(&total), "a lower bound: {total}");
@@ -887,4 +922,220 @@ async fn event_logs_page_to_the_exact_result_within_a_small_budget_in_either_ord
             }
         }
     }
+}
+
+/// Hands the in-memory table's stream from record `from` on to the stats function's logic, in
+/// batches of `batch`, as an event source mapping would; returns where the stream ends.
+async fn feed_stats(store: &MemoryStore, from: usize, batch: usize) -> usize {
+    let records = store.backend.stream_records(from);
+    for chunk in records.chunks(batch) {
+        let event: runledger::streams::StreamEvent =
+            serde_json::from_value(json!({"Records": chunk, "shardId": "shardId-0001"})).unwrap();
+        let (response, summary) = runledger::stats::feed::count_batch(store, &event).await;
+        assert!(response.batch_item_failures.is_empty(), "{summary:?}");
+    }
+    from + records.len()
+}
+
+/// Every match of a listing, by following nextCursor.
+async fn page_all(store: &MemoryStore, path: &str, list: &str, query: &[(&str, &str)], key: &str) -> Vec<Value> {
+    let mut out = Vec::new();
+    let mut cursor: Option<String> = None;
+    loop {
+        let mut q: Vec<(&str, &str)> = query.to_vec();
+        q.push(("limit", "1000"));
+        if let Some(c) = &cursor {
+            q.push(("cursor", c));
+        }
+        let (status, page) = call(store, endpoint_of(list), &get(path, &q, key)).await;
+        assert_eq!(status, 200, "{page}");
+        out.extend(page[list].as_array().unwrap().iter().cloned());
+        match page["nextCursor"].as_str() {
+            Some(c) => cursor = Some(c.to_string()),
+            None => return out,
+        }
+    }
+}
+
+fn endpoint_of(list: &str) -> Endpoint {
+    if list == "eventLogs" {
+        Endpoint::EventLogs
+    } else {
+        Endpoint::List
+    }
+}
+
+fn exact_quantile(mut values: Vec<f64>, q: f64) -> f64 {
+    values.sort_by(|a, b| a.partial_cmp(b).unwrap());
+    values[(q * (values.len() - 1) as f64).floor() as usize]
+}
+
+#[tokio::test]
+async fn stats_and_exact_totals_equal_paging_after_redelivered_batches_and_resent_events() {
+    let _g = SERIAL.lock().await;
+    let store = store();
+    let p = "stats";
+    let integrations = ["salesforce", "hubspot", "slack"];
+    const LEVELS: [&str; 3] = ["INFO", "WARN", "ERROR"];
+    // 240 executions over 5 days; each starts RUNNING, then most finish (some twice: a resend).
+    let started: Vec<Value> = (0..240)
+        .map(|n| {
+            execution(
+                p,
+                &format!("e{n}"),
+                n * 29 + 3,
+                json!({"status": "RUNNING", "integration": integrations[n as usize % 3],
+                       "userId": format!("u{}", n % 5), "triggerType": if n % 4 == 0 { "cron" } else { "webhook" }}),
+            )
+        })
+        .collect();
+    load(&store, &started).await;
+    let mut at = feed_stats(&store, 0, 37).await;
+    let finished: Vec<Value> = (0..240)
+        .filter(|n| n % 7 != 0)
+        .map(|n| {
+            let status = if n % 5 == 1 { "FAILED" } else { "SUCCEEDED" };
+            execution(
+                p,
+                &format!("e{n}"),
+                n * 29 + 3,
+                json!({"status": status, "integration": integrations[n as usize % 3],
+                       "userId": format!("u{}", n % 5), "triggerType": if n % 4 == 0 { "cron" } else { "webhook" },
+                       "runDuration": 50 + (n * n * 37) % 90_000}),
+            )
+        })
+        .collect();
+    load(&store, &finished).await;
+    load(&store, &finished[..40]).await; // sent again: duplicates change nothing
+    let logs: Vec<Value> = (0..90)
+        .map(|n| {
+            log(
+                p,
+                None,
+                n * 61 + 2,
+                json!({"level": LEVELS[n as usize % 3], "type": "WEBHOOK_TRIGGER"}),
+            )
+        })
+        .collect();
+    load(&store, &logs).await;
+    // Each batch delivered twice, then the whole stream again in other batch sizes (a bisected,
+    // retried delivery): nothing may count twice.
+    let end = feed_stats(&store, at, 23).await;
+    feed_stats(&store, at, 23).await;
+    feed_stats(&store, 0, 11).await;
+    feed_stats(&store, 5, 100).await;
+    at = end;
+    assert_eq!(
+        feed_stats(&store, at, 10).await,
+        at,
+        "the counters' own writes are not records"
+    );
+
+    let k = key(&store, p).await;
+    let list_path = format!("/v1/projects/{p}/workflow-executions");
+    let logs_path = format!("/v1/projects/{p}/event-logs");
+    let after = runledger::dates::format(now() - chrono::Duration::minutes(3 * 24 * 60 + 17));
+    let before = runledger::dates::format(now() - chrono::Duration::minutes(24 * 60 - 5));
+    type Case<'a> = (&'a str, &'a str, Vec<(&'a str, &'a str)>);
+    let cases: Vec<Case> = vec![
+        (&list_path, "workflowExecutions", vec![]),
+        (&list_path, "workflowExecutions", vec![("integration", "salesforce")]),
+        (&list_path, "workflowExecutions", vec![("status", "FAILED")]),
+        (
+            &list_path,
+            "workflowExecutions",
+            vec![("userId", "u1"), ("status", "SUCCEEDED,RUNNING")],
+        ),
+        (
+            &list_path,
+            "workflowExecutions",
+            vec![("triggerType", "cron"), ("afterDate", &after), ("beforeDate", &before)],
+        ),
+        (&list_path, "workflowExecutions", vec![("afterDate", &after)]),
+        (
+            &logs_path,
+            "eventLogs",
+            vec![("level", "WARN,ERROR"), ("beforeDate", &before)],
+        ),
+        (&logs_path, "eventLogs", vec![]),
+    ];
+    for (path, list, query) in &cases {
+        let all = page_all(&store, path, list, query, &k).await;
+        let mut q = query.clone();
+        q.push(("count", "true"));
+        let (_, page) = call(&store, endpoint_of(list), &get(path, &q, &k)).await;
+        assert_eq!(page["total"], json!(all.len()), "{list} {query:?}");
+        assert_eq!(page["totalExact"], json!(true), "{list} {query:?}");
+        assert!(!all.is_empty(), "{query:?}");
+    }
+
+    // Stats per day by integration equal the listing paged for each integration and day.
+    let everything = page_all(&store, &list_path, "workflowExecutions", &[], &k).await;
+    let stats_path = format!("/v1/projects/{p}/stats");
+    let range = [("afterDate", "2026-11-19"), ("beforeDate", "2026-11-26")];
+    let mut q = range.to_vec();
+    q.push(("groupBy", "integration"));
+    let (status, stats) = call(&store, Endpoint::Stats, &get(&stats_path, &q, &k)).await;
+    assert_eq!(status, 200, "{stats}");
+    assert_eq!(stats["buckets"].as_array().unwrap().len(), 7);
+    let mut seen = 0;
+    for bucket in stats["buckets"].as_array().unwrap() {
+        let day = &bucket["start"].as_str().unwrap()[..10];
+        for group in bucket["groups"].as_array().unwrap() {
+            let integration = group["key"].as_str().unwrap();
+            let matching: Vec<&Value> = everything
+                .iter()
+                .filter(|e| e["integration"] == integration && e["dateStarted"].as_str().unwrap().starts_with(day))
+                .collect();
+            assert_eq!(group["count"], json!(matching.len()), "{day} {integration}");
+            let failed = matching.iter().filter(|e| e["status"] == "FAILED").count();
+            assert_eq!(group["byStatus"]["FAILED"], json!(failed));
+            seen += matching.len();
+            let durations: Vec<f64> = matching
+                .iter()
+                .filter(|e| e["status"] != "RUNNING")
+                .map(|e| e["runDuration"].as_f64().unwrap())
+                .collect();
+            if durations.is_empty() {
+                assert!(group["duration"].is_null());
+                continue;
+            }
+            for (name, q) in [("p50", 0.5), ("p90", 0.9), ("p99", 0.99)] {
+                let exact = exact_quantile(durations.clone(), q);
+                let got = group["duration"][name].as_f64().unwrap();
+                assert!((got - exact).abs() <= 0.02 * exact + 0.1, "{name} {got} vs {exact}");
+            }
+        }
+    }
+    assert_eq!(seen, everything.len());
+
+    // By status, for one user, hourly: every hour's counts match.
+    let mut q = vec![
+        ("afterDate", "2026-11-24T00:00:00Z"),
+        ("beforeDate", "2026-11-25T12:00:00Z"),
+        ("userId", "u2"),
+        ("interval", "hour"),
+    ];
+    let (status, hourly) = call(&store, Endpoint::Stats, &get(&stats_path, &q, &k)).await;
+    assert_eq!(status, 200, "{hourly}");
+    assert_eq!(hourly["buckets"].as_array().unwrap().len(), 36);
+    for bucket in hourly["buckets"].as_array().unwrap() {
+        let hour = &bucket["start"].as_str().unwrap()[..13];
+        for group in bucket["groups"].as_array().unwrap() {
+            let n = everything
+                .iter()
+                .filter(|e| {
+                    e["userId"] == "u2"
+                        && e["status"] == group["key"]
+                        && e["dateStarted"].as_str().unwrap().starts_with(hour)
+                })
+                .count();
+            assert_eq!(group["count"], json!(n), "{hour} {}", group["key"]);
+        }
+    }
+    // Two dimensions at once are refused, naming the rule.
+    q.push(("integration", "slack"));
+    let (status, body) = call(&store, Endpoint::Stats, &get(&stats_path, &q, &k)).await;
+    assert_eq!(status, 400, "{body}");
+    assert!(body.to_string().contains("one dimension"), "{body}");
 }

@@ -3,11 +3,11 @@
 //! Each route's method on `Service` takes only the store capabilities that route uses.
 
 use super::links::Links;
-use super::{auth, get, list, logs, step, steps, trace, ApiRequest, ApiResponse, Endpoint, Route};
+use super::{auth, get, list, logs, stats, step, steps, trace, ApiRequest, ApiResponse, Endpoint, Route};
 use crate::config::Settings;
 use crate::error::ApiError;
-use crate::params::{self, ListParams, LogParams, PageParams};
-use crate::store::{LinkBodies, ListExecutions, ListLogs, ReadExecution, ReadKeys, ReadStep, ReadTrace};
+use crate::params::{self, ListParams, LogParams, PageParams, StatsParams};
+use crate::store::{LinkBodies, ListExecutions, ListLogs, ReadExecution, ReadKeys, ReadStats, ReadStep, ReadTrace};
 use chrono::{DateTime, Utc};
 use lambda_http::{Body, Request, RequestExt, Response};
 use std::future::Future;
@@ -171,12 +171,22 @@ impl<S: ReadKeys + ReadTrace + LinkBodies> Service<'_, S> {
     }
 }
 
-impl<S: ReadKeys + ListExecutions + ListLogs + ReadTrace + LinkBodies> Service<'_, S> {
-    /// The list function's routes: the executions and event-log listings and traces.
+impl<S: ReadKeys + ReadStats> Service<'_, S> {
+    pub async fn stats(&self, req: &ApiRequest, now: DateTime<Utc>) -> ApiResponse {
+        self.serve(Endpoint::Stats, req, StatsParams::parse, |route, params| async move {
+            stats::stats(self.store, route.project(), &params, now).await
+        })
+        .await
+    }
+}
+
+impl<S: ReadKeys + ListExecutions + ListLogs + ReadTrace + ReadStats + LinkBodies> Service<'_, S> {
+    /// The list function's routes: the executions and event-log listings, traces and stats.
     pub async fn listings(&self, req: &ApiRequest, now: DateTime<Utc>) -> ApiResponse {
         match Route::parse(&req.path).map(|r| r.endpoint()) {
             Some(Endpoint::EventLogs) => self.event_logs(req, now).await,
             Some(Endpoint::Trace) => self.trace(req, now).await,
+            Some(Endpoint::Stats) => self.stats(req, now).await,
             _ => self.list(req, now).await,
         }
     }
@@ -184,7 +194,7 @@ impl<S: ReadKeys + ListExecutions + ListLogs + ReadTrace + LinkBodies> Service<'
 
 impl<S> Service<'_, S>
 where
-    S: ReadKeys + ListExecutions + ListLogs + ReadTrace + ReadExecution + ReadStep + LinkBodies,
+    S: ReadKeys + ListExecutions + ListLogs + ReadTrace + ReadStats + ReadExecution + ReadStep + LinkBodies,
 {
     /// Any route, for tools and tests that hold a store with every capability.
     pub async fn respond(&self, endpoint: Endpoint, req: &ApiRequest, now: DateTime<Utc>) -> ApiResponse {
@@ -195,6 +205,7 @@ where
             Endpoint::Step => self.step(req, now).await,
             Endpoint::EventLogs => self.event_logs(req, now).await,
             Endpoint::Trace => self.trace(req, now).await,
+            Endpoint::Stats => self.stats(req, now).await,
         }
     }
 }

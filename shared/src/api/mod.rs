@@ -9,6 +9,7 @@ pub mod http;
 pub mod links;
 pub mod list;
 pub mod logs;
+pub mod stats;
 pub mod step;
 pub mod steps;
 pub mod trace;
@@ -95,10 +96,13 @@ pub enum Route {
         project: String,
         trace: String,
     },
+    Stats {
+        project: String,
+    },
 }
 
 /// The routes, as handlers and logs name them. The list function serves the three listings
-/// (executions, event logs, traces); every other route has a function of its own.
+/// (executions, event logs, traces) and stats; every other route has a function of its own.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Endpoint {
     List,
@@ -107,6 +111,7 @@ pub enum Endpoint {
     Step,
     EventLogs,
     Trace,
+    Stats,
 }
 
 impl Route {
@@ -141,6 +146,7 @@ impl Route {
                 })
             }
             ["v1", "projects", p, "event-logs"] if ok(p) => Some(Route::EventLogs { project: p.to_string() }),
+            ["v1", "projects", p, "stats"] if ok(p) => Some(Route::Stats { project: p.to_string() }),
             ["v1", "projects", p, "traces", t] if ok(p) && crate::model::values::value_problem(t, false).is_none() => {
                 Some(Route::Trace {
                     project: p.to_string(),
@@ -158,6 +164,7 @@ impl Route {
             | Route::Steps { project, .. }
             | Route::Step { project, .. }
             | Route::EventLogs { project }
+            | Route::Stats { project }
             | Route::Trace { project, .. } => project,
         }
     }
@@ -173,7 +180,7 @@ impl Route {
     /// The execution a route names ("" for the listing).
     pub fn execution(&self) -> &str {
         match self {
-            Route::List { .. } | Route::EventLogs { .. } | Route::Trace { .. } => "",
+            Route::List { .. } | Route::EventLogs { .. } | Route::Trace { .. } | Route::Stats { .. } => "",
             Route::Get { execution, .. } | Route::Steps { execution, .. } | Route::Step { execution, .. } => execution,
         }
     }
@@ -194,6 +201,7 @@ impl Route {
             Route::Step { .. } => Endpoint::Step,
             Route::EventLogs { .. } => Endpoint::EventLogs,
             Route::Trace { .. } => Endpoint::Trace,
+            Route::Stats { .. } => Endpoint::Stats,
         }
     }
 }

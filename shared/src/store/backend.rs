@@ -49,6 +49,20 @@ pub struct GuardedPut {
     pub expected_version: Option<u64>,
 }
 
+/// Additions to a counter item's numbers, taken in only when the item's `mark` (the last stream
+/// sequence number of one shard it has taken in) is absent or before `first`; then `mark` becomes
+/// `last`. Creates the item when missing.
+#[derive(Clone, Debug)]
+pub struct CounterUpdate {
+    pub pk: String,
+    pub sk: String,
+    pub adds: Vec<(String, i64)>,
+    pub mark: String,
+    pub first: String,
+    pub last: String,
+    pub expires_at: i64,
+}
+
 pub trait Backend: Sync {
     fn query_index(&self, q: &IndexQuery) -> impl Future<Output = Result<IndexPage, StoreError>> + Send;
     /// Like `query_index` with `Select COUNT`: `items` stays empty, the count is returned.
@@ -83,6 +97,9 @@ pub trait Backend: Sync {
     ) -> impl Future<Output = Result<(), StoreError>> + Send;
     /// Items of a collection whose sort key begins with `prefix`.
     fn query_prefix(&self, pk: &str, prefix: &str) -> impl Future<Output = Result<Vec<Item>, StoreError>> + Send;
+    /// Applies a counter update; `Conflict` when the mark says part of it was taken in already.
+    /// Returns the item as it is after the update.
+    fn add_to_counter(&self, update: &CounterUpdate) -> impl Future<Output = Result<Item, StoreError>> + Send;
     fn put_object(&self, key: &str, bytes: Vec<u8>) -> impl Future<Output = Result<(), StoreError>> + Send;
     /// An object's bytes; `None` when it does not exist.
     fn get_object(&self, key: &str) -> impl Future<Output = Result<Option<Vec<u8>>, StoreError>> + Send;

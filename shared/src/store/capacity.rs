@@ -1,7 +1,7 @@
 //! Capacity units computed from item sizes, by DynamoDB's published rules, because the emulator's
 //! ConsumedCapacity figures are not real.
 
-use super::backend::{Backend, CollectionQuery, GuardedPut, IndexPage, IndexQuery};
+use super::backend::{Backend, CollectionQuery, CounterUpdate, GuardedPut, IndexPage, IndexQuery};
 use super::items::{Item, PK, SK};
 use super::keys::ListIndex;
 use super::StoreError;
@@ -274,6 +274,17 @@ impl<B: Backend> Backend for Metered<B> {
             u.bytes_read += bytes as u64;
         });
         Ok(items)
+    }
+
+    async fn add_to_counter(&self, update: &CounterUpdate) -> Result<Item, StoreError> {
+        let after = self.inner.add_to_counter(update).await?;
+        // An update is billed on the larger of the item before and after; counters only grow.
+        let units = units(item_size(&after));
+        self.add(|u| {
+            u.table_wcu += units;
+            u.floor_table_wcu += units;
+        });
+        Ok(after)
     }
 
     async fn put_object(&self, key: &str, bytes: Vec<u8>) -> Result<(), StoreError> {

@@ -283,6 +283,42 @@ impl Backend for Dynamo {
         req.send().await.map(|_| ()).map_err(classify)
     }
 
+    async fn add_to_counter(&self, u: &CounterUpdate) -> Result<Item, StoreError> {
+        // Placeholders for every name: counter attribute names are generated, and short ones keep
+        // a batch's expression well under DynamoDB's 4 KB.
+        let mut req = self
+            .dynamodb
+            .update_item()
+            .table_name(&self.table)
+            .set_key(Some(key(&u.pk, &u.sk)))
+            .condition_expression("attribute_not_exists(#w) OR #w < :first")
+            .expression_attribute_names("#w", &u.mark)
+            .expression_attribute_names("#x", super::items::EXPIRES_AT)
+            .expression_attribute_values(":first", s(&u.first))
+            .expression_attribute_values(":last", s(&u.last))
+            .expression_attribute_values(":x", AttributeValue::N(u.expires_at.to_string()))
+            .return_values(aws_sdk_dynamodb::types::ReturnValue::AllNew);
+        let mut adds = Vec::with_capacity(u.adds.len());
+        for (i, (name, v)) in u.adds.iter().enumerate() {
+            adds.push(format!("#a{i} :a{i}"));
+            req = req
+                .expression_attribute_names(format!("#a{i}"), name)
+                .expression_attribute_values(format!(":a{i}"), AttributeValue::N(v.to_string()));
+        }
+        let mut expr = String::from("SET #w = :last, #x = :x");
+        if !adds.is_empty() {
+            expr.push_str(" ADD ");
+            expr.push_str(&adds.join(", "));
+        }
+        match req.update_expression(expr).send().await {
+            Ok(out) => Ok(out.attributes.unwrap_or_default()),
+            Err(SdkError::ServiceError(se)) if se.err().is_conditional_check_failed_exception() => {
+                Err(StoreError::Conflict)
+            }
+            Err(e) => Err(classify(e)),
+        }
+    }
+
     async fn query_prefix(&self, pk: &str, prefix: &str) -> Result<Vec<Item>, StoreError> {
         self.dynamodb
             .query()

@@ -1,6 +1,7 @@
 //! The domain operations of the store, built on a backend.
 
 use super::backend::{Backend, CollectionQuery, GuardedPut, IndexQuery};
+use super::counters;
 use super::items::{self, Item};
 use super::keys::{self, ListIndex, Source};
 use super::listing::{self, Found, Keep, Plan, Refine, Window, RESPONSE_MAX_BYTES};
@@ -10,6 +11,7 @@ use super::*;
 use crate::bodies::Body;
 use crate::model::limits::{STEPS_ORDERED_MAX, TRACE_MAX_ITEMS};
 use crate::query::ReadBudget;
+use crate::stats::Family;
 
 /// What the store needs of the settings.
 #[derive(Clone, Debug)]
@@ -130,6 +132,44 @@ impl<B: Backend> ListExecutions for Ledger<B> {
     }
 
     async fn count_executions(&self, query: &ListQuery, budget: ReadBudget) -> Result<Count, StoreError> {
+        let Some(selection) = counters::execution_selection(query) else {
+            return self.count_executions_by_reading(query, budget).await;
+        };
+        let read_edge = |after, before, budget| {
+            let mut edge = query.clone();
+            (edge.after, edge.before) = (Some(after), Some(before));
+            async move { self.count_executions_by_reading(&edge, budget).await }
+        };
+        let range = self.total_range(query.after, query.before, query.now);
+        counters::total(
+            self,
+            &selection,
+            Family::Executions,
+            &query.statuses,
+            range,
+            budget,
+            read_edge,
+        )
+        .await
+    }
+}
+
+impl<B: Backend> Ledger<B> {
+    fn total_range(
+        &self,
+        after: Option<DateTime<Utc>>,
+        before: Option<DateTime<Utc>>,
+        now: DateTime<Utc>,
+    ) -> counters::TotalRange {
+        counters::TotalRange {
+            after,
+            before,
+            now,
+            retention_days: self.config.retention_days,
+        }
+    }
+
+    async fn count_executions_by_reading(&self, query: &ListQuery, budget: ReadBudget) -> Result<Count, StoreError> {
         let plan = listing::plan(query);
         let w = Window::of_executions(query);
         match &query.search {
@@ -165,6 +205,21 @@ impl<B: Backend> ListLogs for Ledger<B> {
     }
 
     async fn count_logs(&self, query: &LogQuery, budget: ReadBudget) -> Result<Count, StoreError> {
+        let Some(selection) = counters::log_selection(query) else {
+            return self.count_logs_by_reading(query, budget).await;
+        };
+        let read_edge = |after, before, budget| {
+            let mut edge = query.clone();
+            (edge.after, edge.before) = (Some(after), Some(before));
+            async move { self.count_logs_by_reading(&edge, budget).await }
+        };
+        let range = self.total_range(query.after, query.before, query.now);
+        counters::total(self, &selection, Family::Logs, &[], range, budget, read_edge).await
+    }
+}
+
+impl<B: Backend> Ledger<B> {
+    async fn count_logs_by_reading(&self, query: &LogQuery, budget: ReadBudget) -> Result<Count, StoreError> {
         let plan = listing::plan_logs(query);
         let w = Window::of_logs(query);
         if query.search.is_some() {

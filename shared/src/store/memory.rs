@@ -15,6 +15,8 @@ pub struct Memory {
     items: Mutex<BTreeMap<(String, String), Item>>,
     objects: Mutex<HashMap<String, Vec<u8>>>,
     calls: Mutex<u64>,
+    /// Every put of a record (old and new item), in order: the table's stream, for tests.
+    changes: Mutex<Vec<(Option<Item>, Item)>>,
 }
 
 impl super::MemoryStore {
@@ -42,6 +44,34 @@ impl Memory {
     /// Number of stored items, for tests that check nothing was written.
     pub fn item_count(&self) -> usize {
         self.items.lock().unwrap().len()
+    }
+
+    /// The stream records of the puts from the `from`th on, as Lambda delivers them (DynamoDB JSON
+    /// images, sequence numbers counting from 1).
+    pub fn stream_records(&self, from: usize) -> Vec<serde_json::Value> {
+        let changes = self.changes.lock().unwrap();
+        changes
+            .iter()
+            .enumerate()
+            .skip(from)
+            .map(|(i, (old, new))| {
+                let mut dynamodb = serde_json::json!({
+                    "SequenceNumber": (i + 1).to_string(),
+                    "NewImage": super::stream::to_image(new),
+                });
+                if let Some(old) = old {
+                    dynamodb["OldImage"] = super::stream::to_image(old);
+                }
+                serde_json::json!({
+                    "eventName": if old.is_some() { "MODIFY" } else { "INSERT" },
+                    "dynamodb": dynamodb,
+                })
+            })
+            .collect()
+    }
+
+    fn record_put(&self, old: Option<&Item>, new: &Item) {
+        self.changes.lock().unwrap().push((old.cloned(), new.clone()));
     }
 
     fn call(&self) {
@@ -180,13 +210,16 @@ impl Backend for Memory {
         if !ok {
             return Err(StoreError::Conflict);
         }
+        self.record_put(items.get(&k), &put.item);
         items.insert(k, put.item.clone());
         Ok(())
     }
 
     async fn put_plain(&self, item: &Item) -> Result<(), StoreError> {
         self.call();
-        self.items.lock().unwrap().insert(keys_of(item), item.clone());
+        let mut items = self.items.lock().unwrap();
+        self.record_put(items.get(&keys_of(item)), item);
+        items.insert(keys_of(item), item.clone());
         Ok(())
     }
 
@@ -197,6 +230,7 @@ impl Backend for Memory {
             return Err(StoreError::Permanent("ConditionalCheckFailed".into()));
         }
         for it in new {
+            self.record_put(None, it);
             items.insert(keys_of(it), it.clone());
         }
         Ok(())
@@ -227,6 +261,24 @@ impl Backend for Memory {
             .filter(|((p, s), _)| p == pk && s.starts_with(prefix))
             .map(|(_, it)| it.clone())
             .collect())
+    }
+
+    async fn add_to_counter(&self, u: &CounterUpdate) -> Result<Item, StoreError> {
+        self.call();
+        let mut items = self.items.lock().unwrap();
+        let item = items
+            .entry((u.pk.clone(), u.sk.clone()))
+            .or_insert_with(|| super::counters::new_item(u));
+        if items::string_attr(item, &u.mark).is_some_and(|seen| seen >= u.first.as_str()) {
+            return Err(StoreError::Conflict);
+        }
+        for (name, v) in &u.adds {
+            let now = items::number_attr(item, name).unwrap_or(0);
+            item.insert(name.clone(), AttributeValue::N((now + v).to_string()));
+        }
+        item.insert(u.mark.clone(), AttributeValue::S(u.last.clone()));
+        item.insert(items::EXPIRES_AT.into(), AttributeValue::N(u.expires_at.to_string()));
+        Ok(item.clone())
     }
 
     async fn put_object(&self, key: &str, bytes: Vec<u8>) -> Result<(), StoreError> {

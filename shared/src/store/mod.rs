@@ -20,12 +20,15 @@
 //! | `ExportRecords` | export | Query, s3:GetObject (bodies), s3:PutObject (exports) |
 //! | `NoteProjectDays` | ingest | PutItem (the register of project days) |
 //! | `AdminKeys` | the `runledger` CLI | GetItem, Query, TransactWriteItems |
+//! | `KeepStats` | stats | UpdateItem, GetItem (counters) |
+//! | `ReadStats` | list (stats, exact totals) | Query, BatchGetItem (counters) |
 //!
 //! One implementation, `Ledger`, runs over a backend: DynamoDB and S3 (`dynamo`) or memory
 //! (`memory`, for fast handler tests).
 
 mod backend;
 pub mod capacity;
+mod counters;
 pub mod dynamo;
 mod items;
 mod keys;
@@ -37,6 +40,7 @@ pub mod memory;
 mod stream;
 
 pub use ledger::{Ledger, StoreConfig};
+pub use stream::counted_record;
 
 use crate::apikeys::KeyRecord;
 use crate::bodies::{Body, StoredBody};
@@ -44,6 +48,7 @@ use crate::merge::Fields;
 use crate::model::{EventLog, ExecutionSummary, StepSummary};
 use crate::query::{Count, ListQuery, LogQuery, Page, Position, ReadBudget};
 use crate::search::Fingerprints;
+use crate::stats::{BatchChanges, CounterRow, CounterSelection, Interval};
 use chrono::{DateTime, Utc};
 use std::collections::HashMap;
 use std::future::Future;
@@ -398,4 +403,35 @@ pub trait AdminKeys: Sync {
     fn project_keys(&self, project: &str) -> impl Future<Output = Result<Vec<KeyRecord>, StoreError>> + Send;
     /// Marks both entries revoked (the first revocation time is kept).
     fn revoke_key(&self, record: &KeyRecord, now_epoch: i64) -> impl Future<Output = Result<(), StoreError>> + Send;
+}
+
+/// What one stream batch did to the counters.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct CountsWritten {
+    /// Counter items updated.
+    pub written: usize,
+    /// Counters whose changes had all been taken in already (a batch delivered again).
+    pub skipped: usize,
+}
+
+pub trait KeepStats: Sync {
+    /// Takes in one stream batch's changes, read from `shard`. Each counter takes in only the
+    /// changes past the last sequence number of that shard it has seen, so a batch delivered again,
+    /// whole or in part, adds nothing twice.
+    fn add_counts(
+        &self,
+        shard: &str,
+        changes: &BatchChanges,
+    ) -> impl Future<Output = Result<CountsWritten, StoreError>> + Send;
+}
+
+pub trait ReadStats: Sync {
+    /// The counters of a selection for intervals starting at `starts` (in order); counters that
+    /// never counted anything are absent.
+    fn counters(
+        &self,
+        selection: &CounterSelection,
+        interval: Interval,
+        starts: &[DateTime<Utc>],
+    ) -> impl Future<Output = Result<Vec<CounterRow>, StoreError>> + Send;
 }

@@ -55,6 +55,28 @@ pub fn image(v: &Value) -> Option<Item> {
     )
 }
 
+/// An attribute value as DynamoDB JSON, as the stream carries it.
+fn to_json(v: &AttributeValue) -> Value {
+    let b64 = |b: &Blob| Value::from(base64::engine::general_purpose::STANDARD.encode(b.as_ref()));
+    match v {
+        AttributeValue::S(s) => serde_json::json!({ "S": s }),
+        AttributeValue::N(n) => serde_json::json!({ "N": n }),
+        AttributeValue::B(b) => serde_json::json!({ "B": b64(b) }),
+        AttributeValue::Bool(b) => serde_json::json!({ "BOOL": b }),
+        AttributeValue::Ss(v) => serde_json::json!({ "SS": v }),
+        AttributeValue::Ns(v) => serde_json::json!({ "NS": v }),
+        AttributeValue::Bs(v) => serde_json::json!({ "BS": v.iter().map(b64).collect::<Vec<_>>() }),
+        AttributeValue::L(v) => serde_json::json!({ "L": v.iter().map(to_json).collect::<Vec<_>>() }),
+        AttributeValue::M(m) => serde_json::json!({ "M": to_image(m) }),
+        _ => serde_json::json!({ "NULL": true }),
+    }
+}
+
+/// An item as a stream image.
+pub fn to_image(item: &Item) -> Value {
+    Value::Object(item.iter().map(|(k, v)| (k.clone(), to_json(v))).collect())
+}
+
 /// The record an item holds, its bodies still as stored; `None` for items that are not records
 /// (token fingerprints, API keys).
 pub fn record(item: &Item) -> Option<(ArchivedRecord, super::RecordBodies)> {
@@ -86,6 +108,11 @@ pub fn record(item: &Item) -> Option<(ArchivedRecord, super::RecordBodies)> {
     ))
 }
 
+/// The record a stream image holds, for the counters; `None` for items that are not records.
+pub fn counted_record(image: &Value) -> Option<ArchivedRecord> {
+    record(&self::image(image)?).map(|(r, _)| r)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -101,5 +128,6 @@ mod tests {
         assert_eq!(item["b"].as_b().unwrap().as_ref(), [0, 1, 2]);
         assert!(item.contains_key("m") && item.contains_key("l"));
         assert!(record(&item).is_none(), "an item without a record's fields");
+        assert_eq!(image(&to_image(&item)), Some(item));
     }
 }

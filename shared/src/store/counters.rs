@@ -1,0 +1,497 @@
+//! Counter items: keys, attributes and the guarded additions that make them exact under stream
+//! redelivery (docs/data-model.md, "Counters").
+//!
+//! One partition per project, family, dimension and month: `ST#{project}#{E|L}#{dimension}#{YYYY-MM}`.
+//! Sort key `D#{DD}#{value}` for a day, `H#{DD}{HH}#{value}` for an hour, so a range of days or hours
+//! of every value is one Query, and one value's are keys for one BatchGetItem.
+//!
+//! Attributes: `n0`..`n4` executions by status (in `Status::ALL` order), `n` event logs,
+//! `h{i}_{bucket}` finished executions by status (`FINISHED[i]`) and duration bucket, `exp` (TTL),
+//! and per stream shard `w_{shard digest}`: the last sequence number the counter has taken in.
+
+use super::backend::{Backend, CollectionQuery, CounterUpdate};
+use super::items::{self, n, s, Item, EXPIRES_AT, PK, SK};
+use super::{CountsWritten, KeepStats, Ledger, ReadStats, StoreError};
+use crate::model::limits::{MAX_CLOCK_SKEW_HOURS, MAX_INTEGRATIONS};
+use crate::model::{Field, Status};
+use crate::query::{Count, ListQuery, LogQuery, ReadBudget};
+use crate::retry::{self, retrying};
+use crate::stats::CounterSelection;
+use crate::stats::{BatchChanges, Counter, CounterRow, Dimension, Family, Interval, Sequence, Tally};
+use chrono::{DateTime, Datelike, Duration, TimeZone, Timelike, Utc};
+use futures::stream::{self, StreamExt, TryStreamExt};
+use std::collections::BTreeMap;
+
+const PREFIX: &str = "ST#";
+
+fn family_letter(f: Family) -> char {
+    match f {
+        Family::Executions => 'E',
+        Family::Logs => 'L',
+    }
+}
+
+pub fn partition(project: &str, family: Family, dimension: Dimension, month_of: DateTime<Utc>) -> String {
+    format!(
+        "{PREFIX}{project}#{}#{}#{:04}-{:02}",
+        family_letter(family),
+        dimension.name(),
+        month_of.year(),
+        month_of.month()
+    )
+}
+
+/// The sort key's part before the value; every value of one interval sorts under it.
+pub fn time_prefix(interval: Interval, start: DateTime<Utc>) -> String {
+    match interval {
+        Interval::Day => format!("D#{:02}#", start.day()),
+        Interval::Hour => format!("H#{:02}{:02}#", start.day(), start.hour()),
+    }
+}
+
+pub fn key(c: &Counter) -> (String, String) {
+    (
+        partition(&c.project, c.family, c.dimension, c.start),
+        format!("{}{}", time_prefix(c.interval, c.start), c.value),
+    )
+}
+
+/// The interval start and value a counter item's keys name.
+fn parse_sort_key(month: (i32, u32), sk: &str) -> Option<(DateTime<Utc>, String)> {
+    let (kind, rest) = sk.split_once('#')?;
+    let (time, value) = rest.split_once('#')?;
+    let day: u32 = time.get(..2)?.parse().ok()?;
+    let hour: u32 = match kind {
+        "D" => 0,
+        "H" => time.get(2..4)?.parse().ok()?,
+        _ => return None,
+    };
+    let start = Utc.with_ymd_and_hms(month.0, month.1, day, hour, 0, 0).single()?;
+    Some((start, value.to_string()))
+}
+
+fn month_of_partition(pk: &str) -> Option<(i32, u32)> {
+    let month = pk.rsplit('#').next()?;
+    let (y, m) = month.split_once('-')?;
+    Some((y.parse().ok()?, m.parse().ok()?))
+}
+
+/// The watermark attribute of a shard: a short digest, as shard ids are long and change every few
+/// hours.
+pub fn mark_attribute(shard: &str) -> String {
+    let mut h: u32 = 0x811c_9dc5;
+    for b in shard.bytes() {
+        h ^= b as u32;
+        h = h.wrapping_mul(0x0100_0193);
+    }
+    format!("w_{h:08x}")
+}
+
+/// The additions one tally makes, attribute by attribute.
+pub fn additions(family: Family, t: &Tally) -> Vec<(String, i64)> {
+    let mut out = Vec::new();
+    match family {
+        Family::Executions => {
+            for (i, v) in t.by_status.iter().enumerate() {
+                if *v != 0 {
+                    out.push((format!("n{i}"), *v));
+                }
+            }
+            for (i, buckets) in t.durations.iter().enumerate() {
+                for (b, v) in buckets {
+                    if *v != 0 {
+                        out.push((format!("h{i}_{b}"), *v));
+                    }
+                }
+            }
+        }
+        Family::Logs => {
+            if t.records != 0 {
+                out.push(("n".into(), t.records));
+            }
+        }
+    }
+    out
+}
+
+/// What a counter item holds.
+pub fn tally_of(item: &Item) -> Tally {
+    let mut t = Tally::default();
+    for (name, v) in item {
+        let Some(value) = v.as_n().ok().and_then(|x| x.parse::<i64>().ok()) else {
+            continue;
+        };
+        if name == "n" {
+            t.records = value;
+        } else if let Some(i) = name.strip_prefix('n').and_then(|i| i.parse::<usize>().ok()) {
+            if i < 5 {
+                t.by_status[i] = value;
+            }
+        } else if let Some((i, b)) = name.strip_prefix('h').and_then(|r| r.split_once('_')) {
+            if let (Ok(i), Ok(b)) = (i.parse::<usize>(), b.parse::<u32>()) {
+                if i < 3 {
+                    t.durations[i].insert(b, value);
+                }
+            }
+        }
+    }
+    t
+}
+
+pub fn row_of(item: &Item) -> Option<CounterRow> {
+    let month = month_of_partition(items::string_attr(item, PK)?)?;
+    let (start, value) = parse_sort_key(month, items::string_attr(item, SK)?)?;
+    Some(CounterRow {
+        value,
+        start,
+        tally: tally_of(item),
+    })
+}
+
+/// Counters live as long as the records they count, and a day beyond.
+fn expires_at(c: &Counter, retention_days: i64) -> i64 {
+    (c.start + c.interval.length() + Duration::days(retention_days + 1)).timestamp()
+}
+
+/// The update of one counter with its changes past `seen`; `None` when nothing is left to add.
+pub fn update(
+    c: &Counter,
+    changes: &[(Sequence, Tally)],
+    seen: Option<&Sequence>,
+    shard: &str,
+    retention_days: i64,
+) -> Option<CounterUpdate> {
+    let (sum, first, last) = BatchChanges::past(changes, seen)?;
+    let (pk, sk) = key(c);
+    Some(CounterUpdate {
+        pk,
+        sk,
+        adds: additions(c.family, &sum),
+        mark: mark_attribute(shard),
+        first: first.0,
+        last: last.0,
+        expires_at: expires_at(c, retention_days),
+    })
+}
+
+/// The mark a counter item holds for a shard.
+pub fn seen(item: &Item, mark: &str) -> Option<Sequence> {
+    items::string_attr(item, mark).map(|s| Sequence(s.to_string()))
+}
+
+/// Every month partition a range of interval starts touches, with the sort-key bounds within it.
+pub fn month_ranges(
+    project: &str,
+    family: Family,
+    dimension: Dimension,
+    interval: Interval,
+    starts: &[DateTime<Utc>],
+) -> Vec<(String, String, String)> {
+    let mut by_month: BTreeMap<String, (DateTime<Utc>, DateTime<Utc>)> = BTreeMap::new();
+    for t in starts {
+        let e = by_month
+            .entry(partition(project, family, dimension, *t))
+            .or_insert((*t, *t));
+        e.0 = e.0.min(*t);
+        e.1 = e.1.max(*t);
+    }
+    by_month
+        .into_iter()
+        .map(|(pk, (a, b))| {
+            let from = time_prefix(interval, a);
+            // '$' sorts right after '#': the end of the last interval's values.
+            let mut to = time_prefix(interval, b);
+            to.pop();
+            to.push('$');
+            (pk, from, to)
+        })
+        .collect()
+}
+
+/// A counter item as a put would write it (tests and the in-memory backend build them this way).
+pub fn new_item(u: &CounterUpdate) -> Item {
+    let mut item = Item::new();
+    item.insert(PK.into(), s(&u.pk));
+    item.insert(SK.into(), s(&u.sk));
+    item.insert(EXPIRES_AT.into(), n(u.expires_at));
+    item
+}
+
+/// The counters that give an exact total of an executions listing: a project, a date range, any
+/// statuses and at most one other dimension (with up to `MAX_INTEGRATIONS` values). `None` for
+/// other combinations, which keep the read-budget rule.
+pub fn execution_selection(q: &ListQuery) -> Option<CounterSelection> {
+    if q.search.is_some() || q.dimensions.len() > 1 {
+        return None;
+    }
+    let (dimension, values) = match q.dimensions.first() {
+        None => (Dimension::All, vec![String::new()]),
+        Some((field, values)) => {
+            let d = match field {
+                Field::Integration => Dimension::Integration,
+                Field::WorkflowId => Dimension::WorkflowId,
+                Field::TriggerType => Dimension::TriggerType,
+                Field::UserId => Dimension::UserId,
+                _ => return None,
+            };
+            (d, values.clone())
+        }
+    };
+    (values.len() <= MAX_INTEGRATIONS).then(|| CounterSelection {
+        project: q.project.clone(),
+        family: Family::Executions,
+        dimension,
+        values: Some(values),
+    })
+}
+
+/// The counters that give an exact total of an event-log listing: a project, a date range and
+/// levels or types (not both); no other filter.
+pub fn log_selection(q: &LogQuery) -> Option<CounterSelection> {
+    if q.search.is_some() || !q.dimensions.is_empty() {
+        return None;
+    }
+    let (dimension, values) = match (q.levels.is_empty(), q.types.is_empty()) {
+        (true, true) => (Dimension::All, vec![String::new()]),
+        (false, true) => (Dimension::Level, crate::stats::level_values(&q.levels)),
+        (true, false) => (Dimension::Type, q.types.clone()),
+        (false, false) => return None,
+    };
+    (values.len() <= MAX_INTEGRATIONS).then(|| CounterSelection {
+        project: q.project.clone(),
+        family: Family::Logs,
+        dimension,
+        values: Some(values),
+    })
+}
+
+/// The counters trail the table by the stream's delay (batching window and processing, seconds):
+/// a total reads the last minutes instead.
+pub const SETTLE_MINUTES: i64 = 5;
+
+/// The range a total covers, `[after, before)` within the retention window.
+pub struct TotalRange {
+    pub after: Option<DateTime<Utc>>,
+    pub before: Option<DateTime<Utc>>,
+    pub now: DateTime<Utc>,
+    pub retention_days: i64,
+}
+
+/// An exact total from counters for whole hours and days, and by reading (`read_edge`, within what
+/// is left of `budget`) for the parts of the range at either end and the last minutes.
+pub async fn total<S, F, Fut>(
+    store: &S,
+    selection: &CounterSelection,
+    family: Family,
+    statuses: &[Status],
+    range: TotalRange,
+    budget: ReadBudget,
+    read_edge: F,
+) -> Result<Count, StoreError>
+where
+    S: ReadStats,
+    F: Fn(DateTime<Utc>, DateTime<Utc>, ReadBudget) -> Fut,
+    Fut: std::future::Future<Output = Result<Count, StoreError>>,
+{
+    let oldest = range.now - Duration::days(range.retention_days);
+    let newest = range.now + Duration::hours(MAX_CLOCK_SKEW_HOURS);
+    let from = range.after.map_or(oldest, |a| a.max(oldest));
+    let to = range.before.map_or(newest, |b| b.min(newest));
+    if from >= to {
+        return Ok(Count { total: 0, exact: true });
+    }
+    let parts = crate::stats::split(from, to, range.now - Duration::minutes(SETTLE_MINUTES));
+    let mut total = 0;
+    for (interval, starts) in [(Interval::Day, &parts.days), (Interval::Hour, &parts.hours)] {
+        if !starts.is_empty() {
+            let rows = store.counters(selection, interval, starts).await?;
+            total += rows.iter().map(|r| r.tally.total(family, statuses)).sum::<u64>();
+        }
+    }
+    let (mut exact, mut left) = (true, budget.items.max(1));
+    for (a, b) in parts.edges {
+        let c = read_edge(a, b, ReadBudget { items: left }).await?;
+        total += c.total;
+        exact &= c.exact;
+        left = left.saturating_sub(c.total).max(1);
+    }
+    Ok(Count { total, exact })
+}
+
+/// Concurrent counter writes of one batch: each is its own item, so they do not contend.
+const WRITES_IN_FLIGHT: usize = 16;
+/// Query pages of counter items read at most per request (each up to 1 MB).
+const READ_PAGES_MAX: usize = 32;
+
+impl<B: Backend> KeepStats for Ledger<B> {
+    async fn add_counts(&self, shard: &str, changes: &BatchChanges) -> Result<CountsWritten, StoreError> {
+        let retention = self.config.retention_days;
+        // By index: a stream of borrowed pairs would not be `Send` for every lifetime.
+        let all: Vec<(&Counter, &Vec<(Sequence, Tally)>)> = changes.counters.iter().collect();
+        let all = &all;
+        let outcomes: Vec<bool> = stream::iter(0..all.len())
+            .map(|i| async move {
+                let (counter, list) = all[i];
+                let mut seen: Option<Sequence> = None;
+                for _ in 0..retry::MAX_ATTEMPTS {
+                    let Some(u) = update(counter, list, seen.as_ref(), shard, retention) else {
+                        return Ok(false);
+                    };
+                    let transient = |e: &StoreError| e.is_retryable() && !matches!(e, StoreError::Conflict);
+                    match retrying(transient, || self.backend.add_to_counter(&u)).await {
+                        Ok(_) => return Ok(true),
+                        // Part of these changes was taken in by an earlier delivery: read how far.
+                        Err(StoreError::Conflict) => {
+                            let item = retrying(StoreError::is_retryable, || self.backend.get_item(&u.pk, &u.sk, true))
+                                .await?;
+                            seen = item.as_ref().and_then(|it| self::seen(it, &u.mark));
+                        }
+                        Err(e) => return Err(e),
+                    }
+                }
+                Err(StoreError::Transient("counter kept changing under its update".into()))
+            })
+            .buffer_unordered(WRITES_IN_FLIGHT)
+            .try_collect()
+            .await?;
+        let written = outcomes.iter().filter(|w| **w).count();
+        Ok(CountsWritten {
+            written,
+            skipped: outcomes.len() - written,
+        })
+    }
+}
+
+impl<B: Backend> ReadStats for Ledger<B> {
+    async fn counters(
+        &self,
+        selection: &CounterSelection,
+        interval: Interval,
+        starts: &[DateTime<Utc>],
+    ) -> Result<Vec<CounterRow>, StoreError> {
+        let wanted: std::collections::BTreeSet<DateTime<Utc>> = starts.iter().copied().collect();
+        let mut rows = Vec::new();
+        match &selection.values {
+            Some(values) => {
+                let keys: Vec<(String, String)> = starts
+                    .iter()
+                    .flat_map(|t| {
+                        values.iter().map(move |v| {
+                            key(&Counter {
+                                project: selection.project.clone(),
+                                family: selection.family,
+                                dimension: selection.dimension,
+                                value: v.clone(),
+                                interval,
+                                start: *t,
+                            })
+                        })
+                    })
+                    .collect();
+                for chunk in keys.chunks(100) {
+                    rows.extend(self.backend.batch_get(chunk, false).await?.iter().filter_map(row_of));
+                }
+            }
+            None => {
+                let mut pages = 0;
+                for (pk, from, to) in month_ranges(
+                    &selection.project,
+                    selection.family,
+                    selection.dimension,
+                    interval,
+                    starts,
+                ) {
+                    let mut from = from;
+                    loop {
+                        pages += 1;
+                        if pages > READ_PAGES_MAX {
+                            return Err(StoreError::Permanent(
+                                "too many counters for one request: narrow the range or filter on a value".into(),
+                            ));
+                        }
+                        let q = CollectionQuery {
+                            pk: pk.clone(),
+                            from: from.clone(),
+                            to: to.clone(),
+                            limit: 1000,
+                        };
+                        let (page, more) = self.backend.query_collection(&q).await?;
+                        let last = page
+                            .last()
+                            .and_then(|it| items::string_attr(it, SK))
+                            .map(str::to_string);
+                        rows.extend(page.iter().filter_map(row_of));
+                        match (more, last) {
+                            (true, Some(last)) => from = format!("{last}\u{0}"),
+                            _ => break,
+                        }
+                    }
+                }
+            }
+        }
+        rows.retain(|r| wanted.contains(&r.start));
+        rows.sort_by(|a, b| (a.start, &a.value).cmp(&(b.start, &b.value)));
+        Ok(rows)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn at(s: &str) -> DateTime<Utc> {
+        crate::dates::parse(s).unwrap()
+    }
+
+    #[test]
+    fn keys_read_back_with_values_that_hold_separators() {
+        let c = Counter {
+            project: "p".into(),
+            family: Family::Executions,
+            dimension: Dimension::UserId,
+            value: "a#b$c".into(),
+            interval: Interval::Hour,
+            start: at("2026-11-05T07:00:00Z"),
+        };
+        let (pk, sk) = key(&c);
+        assert_eq!(pk, "ST#p#E#userId#2026-11");
+        assert_eq!(sk, "H#0507#a#b$c");
+        let mut item = Item::new();
+        item.insert(PK.into(), s(pk));
+        item.insert(SK.into(), s(sk));
+        let row = row_of(&item).unwrap();
+        assert_eq!((row.start, row.value.as_str()), (c.start, "a#b$c"));
+    }
+
+    #[test]
+    fn month_ranges_bound_each_partition() {
+        let starts = [
+            at("2026-10-30T00:00:00Z"),
+            at("2026-10-31T00:00:00Z"),
+            at("2026-11-01T00:00:00Z"),
+        ];
+        let r = month_ranges("p", Family::Executions, Dimension::All, Interval::Day, &starts);
+        assert_eq!(
+            r,
+            vec![
+                ("ST#p#E#all#2026-10".into(), "D#30#".into(), "D#31$".into()),
+                ("ST#p#E#all#2026-11".into(), "D#01#".into(), "D#01$".into())
+            ]
+        );
+        assert!("D#31#zzz" < "D#31$" && "D#30#" < "D#30#a");
+    }
+
+    #[test]
+    fn tallies_round_trip_through_attributes() {
+        let mut t = Tally::default();
+        t.by_status[2] = 3;
+        t.by_status[1] = -1;
+        t.durations[0].insert(57, 2);
+        let mut item = Item::new();
+        for (name, v) in additions(Family::Executions, &t) {
+            item.insert(name, n(v));
+        }
+        item.insert("w_0000abcd".into(), s("0".repeat(40)));
+        assert_eq!(tally_of(&item), t);
+    }
+}
