@@ -181,3 +181,13 @@ export_bench_env() { # endpoint
   export S3_FORCE_PATH_STYLE=true
   export RUST_LOG=warn
 }
+
+# The table's stream to the functions the template maps to it (scripts/stream_pump.py), with the
+# environment of a stack's functions.
+start_pump() { # name env_file invoke_url
+  local name=$1 env_file=$2 url=$3
+  stop_bg "$name" stream_pump
+  start_bg "$name" "$LOCAL/$name.log" bash -c \
+    'set -a; . "$1"; set +a; export RUNLEDGER_INVOKE_URL=$2; exec "$3" "$4" --name "$5"' \
+    pump "$env_file" "$url" "$VENV/bin/python" "$ROOT/scripts/stream_pump.py" "$name"
+}

@@ -59,6 +59,7 @@ async fn seed(api: &Api) -> Seeded {
         executions.push((started, e, integration, user, status));
     }
     ingest_all(api, &events).await;
+    stream_delivered().await;
     Seeded {
         project,
         key,
@@ -1022,4 +1023,89 @@ async fn an_export_holds_what_the_api_returns_and_loads_into_duckdb() {
         )
     );
     std::fs::remove_dir_all(&dir).ok();
+}
+
+/// Stats and exact totals through the local stack's stream: executions over several days, sent
+/// again as they progress (and some twice), reach the `stats` function through the stream pump;
+/// totals and stats equal what paging the listing counts.
+#[tokio::test]
+async fn stats_and_totals_from_the_stream_equal_what_paging_counts() {
+    let api = Api::from_env();
+    let project = project("stats");
+    let key = create_key(&project).await;
+    let integrations = ["salesforce", "hubspot"];
+    let mut first = Vec::new();
+    let mut last = Vec::new();
+    for n in 0..80usize {
+        let started = minutes_ago((n * 97 + 11) as i64);
+        let e = id();
+        let base = json!({"integration": integrations[n % 2], "userId": format!("user-{}", n % 3)});
+        first.push(execution(&project, &e, "RUNNING", &started, base.clone()));
+        let mut done = base.clone();
+        done["runDuration"] = json!(100 + n * 37);
+        last.push(execution(
+            &project,
+            &e,
+            if n % 4 == 0 { "FAILED" } else { "SUCCEEDED" },
+            &started,
+            done,
+        ));
+    }
+    ingest_all(&api, &first).await;
+    ingest_all(&api, &last).await;
+    let (err, body) = api.invoke("ingest", &json!({ "events": &last[..20] })).await;
+    assert!(err.is_none() && body["duplicates"] == json!(20), "{body}");
+    stream_delivered().await;
+
+    let list = format!("/v1/projects/{project}/workflow-executions");
+    for query in [
+        "",
+        "integration=salesforce",
+        "status=FAILED",
+        "userId=user-1&status=SUCCEEDED",
+    ] {
+        let (all, _) = follow(&api, &key, &format!("{list}?limit=7&{query}"), "workflowExecutions").await;
+        let (status, page) = api.get(&format!("{list}?count=true&limit=1&{query}"), Some(&key)).await;
+        assert_eq!(status, 200, "{page}");
+        assert_eq!(page["total"], json!(all.len()), "{query}");
+        assert_eq!(page["totalExact"], json!(true), "{query}");
+    }
+    let (all, _) = follow(&api, &key, &format!("{list}?limit=50"), "workflowExecutions").await;
+    let after = runledger::dates::format(chrono::Utc::now() - chrono::Duration::days(7));
+    let (status, stats) = api
+        .get(
+            &format!("/v1/projects/{project}/stats?groupBy=integration&afterDate={after}"),
+            Some(&key),
+        )
+        .await;
+    assert_eq!(status, 200, "{stats}");
+    for integration in integrations {
+        let expected = all.iter().filter(|e| e["integration"] == integration).count();
+        let failed = all
+            .iter()
+            .filter(|e| e["integration"] == integration && e["status"] == "FAILED")
+            .count();
+        let groups: Vec<&Value> = stats["buckets"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .flat_map(|b| b["groups"].as_array().unwrap())
+            .filter(|g| g["key"] == integration)
+            .collect();
+        let sum = |f: &dyn Fn(&Value) -> u64| groups.iter().map(|g| f(g)).sum::<u64>();
+        assert_eq!(
+            sum(&|g| g["count"].as_u64().unwrap()) as usize,
+            expected,
+            "{integration}"
+        );
+        assert_eq!(
+            sum(&|g| g["byStatus"]["FAILED"].as_u64().unwrap()) as usize,
+            failed,
+            "{integration}"
+        );
+        assert!(
+            groups.iter().all(|g| g["duration"]["p50"].as_f64().unwrap() >= 97.0),
+            "{stats}"
+        );
+    }
 }

@@ -33,6 +33,32 @@ pub async fn store_via(endpoint: &str) -> DynamoStore {
     DynamoStore::dynamo(&clients, &settings)
 }
 
+/// Waits until the local stack's stream pump has handed everything written so far to the
+/// stream's consumers (the `stats` function): its `drained` file names the last poll that found
+/// nothing new.
+pub async fn stream_delivered() {
+    let path = require_env("RUNLEDGER_STREAM_DRAINED");
+    let since = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap()
+        .as_secs_f64();
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(300);
+    loop {
+        let drained: f64 = std::fs::read_to_string(&path)
+            .ok()
+            .and_then(|s| s.trim().parse().ok())
+            .unwrap_or(0.0);
+        if drained > since {
+            return;
+        }
+        assert!(
+            std::time::Instant::now() < deadline,
+            "the stream pump has not caught up in 300 s; see .local/test-stream-pump.log"
+        );
+        tokio::time::sleep(std::time::Duration::from_millis(200)).await;
+    }
+}
+
 /// A project id no other test uses, so tests share one table without seeing each other.
 pub fn project(prefix: &str) -> String {
     format!("{prefix}-{}", &uuid::Uuid::new_v4().simple().to_string()[..10])
