@@ -1,7 +1,7 @@
 # Entry points; see scripts/ for the local stack. State of running services lives in .local/.
 SHELL := bash
 .SHELLFLAGS := -euo pipefail -c
-.PHONY: tools dev down key test lint validate bench bench-export ttl-sweep export package
+.PHONY: tools dev down key test lint validate bench bench-export ttl-sweep export package console
 
 # Local-stack tools (.venv from requirements-dev.txt); reinstalled only when that file changes.
 tools:
@@ -51,7 +51,9 @@ test: tools
 	  set -a; . .local/test.env; set +a; \
 	  cargo nextest run --workspace --no-fail-fast; \
 	  scripts/readme-check; \
-	  scripts/api-check
+	  scripts/api-check; \
+	  scripts/console-check
+	scripts/console-build --check
 	scripts/validate
 
 lint:
@@ -68,6 +70,10 @@ bench:
 # Peak memory of an export of N executions (default 100,000); slow: seeding takes most of it.
 bench-export:
 	bash scripts/bench-export $(N)
+
+# Rebuilds console/dist from console/src (pinned npm packages, esbuild); commit the result.
+console:
+	scripts/console-build
 
 # The arm64 Lambda zips (cargo-lambda) and their sizes.
 package: tools

@@ -114,6 +114,36 @@ pub async fn serve_archive() -> Result<(), Error> {
     .await
 }
 
+/// Serves the console function: the web console's files, compiled in (`crate::console`). Needs no
+/// clients: it reads no table.
+pub async fn serve_console() -> Result<(), Error> {
+    crate::telemetry::init();
+    lambda_http::run(service_fn(move |req: Request| async move {
+        let path = req.uri().path().to_string();
+        let method = req.method().as_str().to_string();
+        let found = crate::console::file(&path);
+        let (status, content_type, body): (u16, &str, &[u8]) = match (&*method, found) {
+            ("GET" | "HEAD", Some((t, bytes))) => (200, t, bytes),
+            ("GET" | "HEAD", None) => (404, "text/plain; charset=utf-8", b"not found"),
+            _ => (405, "text/plain; charset=utf-8", b"only GET is supported"),
+        };
+        tracing::info!(status, path = %path, bytes = body.len(), "console");
+        let body = if method == "HEAD" { Vec::new() } else { body.to_vec() };
+        Ok::<_, Error>(
+            lambda_http::Response::builder()
+                .status(status)
+                .header("content-type", content_type)
+                .header("cache-control", crate::console::cache_control(content_type))
+                .header("x-content-type-options", "nosniff")
+                .header("referrer-policy", "no-referrer")
+                .header("x-frame-options", "DENY")
+                .body(lambda_http::Body::from(body))
+                .unwrap_or_else(|_| lambda_http::Response::new(lambda_http::Body::Empty)),
+        )
+    }))
+    .await
+}
+
 /// Serves the stats function: batches of the table's stream (inserts and modifications of
 /// executions and event logs, as the event source mapping filters) into the counters.
 pub async fn serve_stats() -> Result<(), Error> {

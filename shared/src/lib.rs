@@ -11,6 +11,7 @@ pub mod archive;
 pub mod aws;
 pub mod bodies;
 pub mod config;
+pub mod console;
 pub mod cursor;
 pub mod dates;
 pub mod entry;

@@ -525,19 +525,28 @@ impl StatsParams {
     /// The interval starts the request covers: whole intervals from the one holding `afterDate` to
     /// the one holding the instant before `beforeDate`. Defaults: the last 30 days (day) or 24 hours
     /// (hour) up to now.
-    pub fn starts(&self, now: DateTime<Utc>) -> Result<Vec<DateTime<Utc>>, ApiError> {
-        let before = self.before.unwrap_or(now);
+    ///
+    /// Counters exist only within the retention window (and the clock skew ingest accepts), so the
+    /// range is cut to it; a range wholly outside has no buckets.
+    pub fn starts(&self, now: DateTime<Utc>, retention_days: i64) -> Result<Vec<DateTime<Utc>>, ApiError> {
+        let oldest = now - chrono::Duration::days(retention_days);
+        let newest = now + chrono::Duration::hours(crate::model::limits::MAX_CLOCK_SKEW_HOURS);
+        let before = self.before.unwrap_or(now).clamp(oldest, newest);
         let default_span = match self.interval {
             Interval::Day => chrono::Duration::days(30),
             Interval::Hour => chrono::Duration::hours(24),
         };
-        let after = self.after.unwrap_or(before - default_span);
+        let after = self.after.unwrap_or(before - default_span).clamp(oldest, newest);
+        if after >= before {
+            return Ok(Vec::new());
+        }
         let (from, to) = (self.interval.floor(after), self.interval.ceil(before));
         let (max, unit) = match self.interval {
             Interval::Day => (STATS_MAX_DAYS, "days"),
             Interval::Hour => (STATS_MAX_HOURS, "hours"),
         };
-        if (to - from) > self.interval.length() * max as i32 {
+        // One more bucket than the span when the bounds fall inside intervals.
+        if (to - from) > self.interval.length() * (max as i32 + 1) {
             return Err(ApiError::parameter(
                 "afterDate",
                 format!(

@@ -174,7 +174,7 @@ impl<S: ReadKeys + ReadTrace + LinkBodies> Service<'_, S> {
 impl<S: ReadKeys + ReadStats> Service<'_, S> {
     pub async fn stats(&self, req: &ApiRequest, now: DateTime<Utc>) -> ApiResponse {
         self.serve(Endpoint::Stats, req, StatsParams::parse, |route, params| async move {
-            stats::stats(self.store, route.project(), &params, now).await
+            stats::stats(self.store, route.project(), &params, now, self.settings.retention_days).await
         })
         .await
     }

@@ -80,8 +80,19 @@ pub async fn stats<S: ReadStats>(
     project: &str,
     params: &StatsParams,
     now: DateTime<Utc>,
+    retention_days: i64,
 ) -> Result<StatsResponse, ApiError> {
-    let starts = params.starts(now)?;
+    let starts = params.starts(now, retention_days)?;
+    if starts.is_empty() {
+        let bound = crate::dates::format(params.interval.floor(now));
+        return Ok(StatsResponse {
+            interval: params.interval.name(),
+            group_by: params.group_by.map_or("status", |d| d.name()),
+            after_date: bound.clone(),
+            before_date: bound,
+            buckets: Vec::new(),
+        });
+    }
     let statuses = statuses_of(params);
     // Grouped by a dimension: its counters, every value unless the filter names some. By status:
     // the filtered dimension's counters (summed over its values), or those of every execution.

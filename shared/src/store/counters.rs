@@ -41,30 +41,30 @@ pub fn partition(project: &str, family: Family, dimension: Dimension, month_of: 
     )
 }
 
-/// The sort key's part before the value; every value of one interval sorts under it.
-pub fn time_prefix(interval: Interval, start: DateTime<Utc>) -> String {
+/// The sort key: a day's counters by value, then day (one value's days are one range), an
+/// hour's by hour, then value (every value of a range of hours is one range).
+pub fn sort_key(interval: Interval, start: DateTime<Utc>, value: &str) -> String {
     match interval {
-        Interval::Day => format!("D#{:02}#", start.day()),
-        Interval::Hour => format!("H#{:02}{:02}#", start.day(), start.hour()),
+        Interval::Day => format!("D#{value}#{:02}", start.day()),
+        Interval::Hour => format!("H#{:02}{:02}#{value}", start.day(), start.hour()),
     }
 }
 
 pub fn key(c: &Counter) -> (String, String) {
     (
         partition(&c.project, c.family, c.dimension, c.start),
-        format!("{}{}", time_prefix(c.interval, c.start), c.value),
+        sort_key(c.interval, c.start, &c.value),
     )
 }
 
 /// The interval start and value a counter item's keys name.
 fn parse_sort_key(month: (i32, u32), sk: &str) -> Option<(DateTime<Utc>, String)> {
-    let (kind, rest) = sk.split_once('#')?;
-    let (time, value) = rest.split_once('#')?;
-    let day: u32 = time.get(..2)?.parse().ok()?;
-    let hour: u32 = match kind {
-        "D" => 0,
-        "H" => time.get(2..4)?.parse().ok()?,
-        _ => return None,
+    let (day, hour, value) = if let Some(rest) = sk.strip_prefix("D#") {
+        let (value, day) = rest.rsplit_once('#')?;
+        (day.parse().ok()?, 0, value)
+    } else {
+        let (time, value) = sk.strip_prefix("H#")?.split_once('#')?;
+        (time.get(..2)?.parse().ok()?, time.get(2..4)?.parse().ok()?, value)
     };
     let start = Utc.with_ymd_and_hms(month.0, month.1, day, hour, 0, 0).single()?;
     Some((start, value.to_string()))
@@ -179,33 +179,52 @@ pub fn seen(item: &Item, mark: &str) -> Option<Sequence> {
     items::string_attr(item, mark).map(|s| Sequence(s.to_string()))
 }
 
-/// Every month partition a range of interval starts touches, with the sort-key bounds within it.
-pub fn month_ranges(
+/// The starts of a range, by the month partition that holds them: (partition, first, last).
+fn by_month(
     project: &str,
     family: Family,
     dimension: Dimension,
-    interval: Interval,
     starts: &[DateTime<Utc>],
-) -> Vec<(String, String, String)> {
-    let mut by_month: BTreeMap<String, (DateTime<Utc>, DateTime<Utc>)> = BTreeMap::new();
+) -> Vec<(String, DateTime<Utc>, DateTime<Utc>)> {
+    let mut months: BTreeMap<String, (DateTime<Utc>, DateTime<Utc>)> = BTreeMap::new();
     for t in starts {
-        let e = by_month
+        let e = months
             .entry(partition(project, family, dimension, *t))
             .or_insert((*t, *t));
         e.0 = e.0.min(*t);
         e.1 = e.1.max(*t);
     }
-    by_month
-        .into_iter()
-        .map(|(pk, (a, b))| {
-            let from = time_prefix(interval, a);
-            // '$' sorts right after '#': the end of the last interval's values.
-            let mut to = time_prefix(interval, b);
-            to.pop();
-            to.push('$');
-            (pk, from, to)
-        })
-        .collect()
+    months.into_iter().map(|(pk, (a, b))| (pk, a, b)).collect()
+}
+
+/// The Queries that read a selection's counters for a range: (partition, from, to) sort keys, both
+/// inclusive. `None` when the counters are better read by key (one value's hours).
+pub fn ranges(
+    selection: &CounterSelection,
+    interval: Interval,
+    starts: &[DateTime<Utc>],
+) -> Option<Vec<(String, String, String)>> {
+    let months = by_month(&selection.project, selection.family, selection.dimension, starts);
+    let mut out = Vec::new();
+    for (pk, a, b) in months {
+        match (interval, &selection.values) {
+            (Interval::Day, Some(values)) => {
+                for v in values {
+                    out.push((pk.clone(), sort_key(interval, a, v), sort_key(interval, b, v)));
+                }
+            }
+            // Every value's days of the month ('$' sorts right after '#').
+            (Interval::Day, None) => out.push((pk, "D#".into(), "D$".into())),
+            (Interval::Hour, None) => {
+                let mut to = sort_key(interval, b, "");
+                to.pop();
+                to.push('$');
+                out.push((pk, sort_key(interval, a, ""), to));
+            }
+            (Interval::Hour, Some(_)) => return None,
+        }
+    }
+    Some(out)
 }
 
 /// A counter item as a put would write it (tests and the in-memory backend build them this way).
@@ -320,7 +339,7 @@ where
 
 /// Concurrent counter writes of one batch: each is its own item, so they do not contend.
 const WRITES_IN_FLIGHT: usize = 16;
-/// Query pages of counter items read at most per request (each up to 1 MB).
+/// Query pages beyond the first of each range read at most per request (each up to 1,000 items).
 const READ_PAGES_MAX: usize = 32;
 
 impl<B: Backend> KeepStats for Ledger<B> {
@@ -371,8 +390,10 @@ impl<B: Backend> ReadStats for Ledger<B> {
     ) -> Result<Vec<CounterRow>, StoreError> {
         let wanted: std::collections::BTreeSet<DateTime<Utc>> = starts.iter().copied().collect();
         let mut rows = Vec::new();
-        match &selection.values {
-            Some(values) => {
+        match ranges(selection, interval, starts) {
+            // One value's hours: by key, 100 to a call.
+            None => {
+                let values = selection.values.clone().unwrap_or_default();
                 let keys: Vec<(String, String)> = starts
                     .iter()
                     .flat_map(|t| {
@@ -392,18 +413,11 @@ impl<B: Backend> ReadStats for Ledger<B> {
                     rows.extend(self.backend.batch_get(chunk, false).await?.iter().filter_map(row_of));
                 }
             }
-            None => {
+            Some(ranges) => {
                 let mut pages = 0;
-                for (pk, from, to) in month_ranges(
-                    &selection.project,
-                    selection.family,
-                    selection.dimension,
-                    interval,
-                    starts,
-                ) {
+                for (pk, from, to) in ranges {
                     let mut from = from;
                     loop {
-                        pages += 1;
                         if pages > READ_PAGES_MAX {
                             return Err(StoreError::Permanent(
                                 "too many counters for one request: narrow the range or filter on a value".into(),
@@ -422,12 +436,18 @@ impl<B: Backend> ReadStats for Ledger<B> {
                             .map(str::to_string);
                         rows.extend(page.iter().filter_map(row_of));
                         match (more, last) {
-                            (true, Some(last)) => from = format!("{last}\u{0}"),
+                            (true, Some(last)) => {
+                                pages += 1;
+                                from = format!("{last}\u{0}");
+                            }
                             _ => break,
                         }
                     }
                 }
             }
+        }
+        if let Some(values) = &selection.values {
+            rows.retain(|r| values.contains(&r.value));
         }
         rows.retain(|r| wanted.contains(&r.start));
         rows.sort_by(|a, b| (a.start, &a.value).cmp(&(b.start, &b.value)));
@@ -456,6 +476,16 @@ mod tests {
         let (pk, sk) = key(&c);
         assert_eq!(pk, "ST#p#E#userId#2026-11");
         assert_eq!(sk, "H#0507#a#b$c");
+        let day = Counter {
+            interval: Interval::Day,
+            ..c.clone()
+        };
+        let mut item = Item::new();
+        item.insert(PK.into(), s(key(&day).0));
+        item.insert(SK.into(), s(key(&day).1.clone()));
+        assert_eq!(key(&day).1, "D#a#b$c#05");
+        let row = row_of(&item).unwrap();
+        assert_eq!((row.start, row.value.as_str()), (at("2026-11-05T00:00:00Z"), "a#b$c"));
         let mut item = Item::new();
         item.insert(PK.into(), s(pk));
         item.insert(SK.into(), s(sk));
@@ -464,21 +494,44 @@ mod tests {
     }
 
     #[test]
-    fn month_ranges_bound_each_partition() {
+    fn ranges_read_one_values_days_or_every_values_hours() {
         let starts = [
             at("2026-10-30T00:00:00Z"),
             at("2026-10-31T00:00:00Z"),
             at("2026-11-01T00:00:00Z"),
         ];
-        let r = month_ranges("p", Family::Executions, Dimension::All, Interval::Day, &starts);
+        let one = CounterSelection {
+            project: "p".into(),
+            family: Family::Executions,
+            dimension: Dimension::Integration,
+            values: Some(vec!["crm".into()]),
+        };
         assert_eq!(
-            r,
+            ranges(&one, Interval::Day, &starts).unwrap(),
             vec![
-                ("ST#p#E#all#2026-10".into(), "D#30#".into(), "D#31$".into()),
-                ("ST#p#E#all#2026-11".into(), "D#01#".into(), "D#01$".into())
+                (
+                    "ST#p#E#integration#2026-10".into(),
+                    "D#crm#30".into(),
+                    "D#crm#31".into()
+                ),
+                (
+                    "ST#p#E#integration#2026-11".into(),
+                    "D#crm#01".into(),
+                    "D#crm#01".into()
+                )
             ]
         );
-        assert!("D#31#zzz" < "D#31$" && "D#30#" < "D#30#a");
+        assert!(
+            ranges(&one, Interval::Hour, &starts).is_none(),
+            "one value's hours are read by key"
+        );
+        let every = CounterSelection { values: None, ..one };
+        let hours = [at("2026-11-02T05:00:00Z"), at("2026-11-02T06:00:00Z")];
+        assert_eq!(
+            ranges(&every, Interval::Hour, &hours).unwrap(),
+            vec![("ST#p#E#integration#2026-11".into(), "H#0205#".into(), "H#0206$".into())]
+        );
+        assert!("H#0206#zzz" < "H#0206$" && "D#crm#31" < "D$");
     }
 
     #[test]

@@ -169,7 +169,13 @@ impl<B: Backend> Ledger<B> {
         }
     }
 
-    async fn count_executions_by_reading(&self, query: &ListQuery, budget: ReadBudget) -> Result<Count, StoreError> {
+    /// The total by reading the listing alone, within `budget`: what every `count=true` cost before
+    /// counters, and still costs for combinations they do not cover (`make bench` compares).
+    pub async fn count_executions_by_reading(
+        &self,
+        query: &ListQuery,
+        budget: ReadBudget,
+    ) -> Result<Count, StoreError> {
         let plan = listing::plan(query);
         let w = Window::of_executions(query);
         match &query.search {
