@@ -12,8 +12,6 @@ of the list, the text contrast and the API errors (401, 403, 400) on the way. A 
 view goes to --artifacts (default artifacts/console under the repository root). Exits non-zero with
 a message on the first failure. Needs Playwright (PyPI) and Debian's chromium (`apt-get install
 chromium`); Playwright's own browser download is not used.
-
---skip-stats leaves the stats view out (for a stack whose stats route is not deployed yet).
 """
 
 from __future__ import annotations
@@ -437,10 +435,6 @@ class ConsoleTest:
             resp = info.value
         except Exception as e:  # noqa: BLE001
             raise Failure(f"stats: no answer from the stats route within {TIMEOUT_MS // 1000} s") from e
-        if resp.status == 404 and self.args.skip_stats:
-            print("  --  stats: the route answers 404 here; skipped (--skip-stats)", flush=True)
-            return False
-        check(resp.status != 404, "stats: the stats route answers 404 (not deployed?); --skip-stats skips this view")
         check(resp.status == 200, f"stats: the route answered {resp.status}: {resp.text()[:300]}")
         data = resp.json()
         self.wait_results(page, "stats")
@@ -561,8 +555,7 @@ class ConsoleTest:
                 self.step(page, ex)
                 self.trace_view(page)
                 self.event_logs(page)
-                if not self.stats(page) and not self.args.skip_stats:
-                    raise Failure("stats not checked")
+                self.stats(page)
                 self.simulated(page)
                 self.errors(page)
                 check(not self.page_errors, f"JavaScript errors on the page: {self.page_errors[:3]}")
@@ -586,7 +579,6 @@ def main():
     ap.add_argument("--project", required=True)
     ap.add_argument("--key", required=True, help="an API key of the project")
     ap.add_argument("--artifacts", default="artifacts/console", help="screenshot folder (relative: to the repo root)")
-    ap.add_argument("--skip-stats", action="store_true", help="tolerate a stats route that answers 404")
     args = ap.parse_args()
     try:
         import playwright  # noqa: F401
