@@ -191,3 +191,16 @@ start_pump() { # name env_file invoke_url
     'set -a; . "$1"; set +a; export RUNLEDGER_INVOKE_URL=$2; exec "$3" "$4" --name "$5"' \
     pump "$env_file" "$url" "$VENV/bin/python" "$ROOT/scripts/stream_pump.py" "$name"
 }
+
+# Waits until a stream pump has handed on everything written before `since` (epoch seconds): its
+# `drained` file names the last poll that found nothing new.
+wait_drained() { # name since timeout_seconds
+  local file="$LOCAL/$1/drained" since=$2 deadline=$((SECONDS + $3)) drained
+  while :; do
+    drained=$(cat "$file" 2>/dev/null || echo 0)
+    ((${drained%.*} > since)) && return 0
+    ((SECONDS < deadline)) || die "the stream pump did not catch up within $3 s; see $LOCAL/$1.log"
+    running "$1" stream_pump || die "the stream pump exited; see $LOCAL/$1.log"
+    sleep 0.5
+  done
+}
