@@ -9,6 +9,7 @@ use crate::store::DynamoStore;
 use lambda_http::lambda_runtime::Diagnostic;
 use lambda_http::{service_fn, Error, LambdaEvent, Request};
 use serde_json::value::RawValue;
+use tracing::Instrument;
 
 async fn setup(cursors: bool) -> Result<&'static (Settings, DynamoStore), Error> {
     crate::telemetry::init();
@@ -86,18 +87,30 @@ pub async fn serve_ingest() -> Result<(), Error> {
     .await
 }
 
-/// Serves the archive function: batches of the table's stream, TTL deletions only (the event
-/// source mapping filters on them), answered with the records to deliver again.
-pub async fn serve_archive() -> Result<(), Error> {
+/// Serves a function fed by the table's stream: each invocation's batch is parsed and handed to
+/// `handle`, whose answer (the records to deliver again) is returned.
+async fn serve_stream<F, Fut>(handle: F) -> Result<(), Error>
+where
+    F: Fn(&'static DynamoStore, crate::streams::StreamEvent, std::time::Instant) -> Fut + Copy + Send + 'static,
+    Fut: std::future::Future<Output = serde_json::Value> + Send,
+{
     let (_, store) = setup(false).await?;
     lambda_http::lambda_runtime::run(service_fn(move |event: LambdaEvent<serde_json::Value>| async move {
         let span = tracing::info_span!("invocation", requestId = %event.context.request_id);
-        let _enter = span.enter();
         let started = std::time::Instant::now();
         let batch: crate::streams::StreamEvent = serde_json::from_value(event.payload).map_err(|e| Diagnostic {
             error_type: "InvalidStreamEvent".into(),
             error_message: e.to_string(),
         })?;
+        Ok::<_, Diagnostic>(handle(store, batch, started).instrument(span).await)
+    }))
+    .await
+}
+
+/// Serves the archive function: batches of the table's stream, TTL deletions only (the event
+/// source mapping filters on them), answered with the records to deliver again.
+pub async fn serve_archive() -> Result<(), Error> {
+    serve_stream(|store, batch, started| async move {
         let (response, summary) = crate::archive::archive_batch(store, &batch).await;
         tracing::info!(
             records = batch.records.len(),
@@ -109,8 +122,8 @@ pub async fn serve_archive() -> Result<(), Error> {
             durationMs = started.elapsed().as_millis() as u64,
             "archive"
         );
-        Ok::<_, Diagnostic>(serde_json::to_value(&response).unwrap_or_default())
-    }))
+        serde_json::to_value(&response).unwrap_or_default()
+    })
     .await
 }
 
@@ -147,15 +160,7 @@ pub async fn serve_console() -> Result<(), Error> {
 /// Serves the stats function: batches of the table's stream (inserts and modifications of
 /// executions and event logs, as the event source mapping filters) into the counters.
 pub async fn serve_stats() -> Result<(), Error> {
-    let (_, store) = setup(false).await?;
-    lambda_http::lambda_runtime::run(service_fn(move |event: LambdaEvent<serde_json::Value>| async move {
-        let span = tracing::info_span!("invocation", requestId = %event.context.request_id);
-        let _enter = span.enter();
-        let started = std::time::Instant::now();
-        let batch: crate::streams::StreamEvent = serde_json::from_value(event.payload).map_err(|e| Diagnostic {
-            error_type: "InvalidStreamEvent".into(),
-            error_message: e.to_string(),
-        })?;
+    serve_stream(|store, batch, started| async move {
         let (response, summary) = crate::stats::feed::count_batch(store, &batch).await;
         match &summary.error {
             None => tracing::info!(
@@ -170,8 +175,8 @@ pub async fn serve_stats() -> Result<(), Error> {
                 tracing::error!(records = summary.records, error = %error, "stats batch failed; asking for it again")
             }
         }
-        Ok::<_, Diagnostic>(serde_json::to_value(&response).unwrap_or_default())
-    }))
+        serde_json::to_value(&response).unwrap_or_default()
+    })
     .await
 }
 

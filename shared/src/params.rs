@@ -216,16 +216,7 @@ struct Common {
 
 impl Common {
     fn parse<'a>(get: &impl Fn(&str) -> Option<&'a str>) -> Result<Common, ApiError> {
-        let after = get("afterDate").map(|v| date(v, "afterDate")).transpose()?;
-        let before = get("beforeDate").map(|v| date(v, "beforeDate")).transpose()?;
-        if let (Some(a), Some(b)) = (after, before) {
-            if a >= b {
-                return Err(ApiError::parameter(
-                    "beforeDate",
-                    "beforeDate must be later than afterDate",
-                ));
-            }
-        }
+        let (after, before) = date_range(&get)?;
         let ascending = match get("sortBy") {
             None => false,
             Some(v) if v.eq_ignore_ascii_case("DESC") => false,
@@ -244,6 +235,24 @@ impl Common {
                 .transpose()?,
         })
     }
+}
+
+/// `afterDate` and `beforeDate`, each optional; when both are given the first must be earlier.
+#[allow(clippy::type_complexity)]
+fn date_range<'a>(
+    get: &impl Fn(&str) -> Option<&'a str>,
+) -> Result<(Option<DateTime<Utc>>, Option<DateTime<Utc>>), ApiError> {
+    let after = get("afterDate").map(|v| date(v, "afterDate")).transpose()?;
+    let before = get("beforeDate").map(|v| date(v, "beforeDate")).transpose()?;
+    if let (Some(a), Some(b)) = (after, before) {
+        if a >= b {
+            return Err(ApiError::parameter(
+                "beforeDate",
+                "beforeDate must be later than afterDate",
+            ));
+        }
+    }
+    Ok((after, before))
 }
 
 fn flag(v: Option<&str>, name: &str, default: bool) -> Result<bool, ApiError> {
@@ -497,16 +506,7 @@ impl StatsParams {
                  integration, workflowId, triggerType and userId",
             ));
         }
-        let after = get("afterDate").map(|v| date(v, "afterDate")).transpose()?;
-        let before = get("beforeDate").map(|v| date(v, "beforeDate")).transpose()?;
-        if let (Some(a), Some(b)) = (after, before) {
-            if a >= b {
-                return Err(ApiError::parameter(
-                    "beforeDate",
-                    "beforeDate must be later than afterDate",
-                ));
-            }
-        }
+        let (after, before) = date_range(&get)?;
         Ok(StatsParams {
             interval,
             group_by,

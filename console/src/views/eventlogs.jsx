@@ -1,6 +1,5 @@
 import { Fragment } from 'preact';
-import { useEffect, useState } from 'preact/hooks';
-import { apiGet, projectPath, query } from '../api.js';
+import { useState } from 'preact/hooks';
 import {
   CheckField,
   CheckGroup,
@@ -10,74 +9,30 @@ import {
   SelectField,
   TextField,
   limitOptions,
-  useLoad,
   useRoving,
 } from '../components/common.jsx';
-import { Pager, PageSummary, listingKey, previousCursor, rememberPage } from '../components/paging.jsx';
+import { listingForm, useListing } from '../components/listing.js';
+import { Pager, PageSummary, previousCursor } from '../components/paging.jsx';
 import { fmtTime } from '../format.js';
 import { href, navigate, traceHref } from '../route.js';
 import { EventLogDetail } from './eventlog.jsx';
 
 const LEVELS = ['DEBUG', 'INFO', 'WARN', 'ERROR'];
 const TEXT_FILTERS = ['type', 'userId', 'integrationId', 'workflowId', 'traceId', 'afterDate', 'beforeDate', 'q'];
-const DEFAULT_LIMIT = '50';
-
-function formFromParams(params) {
-  const f = {};
-  for (const k of TEXT_FILTERS) f[k] = params.get(k) || '';
-  f.level = (params.get('level') || '')
-    .split(',')
-    .map((s) => s.trim().toUpperCase())
-    .filter((s) => LEVELS.includes(s));
-  f.sortBy = (params.get('sortBy') || 'DESC').toUpperCase() === 'ASC' ? 'ASC' : 'DESC';
-  f.limit = params.get('limit') || DEFAULT_LIMIT;
-  f.count = params.get('count') !== 'false';
-  f.includeBody = params.get('includeBody') !== 'false';
-  return f;
-}
-
-function paramsFromForm(f) {
-  const p = {};
-  for (const k of TEXT_FILTERS) p[k] = (f[k] || '').trim();
-  p.level = f.level.join(',');
-  if (f.sortBy !== 'DESC') p.sortBy = f.sortBy;
-  if (f.limit !== DEFAULT_LIMIT) p.limit = f.limit;
-  if (!f.count) p.count = 'false';
-  if (!f.includeBody) p.includeBody = 'false';
-  return p;
-}
+const FORM = listingForm({ text: TEXT_FILTERS, choice: 'level', choices: LEVELS, flags: ['count', 'includeBody'] });
 
 const noun = (n) => (n === 1 ? 'event log' : 'event logs');
 
 export function EventLogs({ route }) {
   const { project, params } = route;
-  const qs = params.toString();
-  const [form, setForm] = useState(() => formFromParams(params));
-  useEffect(() => setForm(formFromParams(params)), [qs]);
-  const applied = formFromParams(params);
-  const cursor = params.get('cursor') || '';
-  const key = listingKey('event-logs', params);
-
-  const res = useLoad(
-    async (signal) => {
-      const q = paramsFromForm(applied);
-      q.sortBy = applied.sortBy;
-      q.limit = applied.limit;
-      q.count = !cursor && applied.count ? 'true' : '';
-      q.cursor = cursor;
-      const d = await apiGet(projectPath(project, `/event-logs${query(q)}`), { signal });
-      rememberPage(key, cursor, d);
-      return { ...d, items: d.eventLogs || [] };
-    },
-    [project, qs],
-  );
-
-  const set = (k) => (v) => setForm({ ...form, [k]: v });
-  const submit = (e) => {
-    e.preventDefault();
-    navigate(href(project, 'event-logs', paramsFromForm(form)));
-  };
-  const go = (c) => navigate(href(project, 'event-logs', { ...Object.fromEntries(params), cursor: c }));
+  const { qs, form, applied, cursor, key, res, set, submit, go } = useListing({
+    project,
+    params,
+    view: 'event-logs',
+    path: '/event-logs',
+    list: 'eventLogs',
+    form: FORM,
+  });
 
   return (
     <section aria-labelledby="view-title">

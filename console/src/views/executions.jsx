@@ -1,5 +1,3 @@
-import { useEffect, useState } from 'preact/hooks';
-import { apiGet, projectPath, query } from '../api.js';
 import {
   CheckField,
   CheckGroup,
@@ -9,71 +7,29 @@ import {
   StatusBadge,
   TextField,
   limitOptions,
-  useLoad,
   useRoving,
 } from '../components/common.jsx';
-import { Pager, PageSummary, listingKey, previousCursor, rememberPage } from '../components/paging.jsx';
+import { listingForm, useListing } from '../components/listing.js';
+import { Pager, PageSummary, previousCursor } from '../components/paging.jsx';
 import { fmtDuration, fmtTime } from '../format.js';
 import { executionHref, href, navigate } from '../route.js';
 
 export const STATUSES = ['QUEUED', 'RUNNING', 'SUCCEEDED', 'FAILED', 'CANCELLED'];
 const TEXT_FILTERS = ['integration', 'userId', 'workflowId', 'triggerType', 'traceId', 'afterDate', 'beforeDate', 'q'];
-const DEFAULT_LIMIT = '50';
-
-function formFromParams(params) {
-  const f = {};
-  for (const k of TEXT_FILTERS) f[k] = params.get(k) || '';
-  f.status = (params.get('status') || '')
-    .split(',')
-    .map((s) => s.trim().toUpperCase())
-    .filter((s) => STATUSES.includes(s));
-  f.sortBy = (params.get('sortBy') || 'DESC').toUpperCase() === 'ASC' ? 'ASC' : 'DESC';
-  f.limit = params.get('limit') || DEFAULT_LIMIT;
-  f.count = params.get('count') !== 'false';
-  return f;
-}
-
-function paramsFromForm(f) {
-  const p = {};
-  for (const k of TEXT_FILTERS) p[k] = (f[k] || '').trim();
-  p.status = f.status.join(',');
-  if (f.sortBy !== 'DESC') p.sortBy = f.sortBy;
-  if (f.limit !== DEFAULT_LIMIT) p.limit = f.limit;
-  if (!f.count) p.count = 'false';
-  return p;
-}
+const FORM = listingForm({ text: TEXT_FILTERS, choice: 'status', choices: STATUSES, flags: ['count'] });
 
 const noun = (n) => (n === 1 ? 'execution' : 'executions');
 
 export function Executions({ route }) {
   const { project, params } = route;
-  const qs = params.toString();
-  const [form, setForm] = useState(() => formFromParams(params));
-  useEffect(() => setForm(formFromParams(params)), [qs]);
-  const applied = formFromParams(params);
-  const cursor = params.get('cursor') || '';
-  const key = listingKey('executions', params);
-
-  const res = useLoad(
-    async (signal) => {
-      const q = paramsFromForm(applied);
-      q.sortBy = applied.sortBy;
-      q.limit = applied.limit;
-      q.count = !cursor && applied.count ? 'true' : '';
-      q.cursor = cursor;
-      const d = await apiGet(projectPath(project, `/workflow-executions${query(q)}`), { signal });
-      rememberPage(key, cursor, d);
-      return { ...d, items: d.workflowExecutions || [] };
-    },
-    [project, qs],
-  );
-
-  const set = (k) => (v) => setForm({ ...form, [k]: v });
-  const submit = (e) => {
-    e.preventDefault();
-    navigate(href(project, 'executions', paramsFromForm(form)));
-  };
-  const go = (c) => navigate(href(project, 'executions', { ...Object.fromEntries(params), cursor: c }));
+  const { qs, form, applied, cursor, key, res, set, submit, go } = useListing({
+    project,
+    params,
+    view: 'executions',
+    path: '/workflow-executions',
+    list: 'workflowExecutions',
+    form: FORM,
+  });
 
   return (
     <section aria-labelledby="view-title">
