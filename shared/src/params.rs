@@ -446,22 +446,12 @@ pub struct StatsParams {
     pub before: Option<DateTime<Utc>>,
 }
 
-fn stats_dimension(field: Field) -> Option<Dimension> {
-    Some(match field {
-        Field::Integration => Dimension::Integration,
-        Field::UserId => Dimension::UserId,
-        Field::WorkflowId => Dimension::WorkflowId,
-        Field::TriggerType => Dimension::TriggerType,
-        _ => return None,
-    })
-}
-
 impl StatsParams {
     pub fn parse(pairs: &[(String, String)]) -> Result<Self, ApiError> {
         let get = known(pairs, &KNOWN_STATS)?;
         let mut filters = Vec::new();
         for field in DIMENSIONS {
-            let Some(d) = stats_dimension(field) else { continue };
+            let Some(d) = Dimension::of_field(field) else { continue };
             if let Some(values) = dimension(&get, field.wire_name(), Some(true))? {
                 filters.push((d, values));
             }
@@ -492,7 +482,6 @@ impl StatsParams {
             ),
         };
         let mut used: Vec<Dimension> = filters.iter().map(|(d, _)| *d).chain(group_by).collect();
-        used.dedup();
         used.sort();
         used.dedup();
         if used.len() > 1 {

@@ -237,3 +237,28 @@ export function limitOptions(current) {
   const vals = LIMITS.includes(current) || !current ? LIMITS : [...LIMITS, current].sort((a, b) => a - b);
   return vals.map((v) => [v, `${v} per page`]);
 }
+
+// The Apply / Clear buttons of a filter form.
+export function FormActions({ onClear }) {
+  return (
+    <div class="actions">
+      <button type="submit" class="primary">
+        Apply filters
+      </button>
+      <button type="button" onClick={onClear}>
+        Clear
+      </button>
+    </div>
+  );
+}
+
+// A view's results: busy while loading, the error in words, then `render(data)` once loaded.
+export function Results({ qs, res, what, project, render }) {
+  return (
+    <div class="results" data-query={qs} aria-busy={res.loading ? 'true' : 'false'} data-state={res.loading ? 'loading' : res.error ? 'error' : 'done'}>
+      {res.loading && <Loading what={what} />}
+      {res.error && <ErrorBox error={res.error} project={project} onRetry={res.reload} />}
+      {res.data && render(res.data)}
+    </div>
+  );
+}

@@ -3,9 +3,9 @@ import { useState } from 'preact/hooks';
 import {
   CheckField,
   CheckGroup,
-  ErrorBox,
+  FormActions,
   LevelBadge,
-  Loading,
+  Results,
   SelectField,
   TextField,
   limitOptions,
@@ -53,31 +53,26 @@ export function EventLogs({ route }) {
         <SelectField name="limit" label="Page size" value={form.limit} onChange={set('limit')} options={limitOptions(form.limit)} />
         <CheckField name="count" label="Count all matches" checked={form.count} onChange={set('count')} />
         <CheckField name="includeBody" label="Include payloads" checked={form.includeBody} onChange={set('includeBody')} />
-        <div class="actions">
-          <button type="submit" class="primary">
-            Apply filters
-          </button>
-          <button type="button" onClick={() => navigate(href(project, 'event-logs'))}>
-            Clear
-          </button>
-        </div>
+        <FormActions onClear={() => navigate(href(project, 'event-logs'))} />
       </form>
 
-      <div class="results" data-query={qs} aria-busy={res.loading ? 'true' : 'false'} data-state={res.loading ? 'loading' : res.error ? 'error' : 'done'}>
-        {res.loading && <Loading what="Loading event logs" />}
-        {res.error && <ErrorBox error={res.error} project={project} onRetry={res.reload} />}
-        {res.data && (
+      <Results
+        qs={qs}
+        res={res}
+        what="Loading event logs"
+        project={project}
+        render={(data) => (
           <>
-            <PageSummary key_={key} cursor={cursor} data={res.data} noun={noun} count={applied.count} />
-            {res.data.items.length ? (
-              <LogTable project={project} items={res.data.items} bodiesLeftOut={!applied.includeBody} />
+            <PageSummary key_={key} cursor={cursor} data={data} noun={noun} count={applied.count} />
+            {data.items.length ? (
+              <LogTable project={project} items={data.items} bodiesLeftOut={!applied.includeBody} />
             ) : (
-              !res.data.partial && <p class="empty">No event logs match these filters.</p>
+              !data.partial && <p class="empty">No event logs match these filters.</p>
             )}
-            <Pager cursor={cursor} prev={previousCursor(key, cursor)} next={res.data.nextCursor} onGo={go} partial={res.data.partial} />
+            <Pager cursor={cursor} prev={previousCursor(key, cursor)} next={data.nextCursor} onGo={go} partial={data.partial} />
           </>
         )}
-      </div>
+      />
     </section>
   );
 }

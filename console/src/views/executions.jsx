@@ -1,8 +1,8 @@
 import {
   CheckField,
   CheckGroup,
-  ErrorBox,
-  Loading,
+  FormActions,
+  Results,
   SelectField,
   StatusBadge,
   TextField,
@@ -49,31 +49,26 @@ export function Executions({ route }) {
         <SelectField name="sortBy" label="Order" value={form.sortBy} onChange={set('sortBy')} options={[['DESC', 'Newest first'], ['ASC', 'Oldest first']]} />
         <SelectField name="limit" label="Page size" value={form.limit} onChange={set('limit')} options={limitOptions(form.limit)} />
         <CheckField name="count" label="Count all matches" checked={form.count} onChange={set('count')} />
-        <div class="actions">
-          <button type="submit" class="primary">
-            Apply filters
-          </button>
-          <button type="button" onClick={() => navigate(href(project, 'executions'))}>
-            Clear
-          </button>
-        </div>
+        <FormActions onClear={() => navigate(href(project, 'executions'))} />
       </form>
 
-      <div class="results" data-query={qs} aria-busy={res.loading ? 'true' : 'false'} data-state={res.loading ? 'loading' : res.error ? 'error' : 'done'}>
-        {res.loading && <Loading what="Loading executions" />}
-        {res.error && <ErrorBox error={res.error} project={project} onRetry={res.reload} />}
-        {res.data && (
+      <Results
+        qs={qs}
+        res={res}
+        what="Loading executions"
+        project={project}
+        render={(data) => (
           <>
-            <PageSummary key_={key} cursor={cursor} data={res.data} noun={noun} count={applied.count} />
-            {res.data.items.length ? (
-              <ExecutionTable project={project} items={res.data.items} />
+            <PageSummary key_={key} cursor={cursor} data={data} noun={noun} count={applied.count} />
+            {data.items.length ? (
+              <ExecutionTable project={project} items={data.items} />
             ) : (
-              !res.data.partial && <p class="empty">No executions match these filters.</p>
+              !data.partial && <p class="empty">No executions match these filters.</p>
             )}
-            <Pager cursor={cursor} prev={previousCursor(key, cursor)} next={res.data.nextCursor} onGo={go} partial={res.data.partial} />
+            <Pager cursor={cursor} prev={previousCursor(key, cursor)} next={data.nextCursor} onGo={go} partial={data.partial} />
           </>
         )}
-      </div>
+      />
     </section>
   );
 }

@@ -1,7 +1,7 @@
 import { useEffect, useState } from 'preact/hooks';
 import { apiGet, projectPath, query } from '../api.js';
 import { Chart, colorFor, durationLines, stackedBars } from '../charts.jsx';
-import { CheckGroup, ErrorBox, Loading, SelectField, StatusBadge, TextField, useLoad } from '../components/common.jsx';
+import { CheckGroup, FormActions, Results, SelectField, StatusBadge, TextField, useLoad } from '../components/common.jsx';
 import { fmtDuration, fmtInt, fmtTime, utcDate } from '../format.js';
 import { href, navigate } from '../route.js';
 import { STATUSES } from './executions.jsx';
@@ -136,25 +136,9 @@ export function Stats({ route }) {
           Stats take one of integration, user, workflow and trigger type besides status: as a filter, as “Durations by”,
           or both the same. A range covers up to 366 days per day, 7 days per hour.
         </p>
-        <div class="actions">
-          <button type="submit" class="primary">
-            Apply filters
-          </button>
-          <button type="button" onClick={() => navigate(href(project, 'stats'))}>
-            Clear
-          </button>
-        </div>
+        <FormActions onClear={() => navigate(href(project, 'stats'))} />
       </form>
-      <div class="results" data-query={qs} aria-busy={res.loading ? 'true' : 'false'} data-state={res.loading ? 'loading' : res.error ? 'error' : 'done'}>
-        {res.loading && <Loading what="Loading stats" />}
-        {res.error && (
-          <>
-            <ErrorBox error={res.error} project={project} onRetry={res.reload} />
-            {res.error.status === 404 && <p class="muted">This server may not serve the stats route yet.</p>}
-          </>
-        )}
-        {res.data && <StatsResult data={res.data} applied={applied} />}
-      </div>
+      <Results qs={qs} res={res} what="Loading stats" project={project} render={(data) => <StatsResult data={data} applied={applied} />} />
     </section>
   );
 }

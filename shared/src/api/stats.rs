@@ -94,41 +94,24 @@ pub async fn stats<S: ReadStats>(
         });
     }
     let statuses = statuses_of(params);
-    // Grouped by a dimension: its counters, every value unless the filter names some. By status:
-    // the filtered dimension's counters (summed over its values), or those of every execution.
-    let selection = match (params.group_by, &params.filter) {
-        (Some(d), Some((_, values))) => CounterSelection {
-            project: project.into(),
-            family: Family::Executions,
-            dimension: d,
-            values: Some(values.clone()),
-        },
-        (Some(d), None) => CounterSelection {
-            project: project.into(),
-            family: Family::Executions,
-            dimension: d,
-            values: None,
-        },
-        (None, Some((d, values))) => CounterSelection {
-            project: project.into(),
-            family: Family::Executions,
-            dimension: *d,
-            values: Some(values.clone()),
-        },
-        (None, None) => CounterSelection {
-            project: project.into(),
-            family: Family::Executions,
-            dimension: Dimension::All,
-            values: Some(vec![String::new()]),
-        },
+    // Grouped by a dimension: its counters (the filter, if any, names the same one). By status:
+    // the filtered dimension's counters, summed over its values, or those of every execution.
+    let (dimension, values) = match (params.group_by, &params.filter) {
+        (group, Some((d, values))) => (group.unwrap_or(*d), Some(values.clone())),
+        (Some(d), None) => (d, None),
+        (None, None) => (Dimension::All, Some(vec![String::new()])),
+    };
+    let selection = CounterSelection {
+        project: project.into(),
+        family: Family::Executions,
+        dimension,
+        values,
     };
     let rows = store
         .counters(&selection, params.interval, &starts)
         .await
         .map_err(|e| match e {
-            crate::store::StoreError::Permanent(m) if m.starts_with("too many counters") => {
-                ApiError::parameter("afterDate", m)
-            }
+            crate::store::StoreError::TooLarge(m) => ApiError::parameter("afterDate", m),
             e => super::read_failed("stats")(e),
         })?;
     let mut by_start: BTreeMap<DateTime<Utc>, BTreeMap<String, Tally>> = BTreeMap::new();

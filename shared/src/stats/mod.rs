@@ -46,6 +46,18 @@ impl Dimension {
     ];
     pub const LOGS: [Dimension; 3] = [Dimension::All, Dimension::Level, Dimension::Type];
 
+    /// The counters' dimension of a listing filter; `None` for fields without counters.
+    pub fn of_field(field: crate::model::Field) -> Option<Dimension> {
+        use crate::model::Field;
+        Some(match field {
+            Field::Integration => Dimension::Integration,
+            Field::WorkflowId => Dimension::WorkflowId,
+            Field::TriggerType => Dimension::TriggerType,
+            Field::UserId => Dimension::UserId,
+            _ => return None,
+        })
+    }
+
     /// The name in `groupBy` and in counter keys.
     pub fn name(self) -> &'static str {
         match self {

@@ -13,7 +13,7 @@ use super::backend::{Backend, CollectionQuery, CounterUpdate};
 use super::items::{self, n, s, Item, EXPIRES_AT, PK, SK};
 use super::{CountsWritten, KeepStats, Ledger, ReadStats, StoreError};
 use crate::model::limits::{MAX_CLOCK_SKEW_HOURS, MAX_INTEGRATIONS};
-use crate::model::{Field, Status};
+use crate::model::Status;
 use crate::query::{Count, ListQuery, LogQuery, ReadBudget};
 use crate::retry::{self, retrying};
 use crate::stats::CounterSelection;
@@ -227,7 +227,7 @@ pub fn ranges(
     Some(out)
 }
 
-/// A counter item as a put would write it (tests and the in-memory backend build them this way).
+/// A new counter item, before its first addition (the in-memory backend creates them this way).
 pub fn new_item(u: &CounterUpdate) -> Item {
     let mut item = Item::new();
     item.insert(PK.into(), s(&u.pk));
@@ -245,16 +245,7 @@ pub fn execution_selection(q: &ListQuery) -> Option<CounterSelection> {
     }
     let (dimension, values) = match q.dimensions.first() {
         None => (Dimension::All, vec![String::new()]),
-        Some((field, values)) => {
-            let d = match field {
-                Field::Integration => Dimension::Integration,
-                Field::WorkflowId => Dimension::WorkflowId,
-                Field::TriggerType => Dimension::TriggerType,
-                Field::UserId => Dimension::UserId,
-                _ => return None,
-            };
-            (d, values.clone())
-        }
+        Some((field, values)) => (Dimension::of_field(*field)?, values.clone()),
     };
     (values.len() <= MAX_INTEGRATIONS).then(|| CounterSelection {
         project: q.project.clone(),
@@ -419,7 +410,7 @@ impl<B: Backend> ReadStats for Ledger<B> {
                     let mut from = from;
                     loop {
                         if pages > READ_PAGES_MAX {
-                            return Err(StoreError::Permanent(
+                            return Err(StoreError::TooLarge(
                                 "too many counters for one request: narrow the range or filter on a value".into(),
                             ));
                         }

@@ -71,11 +71,14 @@ pub enum StoreError {
     Transient(String),
     #[error("store error: {0}")]
     Permanent(String),
+    /// The request would read more than one request may; narrowing it helps, retrying does not.
+    #[error("{0}")]
+    TooLarge(String),
 }
 
 impl StoreError {
     pub fn is_retryable(&self) -> bool {
-        !matches!(self, StoreError::Permanent(_))
+        !matches!(self, StoreError::Permanent(_) | StoreError::TooLarge(_))
     }
 }
 
