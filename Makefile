@@ -1,7 +1,7 @@
 # Entry points; see scripts/ for the local stack. State of running services lives in .local/.
 SHELL := bash
 .SHELLFLAGS := -euo pipefail -c
-.PHONY: tools dev down key test lint validate bench bench-export ttl-sweep export package console
+.PHONY: tools dev down key load test lint validate bench bench-export ttl-sweep export package console
 
 # Local-stack tools (.venv from requirements-dev.txt); reinstalled only when that file changes.
 tools:
@@ -13,6 +13,12 @@ dev:
 
 down:
 	scripts/dev down
+
+# N executions of a realistic volume (PROJECT=volume) in a stack of its own (API on :9200,
+# DynamoDB Local kept on disk in .local/volume), with a progress line; make bench reuses it.
+load:
+	@[[ -n "$(N)" ]] || { echo "usage: make load N=100000 [PROJECT=volume]" >&2; exit 2; }
+	scripts/load "$(N)" $(PROJECT)
 
 # RUNLEDGER_STACK_ENV names another stack's env file (scripts/readme-check: the test stack's).
 RUNLEDGER_STACK_ENV ?= .local/functions.env

@@ -33,7 +33,8 @@ machine, they are not Lambda's figures.
 Usage: scripts/coldstart.py [--bin-dir DIR] [--warm N] [--runs N] [FUNCTION ...]
        (default: list get steps step ingest baseline)
 Function settings come from the environment when set there, else from the defaults below
-(AWS_ENDPOINT_URL defaults to the bench emulator on http://127.0.0.1:4599).
+(the endpoints default to the bench emulators: DynamoDB Local on http://127.0.0.1:4598, moto on
+http://127.0.0.1:4599).
 """
 
 import argparse
@@ -64,7 +65,8 @@ RSS_TARGET = 1.3
 UNKNOWN_KEY = "rl_0123456789ab_aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa"
 
 FUNCTION_ENV_DEFAULTS = {
-    "AWS_ENDPOINT_URL": "http://127.0.0.1:4599",
+    "AWS_ENDPOINT_URL_DYNAMODB": "http://127.0.0.1:4598",
+    "AWS_ENDPOINT_URL_S3": "http://127.0.0.1:4599",
     "AWS_REGION": "us-east-1",
     "AWS_ACCESS_KEY_ID": "test",
     "AWS_SECRET_ACCESS_KEY": "test",

@@ -3,14 +3,20 @@
 
 It answers a share of requests the way real AWS fails under load: DynamoDB throttling, 500s,
 cancelled transactions, unprocessed BatchGetItem keys, responses lost after the write was made,
-and S3 500/503. It also serialises calls to the emulator: moto restores a whole-table snapshot when
-it cancels a transaction, which loses writes made concurrently by other requests; real DynamoDB
-does not, so tests that race writers go through this proxy (with --rate 0 when they want no faults).
+and S3 500/503. DynamoDB calls (those with an X-Amz-Target header) go to --dynamodb, the rest
+(S3) to --s3.
 
-Usage: fault_proxy.py --upstream http://127.0.0.1:4577 [--rate 0.3] [--seed 1]
-Prints "listening on PORT" once ready.
+--lose-first-writes makes it deterministic instead: the first response to every conditional write
+(a PutItem, UpdateItem or DeleteItem with a ConditionExpression, a TransactWriteItems) is lost
+after the write was made, as when a request times out on the client but succeeded on the server;
+the SDK's retry of the same request gets the real answer.
+
+Usage: fault_proxy.py --dynamodb http://127.0.0.1:4578 --s3 http://127.0.0.1:4577 [--rate 0.3]
+                      [--seed 1] [--lose-first-writes]
+Prints "listening on PORT" once ready; GET /__faults answers what was injected so far.
 """
 import argparse
+import hashlib
 import http.client
 import http.server
 import json
@@ -30,26 +36,46 @@ def ddb_error(kind, message, extra=None):
     return json.dumps(body).encode()
 
 
+def is_conditional_write(op, body):
+    if op == "TransactWriteItems":
+        return True
+    if op in ("PutItem", "UpdateItem", "DeleteItem"):
+        return "ConditionExpression" in json.loads(body or b"{}")
+    return False
+
+
 class Proxy(http.server.ThreadingHTTPServer):
     daemon_threads = True
 
-    def __init__(self, port, upstream, rate, seed):
+    def __init__(self, port, dynamodb, s3, rate, seed, lose_first_writes):
         super().__init__(("127.0.0.1", port), Handler)
-        self.upstream = urllib.parse.urlparse(upstream)
+        self.dynamodb = urllib.parse.urlparse(dynamodb)
+        self.s3 = urllib.parse.urlparse(s3)
         self.rate = rate
         self.rng = random.Random(seed)
+        self.lose_first_writes = lose_first_writes
         self.lock = threading.Lock()
         self.counts = {}
+        self.seen_writes = set()
 
     def forward(self, method, path, headers, body):
+        upstream = self.dynamodb if any(k.lower() == "x-amz-target" for k in headers) else self.s3
+        conn = http.client.HTTPConnection(upstream.hostname, upstream.port, timeout=120)
+        try:
+            conn.request(method, path, body=body, headers=headers)
+            resp = conn.getresponse()
+            return resp.status, resp.getheaders(), resp.read()
+        finally:
+            conn.close()
+
+    def first_sight(self, body):
+        """Whether this exact request body comes for the first time (a retry repeats it)."""
+        digest = hashlib.sha256(body).digest()
         with self.lock:
-            conn = http.client.HTTPConnection(self.upstream.hostname, self.upstream.port, timeout=60)
-            try:
-                conn.request(method, path, body=body, headers=headers)
-                resp = conn.getresponse()
-                return resp.status, resp.getheaders(), resp.read()
-            finally:
-                conn.close()
+            if digest in self.seen_writes:
+                return False
+            self.seen_writes.add(digest)
+            return True
 
 
 class Handler(http.server.BaseHTTPRequestHandler):
@@ -87,6 +113,11 @@ class Handler(http.server.BaseHTTPRequestHandler):
         rate = self.server.rate
         with self.server.lock:
             r = self.server.rng.random()
+
+        if self.server.lose_first_writes and is_conditional_write(op, body) and self.server.first_sight(body):
+            self.fault(f"lost-{op}")
+            self.server.forward(self.command, self.path, headers, body)
+            return self.ddb_reply(500, ddb_error("InternalServerError", "Internal server error"))
 
         if target and r < rate:
             share = r / rate
@@ -157,12 +188,14 @@ class Handler(http.server.BaseHTTPRequestHandler):
 
 def main():
     parser = argparse.ArgumentParser()
-    parser.add_argument("--upstream", required=True)
+    parser.add_argument("--dynamodb", required=True, help="DynamoDB endpoint")
+    parser.add_argument("--s3", required=True, help="S3 endpoint")
     parser.add_argument("--port", type=int, default=0)
     parser.add_argument("--rate", type=float, default=0.0)
     parser.add_argument("--seed", type=int, default=1)
+    parser.add_argument("--lose-first-writes", action="store_true")
     args = parser.parse_args()
-    proxy = Proxy(args.port, args.upstream, args.rate, args.seed)
+    proxy = Proxy(args.port, args.dynamodb, args.s3, args.rate, args.seed, args.lose_first_writes)
     print(f"listening on {proxy.server_address[1]}", flush=True)
     try:
         proxy.serve_forever()

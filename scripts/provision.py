@@ -5,7 +5,9 @@ The template is the only definition of the schema; this script translates the Cl
 properties into the equivalent API calls, so local and test stacks can never drift from it.
 Idempotent: an existing table with the same key schema and indexes, or an existing bucket, is kept.
 
-Usage: AWS_ENDPOINT_URL=http://127.0.0.1:4566 scripts/provision.py [--template PATH]
+Usage: AWS_ENDPOINT_URL_DYNAMODB=http://127.0.0.1:4568 AWS_ENDPOINT_URL_S3=http://127.0.0.1:4566 \
+         scripts/provision.py [--template PATH]
+   or: AWS_ENDPOINT_URL=http://127.0.0.1:4566 scripts/provision.py (one endpoint for both)
 Env overrides for the template parameters: TABLE_NAME (TableName), BUCKET_NAME (BucketName).
 """
 
@@ -98,8 +100,22 @@ class Resolver:
         return {k: self(v) for k, v in node.items()}
 
 
+# The SDKs' endpoint variables: a service's own wins over the general one.
+ENDPOINT_VARS = {"dynamodb": "AWS_ENDPOINT_URL_DYNAMODB", "s3": "AWS_ENDPOINT_URL_S3"}
+
+
+def local_endpoint(service):
+    """The local endpoint the environment names for a service, or None."""
+    return os.environ.get(ENDPOINT_VARS[service]) or os.environ.get("AWS_ENDPOINT_URL")
+
+
+def has_local_endpoints():
+    """Whether the environment points both services at local endpoints (never a real account)."""
+    return all(local_endpoint(s) for s in ENDPOINT_VARS)
+
+
 def client(service, endpoint, region):
-    return boto3.client(service, endpoint_url=endpoint, region_name=region)
+    return boto3.client(service, endpoint_url=endpoint or local_endpoint(service), region_name=region)
 
 
 def key_signature(keys):
@@ -232,11 +248,14 @@ def provision_bucket(s3, props, region):
 def main():
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--template", default=str(ROOT / "infra" / "template.yaml"))
-    parser.add_argument("--endpoint-url", default=os.environ.get("AWS_ENDPOINT_URL"))
+    parser.add_argument("--endpoint-url", help="one endpoint for every service (else the environment's)")
     args = parser.parse_args()
-    if not args.endpoint_url:
+    if not args.endpoint_url and not has_local_endpoints():
         # Refuse to touch a real account by accident; deploys go through the template itself.
-        sys.exit("provision: set AWS_ENDPOINT_URL (or --endpoint-url) to the local endpoint")
+        sys.exit(
+            "provision: set AWS_ENDPOINT_URL_DYNAMODB and AWS_ENDPOINT_URL_S3, or AWS_ENDPOINT_URL "
+            "(or --endpoint-url), to the local endpoints"
+        )
 
     os.environ.setdefault("AWS_ACCESS_KEY_ID", "test")
     os.environ.setdefault("AWS_SECRET_ACCESS_KEY", "test")

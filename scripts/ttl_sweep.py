@@ -1,8 +1,8 @@
 #!/usr/bin/env python3
 """One sweep of DynamoDB's Time to Live, as it would run at --now, for the local stack.
 
-moto never deletes expired items and has no stream-to-Lambda delivery, so this does both the way AWS
-does: it deletes every item whose `exp` (the table's TTL attribute) is at or before --now, each
+DynamoDB Local never deletes expired items, and its deletions carry no TTL identity, so this does
+both the way AWS does: it deletes every item whose `exp` (the table's TTL attribute) is at or before --now, each
 deletion conditioned on the item still being expired, and hands the deletions, as stream records
 of the DynamoDB service (userIdentity type Service, principal dynamodb.amazonaws.com, OldImage), to
 the `archive` function through the Lambda Invoke API in batches, as an event source mapping would:
@@ -13,7 +13,8 @@ Every batch sent is kept in .local/ttl-sweep/last/; --replay sends the last swee
 (the archive must then write nothing new). Prints what it deleted and what the archive holds.
 
 Usage: scripts/ttl_sweep.py --now 2027-03-01T00:00:00Z [--project P] [--batch-size 100] [--replay]
-Environment: AWS_ENDPOINT_URL, AWS_REGION, TABLE_NAME, BUCKET_NAME, and RUNLEDGER_INVOKE_URL or
+Environment: the local endpoints (AWS_ENDPOINT_URL_DYNAMODB and AWS_ENDPOINT_URL_S3, or
+AWS_ENDPOINT_URL), AWS_REGION, TABLE_NAME, BUCKET_NAME, and RUNLEDGER_INVOKE_URL or
 PUBLIC_BASE_URL (the address serving the Lambda Invoke API).
 """
 
@@ -32,6 +33,8 @@ from pathlib import Path
 
 import boto3
 from botocore.config import Config
+
+from provision import has_local_endpoints, local_endpoint
 
 ROOT = Path(__file__).resolve().parent.parent
 STATE = ROOT / ".local" / "ttl-sweep"
@@ -77,12 +80,12 @@ def main():
     table = os.environ.get("TABLE_NAME", "runledger")
     bucket = os.environ.get("BUCKET_NAME", "runledger-bodies")
     invoke_url = os.environ.get("RUNLEDGER_INVOKE_URL") or os.environ.get("PUBLIC_BASE_URL")
-    if not invoke_url or not os.environ.get("AWS_ENDPOINT_URL"):
-        sys.exit("ttl-sweep: no stack: run make dev first (needs AWS_ENDPOINT_URL and the invoke address)")
+    if not invoke_url or not has_local_endpoints():
+        sys.exit("ttl-sweep: no stack: run make dev first (needs the local endpoints and the invoke address)")
     creds = dict(region_name=region, aws_access_key_id=os.environ.get("AWS_ACCESS_KEY_ID", "test"),
                  aws_secret_access_key=os.environ.get("AWS_SECRET_ACCESS_KEY", "test"))
-    ddb = boto3.client("dynamodb", endpoint_url=os.environ["AWS_ENDPOINT_URL"], **creds)
-    s3 = boto3.client("s3", endpoint_url=os.environ["AWS_ENDPOINT_URL"], **creds)
+    ddb = boto3.client("dynamodb", endpoint_url=local_endpoint("dynamodb"), **creds)
+    s3 = boto3.client("s3", endpoint_url=local_endpoint("s3"), **creds)
     lam = boto3.client("lambda", endpoint_url=invoke_url, **creds,
                        config=Config(read_timeout=300, connect_timeout=10, retries={"max_attempts": 1}))
 

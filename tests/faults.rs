@@ -114,12 +114,7 @@ async fn every_event_is_stored_exactly_once_despite_faults() {
     }
 
     eprintln!("ingest done after {rounds} rounds in {:?}", started.elapsed());
-    let injected: Value = reqwest::get(format!("{}/__faults", proxy.url))
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+    let injected = proxy.injected().await;
     for kind in ["throttle", "500", "lost-response", "unprocessed-keys", "s3-error"] {
         assert!(
             injected[kind].as_u64().unwrap_or(0) > 0,

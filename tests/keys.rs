@@ -74,7 +74,7 @@ async fn keys_are_listed_without_secrets_revoked_and_rotated() {
 /// verifying).
 #[tokio::test]
 async fn cursor_keys_come_from_secrets_manager() {
-    require_env("AWS_ENDPOINT_URL");
+    require_env("AWS_ENDPOINT_URL_SECRETS_MANAGER");
     let config = runledger::aws::sdk_config(None).await;
     let client = aws_sdk_secretsmanager::Client::new(&config);
     let secret = "k".repeat(64);

@@ -68,3 +68,17 @@ pub fn note_search(candidates: u64, matched: u64) {
 pub fn take_search() -> (u64, u64) {
     SEARCH.lock().map(|mut s| std::mem::take(&mut *s)).unwrap_or_default()
 }
+
+static CONSUMED: Mutex<f64> = Mutex::new(0.0);
+
+/// Records the capacity units DynamoDB reported for a call (`ReturnConsumedCapacity`).
+pub fn note_consumed(units: Option<f64>) {
+    if let (Some(units), Ok(mut c)) = (units, CONSUMED.lock()) {
+        *c += units;
+    }
+}
+
+/// Capacity units DynamoDB reported since the last call; resets the counter.
+pub fn take_consumed() -> f64 {
+    CONSUMED.lock().map(|mut c| std::mem::take(&mut *c)).unwrap_or_default()
+}

@@ -1,6 +1,8 @@
 //! Shared helpers of the integration and end-to-end tests. The tests run against the stack that
-//! `scripts/test-stack up` starts (moto and `cargo lambda watch`) and read its `.local/test.env`
+//! `scripts/test-stack up` starts (DynamoDB Local, moto and `cargo lambda watch`) and read its `.local/test.env`
 //! variables; without them they fail rather than pass vacuously.
+
+pub mod volume;
 
 use runledger::config::Settings;
 use runledger::store::{DynamoStore, ExecutionRecord, ReadExecution, ReadStep, StepRecord};
@@ -11,9 +13,14 @@ pub fn require_env(name: &str) -> String {
     std::env::var(name).unwrap_or_else(|_| panic!("{name} is not set: run the tests with `make test`"))
 }
 
+/// The local DynamoDB's endpoint (DynamoDB Local), as the test stack's environment names it.
+pub fn dynamodb_endpoint() -> String {
+    require_env("AWS_ENDPOINT_URL_DYNAMODB")
+}
+
 /// Settings of the functions under test, from the same environment they were started with.
 pub fn settings() -> Settings {
-    require_env("AWS_ENDPOINT_URL");
+    dynamodb_endpoint();
     Settings::from_env().expect("test environment settings")
 }
 
@@ -261,20 +268,46 @@ impl Api {
     }
 }
 
-/// `scripts/fault_proxy.py`, started for one test and stopped when dropped.
+/// `scripts/fault_proxy.py` in front of the test stack's DynamoDB and S3, started for one test
+/// and stopped when dropped.
 pub struct FaultProxy {
     pub url: String,
     child: std::process::Child,
 }
 
 impl FaultProxy {
-    /// `rate`: share of requests answered with a fault (0 for a plain serialising proxy).
+    /// `rate`: share of requests answered with a fault.
     pub fn start(rate: f64, seed: u64) -> FaultProxy {
+        Self::spawn(&["--rate", &rate.to_string(), "--seed", &seed.to_string()])
+    }
+
+    /// Loses the first response of every conditional write, after the write was made.
+    pub fn losing_first_writes() -> FaultProxy {
+        Self::spawn(&["--lose-first-writes"])
+    }
+
+    /// What the proxy injected so far, by kind.
+    pub async fn injected(&self) -> Value {
+        reqwest::get(format!("{}/__faults", self.url))
+            .await
+            .expect("proxy counts")
+            .json()
+            .await
+            .expect("proxy counts json")
+    }
+
+    fn spawn(args: &[&str]) -> FaultProxy {
         use std::io::BufRead;
         let script = concat!(env!("CARGO_MANIFEST_DIR"), "/../scripts/fault_proxy.py");
         let mut child = std::process::Command::new("python3")
-            .args([script, "--upstream", &require_env("AWS_ENDPOINT_URL")])
-            .args(["--rate", &rate.to_string(), "--seed", &seed.to_string()])
+            .args([
+                script,
+                "--dynamodb",
+                &dynamodb_endpoint(),
+                "--s3",
+                &require_env("AWS_ENDPOINT_URL_S3"),
+            ])
+            .args(args)
             .stdout(std::process::Stdio::piped())
             .spawn()
             .expect("start fault proxy");

@@ -42,11 +42,27 @@ pub struct CollectionQuery {
     pub limit: u32,
 }
 
-/// A put guarded by the version that was read (`None`: the item must not exist yet).
+/// A put guarded by the version that was read (`None`: the item must not exist yet). The item
+/// carries a token of this one write: when the answer to a put that succeeded is lost and the SDK
+/// sends it again, the retry fails its condition on the put's own result, and the token tells that
+/// apart from another writer's item.
 #[derive(Clone, Debug)]
 pub struct GuardedPut {
     pub item: Item,
     pub expected_version: Option<u64>,
+}
+
+impl GuardedPut {
+    pub fn new(mut item: Item, expected_version: Option<u64>) -> Self {
+        item.insert(super::items::WRITE_TOKEN.to_string(), super::items::write_token());
+        GuardedPut { item, expected_version }
+    }
+
+    /// Whether `current`, the item found where the condition failed, is this put's own result.
+    pub fn landed(&self, current: &Item) -> bool {
+        let token = self.item.get(super::items::WRITE_TOKEN);
+        token.is_some() && current.get(super::items::WRITE_TOKEN) == token
+    }
 }
 
 /// Additions to a counter item's numbers, taken in only when the item's `mark` (the last stream

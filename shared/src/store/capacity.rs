@@ -104,6 +104,8 @@ pub struct Usage {
     pub rcu: f64,
     /// Bytes of items read.
     pub bytes_read: u64,
+    /// Listing index entries examined by Queries (those a filter dropped included).
+    pub examined: u64,
     pub s3_puts: u64,
     pub s3_gets: u64,
     /// The same work at its floor (`data_size`): table and index write units, read units.
@@ -168,6 +170,7 @@ impl<B: Backend> Backend for Metered<B> {
             u.rcu += read_units([bytes as usize], false);
             u.floor_rcu += read_units([floor], false);
             u.bytes_read += bytes;
+            u.examined += page.scanned;
         });
         Ok(page)
     }
@@ -178,6 +181,7 @@ impl<B: Backend> Backend for Metered<B> {
         self.add(|u| {
             u.rcu += read_units([bytes as usize], false);
             u.bytes_read += bytes;
+            u.examined += page.scanned;
         });
         Ok((n, page))
     }

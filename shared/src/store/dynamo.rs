@@ -5,8 +5,13 @@ use super::items::{Item, PK, SK, VERSION};
 use super::StoreError;
 use crate::retry;
 use aws_sdk_dynamodb::error::{ProvideErrorMetadata, SdkError};
+use aws_sdk_dynamodb::operation::put_item::PutItemError;
 use aws_sdk_dynamodb::operation::query::builders::QueryFluentBuilder;
-use aws_sdk_dynamodb::types::{AttributeValue, KeysAndAttributes, Put, Select, TransactWriteItem, Update};
+use aws_sdk_dynamodb::operation::transact_write_items::builders::TransactWriteItemsFluentBuilder;
+use aws_sdk_dynamodb::types::{
+    AttributeValue, ConsumedCapacity, KeysAndAttributes, Put, ReturnConsumedCapacity,
+    ReturnValuesOnConditionCheckFailure, Select, TransactWriteItem, Update,
+};
 use aws_sdk_s3::presigning::PresigningConfig;
 use std::collections::HashMap;
 use std::time::Duration;
@@ -79,6 +84,22 @@ pub fn classify<E: ProvideErrorMetadata + std::fmt::Debug, R: std::fmt::Debug>(e
     }
 }
 
+/// Passes the capacity DynamoDB reports on to the request's metrics (make bench prints it beside
+/// the units the store computes from item sizes).
+fn note(consumed: Option<&ConsumedCapacity>) {
+    crate::metrics::note_consumed(consumed.and_then(|c| c.capacity_units));
+}
+
+async fn transact(req: TransactWriteItemsFluentBuilder) -> Result<(), StoreError> {
+    let out = req
+        .return_consumed_capacity(ReturnConsumedCapacity::Total)
+        .send()
+        .await
+        .map_err(classify)?;
+    out.consumed_capacity.iter().flatten().for_each(|c| note(Some(c)));
+    Ok(())
+}
+
 fn key(pk: &str, sk: &str) -> Item {
     HashMap::from([(PK.to_string(), s(pk)), (SK.to_string(), s(sk))])
 }
@@ -98,7 +119,8 @@ impl Dynamo {
             .expression_attribute_values(":to", s(&q.to))
             .scan_index_forward(q.ascending)
             .limit(q.limit.max(1) as i32)
-            .set_exclusive_start_key(q.start.clone());
+            .set_exclusive_start_key(q.start.clone())
+            .return_consumed_capacity(ReturnConsumedCapacity::Total);
         let mut clauses = Vec::new();
         for (i, (attribute, values)) in q.filters.iter().enumerate() {
             req = req.expression_attribute_names(format!("#f{i}"), *attribute);
@@ -120,6 +142,7 @@ impl Dynamo {
 impl Backend for Dynamo {
     async fn query_index(&self, q: &IndexQuery) -> Result<IndexPage, StoreError> {
         let out = self.index_query(q).send().await.map_err(classify)?;
+        note(out.consumed_capacity.as_ref());
         Ok(IndexPage {
             items: out.items.unwrap_or_default(),
             last: out.last_evaluated_key,
@@ -134,6 +157,7 @@ impl Backend for Dynamo {
             .send()
             .await
             .map_err(classify)?;
+        note(out.consumed_capacity.as_ref());
         Ok((
             out.count.max(0) as u64,
             IndexPage {
@@ -156,9 +180,11 @@ impl Backend for Dynamo {
             .expression_attribute_values(":from", s(&q.from))
             .expression_attribute_values(":to", s(&q.to))
             .limit(q.limit.max(1) as i32)
+            .return_consumed_capacity(ReturnConsumedCapacity::Total)
             .send()
             .await
             .map_err(classify)?;
+        note(out.consumed_capacity.as_ref());
         let more = out.last_evaluated_key.is_some_and(|k| !k.is_empty());
         Ok((out.items.unwrap_or_default(), more))
     }
@@ -170,9 +196,11 @@ impl Backend for Dynamo {
             .table_name(&self.table)
             .set_key(Some(key(pk, sk)))
             .consistent_read(consistent)
+            .return_consumed_capacity(ReturnConsumedCapacity::Total)
             .send()
             .await
             .map_err(classify)?;
+        note(out.consumed_capacity.as_ref());
         Ok(out.item)
     }
 
@@ -192,9 +220,11 @@ impl Backend for Dynamo {
                     .dynamodb
                     .batch_get_item()
                     .request_items(&self.table, request)
+                    .return_consumed_capacity(ReturnConsumedCapacity::Total)
                     .send()
                     .await
                     .map_err(classify)?;
+                out.consumed_capacity.iter().flatten().for_each(|c| note(Some(c)));
                 if let Some(mut r) = out.responses {
                     found.extend(r.remove(&self.table).unwrap_or_default());
                 }
@@ -230,10 +260,26 @@ impl Backend for Dynamo {
                 .expression_attribute_names("#v", VERSION)
                 .expression_attribute_values(":v", AttributeValue::N(v.to_string())),
         };
+        // The item that failed the condition comes back with the error, at no extra cost: it may
+        // be this put's own, written by an attempt whose answer was lost.
+        req = req
+            .return_values_on_condition_check_failure(ReturnValuesOnConditionCheckFailure::AllOld)
+            .return_consumed_capacity(ReturnConsumedCapacity::Total);
         match req.send().await {
-            Ok(_) => Ok(()),
+            Ok(out) => {
+                note(out.consumed_capacity.as_ref());
+                Ok(())
+            }
             Err(SdkError::ServiceError(se)) if se.err().is_conditional_check_failed_exception() => {
-                Err(StoreError::Conflict)
+                let landed = match se.err() {
+                    PutItemError::ConditionalCheckFailedException(e) => e.item().is_some_and(|it| put.landed(it)),
+                    _ => false,
+                };
+                if landed {
+                    Ok(())
+                } else {
+                    Err(StoreError::Conflict)
+                }
             }
             Err(e) => Err(classify(e)),
         }
@@ -244,9 +290,10 @@ impl Backend for Dynamo {
             .put_item()
             .table_name(&self.table)
             .set_item(Some(item.clone()))
+            .return_consumed_capacity(ReturnConsumedCapacity::Total)
             .send()
             .await
-            .map(|_| ())
+            .map(|out| note(out.consumed_capacity.as_ref()))
             .map_err(classify)
     }
 
@@ -262,7 +309,7 @@ impl Backend for Dynamo {
                 .map_err(|e| StoreError::Permanent(e.to_string()))?;
             req = req.transact_items(TransactWriteItem::builder().put(put).build());
         }
-        req.send().await.map(|_| ()).map_err(classify)
+        transact(req).await
     }
 
     async fn set_once(&self, keys: &[(String, String)], attribute: &'static str, value: i64) -> Result<(), StoreError> {
@@ -280,7 +327,7 @@ impl Backend for Dynamo {
                 .map_err(|e| StoreError::Permanent(e.to_string()))?;
             req = req.transact_items(TransactWriteItem::builder().update(update).build());
         }
-        req.send().await.map(|_| ()).map_err(classify)
+        transact(req).await
     }
 
     async fn add_to_counter(&self, u: &CounterUpdate) -> Result<Item, StoreError> {
@@ -297,7 +344,8 @@ impl Backend for Dynamo {
             .expression_attribute_values(":first", s(&u.first))
             .expression_attribute_values(":last", s(&u.last))
             .expression_attribute_values(":x", AttributeValue::N(u.expires_at.to_string()))
-            .return_values(aws_sdk_dynamodb::types::ReturnValue::AllNew);
+            .return_values(aws_sdk_dynamodb::types::ReturnValue::AllNew)
+            .return_consumed_capacity(ReturnConsumedCapacity::Total);
         let mut adds = Vec::with_capacity(u.adds.len());
         for (i, (name, v)) in u.adds.iter().enumerate() {
             adds.push(format!("#a{i} :a{i}"));
@@ -311,7 +359,10 @@ impl Backend for Dynamo {
             expr.push_str(&adds.join(", "));
         }
         match req.update_expression(expr).send().await {
-            Ok(out) => Ok(out.attributes.unwrap_or_default()),
+            Ok(out) => {
+                note(out.consumed_capacity.as_ref());
+                Ok(out.attributes.unwrap_or_default())
+            }
             Err(SdkError::ServiceError(se)) if se.err().is_conditional_check_failed_exception() => {
                 Err(StoreError::Conflict)
             }

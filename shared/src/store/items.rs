@@ -27,8 +27,15 @@ pub const LSK: &str = "lsk";
 pub const EXPIRES_AT: &str = "exp";
 /// Optimistic-concurrency version, bumped on every write.
 pub const VERSION: &str = "v";
+/// Token of the guarded put that wrote the item (`GuardedPut`).
+pub const WRITE_TOKEN: &str = "wt";
 /// Attributes that serve the store, not the record: what an item would shed at its floor.
-pub const BOOKKEEPING: [&str; 3] = [RANKS, VERSION, EXPIRES_AT];
+pub const BOOKKEEPING: [&str; 4] = [RANKS, VERSION, EXPIRES_AT, WRITE_TOKEN];
+
+/// A fresh write token: 64 random bits, 16 hex characters.
+pub fn write_token() -> AttributeValue {
+    AttributeValue::S(format!("{:016x}", rand::random::<u64>()))
+}
 /// Merge ranks: one character per field of `Field::ALL`, `-` when the field is unset.
 const RANKS: &str = "rk";
 /// A step's `dateStarted` (an execution's is in its listing key).

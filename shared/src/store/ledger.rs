@@ -475,10 +475,10 @@ impl<B: Backend> CommitUnits for Ledger<B> {
     async fn commit_tokens(&self, t: &TokensCommit) -> Result<(), StoreError> {
         let version = t.expected_version.unwrap_or(0) + 1;
         self.backend
-            .guarded_put(&GuardedPut {
-                item: items::tokens_item(&t.project, &t.execution, &t.fingerprints, version, t.expires_at),
-                expected_version: t.expected_version,
-            })
+            .guarded_put(&GuardedPut::new(
+                items::tokens_item(&t.project, &t.execution, &t.fingerprints, version, t.expires_at),
+                t.expected_version,
+            ))
             .await
     }
 
@@ -493,10 +493,10 @@ impl<B: Backend> CommitUnits for Ledger<B> {
 
     async fn commit(&self, unit: &UnitCommit) -> Result<(), StoreError> {
         self.backend
-            .guarded_put(&GuardedPut {
-                item: items::unit_item(unit, self.config.list_shards),
-                expected_version: unit.expected_version,
-            })
+            .guarded_put(&GuardedPut::new(
+                items::unit_item(unit, self.config.list_shards),
+                unit.expected_version,
+            ))
             .await
     }
 }
@@ -633,14 +633,7 @@ impl<B: Backend> AppendLogs for Ledger<B> {
     async fn append_log(&self, log: &LogWrite) -> Result<bool, StoreError> {
         let item = log_items::log_item(log, self.config.list_shards)
             .ok_or_else(|| StoreError::Permanent("an event log needs a valid timestamp".into()))?;
-        match self
-            .backend
-            .guarded_put(&GuardedPut {
-                item,
-                expected_version: None,
-            })
-            .await
-        {
+        match self.backend.guarded_put(&GuardedPut::new(item, None)).await {
             Ok(()) => Ok(true),
             Err(StoreError::Conflict) => Ok(false),
             Err(e) => Err(e),

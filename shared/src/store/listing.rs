@@ -262,6 +262,26 @@ impl Refine for Keep {
 /// Entries refined at once: one BatchGetItem.
 const REFINE_CHUNK: usize = 100;
 
+/// Entries a filtered Query reads per match it still needs, before any has been seen: a guess of
+/// one match in ten, soon replaced by what the reads find.
+const PRIOR_EXAMINED_PER_MATCH: u64 = 10;
+/// Most items one Query may examine (it also stops at 1 MB).
+const QUERY_MAX: u64 = 1000;
+
+/// The `Limit` of a Query that should find `need` more matches. Without a residual filter every
+/// entry matches, so it is `need`; with one, it is `need` times the entries examined per match so
+/// far (with the prior above, and a quarter more, so one Query usually suffices): a selective
+/// filter then costs about one Query per 1,000 entries, not one per page's worth of them.
+pub fn query_limit(need: u64, share: u64, filtered: bool, examined: u64, matched: u64) -> u32 {
+    let want = if filtered {
+        let per_match = (examined + PRIOR_EXAMINED_PER_MATCH) as f64 / (matched + 1) as f64;
+        (need as f64 * per_match * 1.25).ceil() as u64
+    } else {
+        need
+    };
+    want.min(share).clamp(1, QUERY_MAX) as u32
+}
+
 /// Bytes of records one page may carry: Lambda answers at most 6 MB, and JSON adds to the stored
 /// size (`items::response_size` estimates it).
 pub const RESPONSE_MAX_BYTES: usize = 5_000_000;
@@ -297,6 +317,8 @@ pub async fn scan<B: Backend, R: Refine>(
     let mut stop: Option<String> = None;
     let mut refined_to: Option<String> = None;
     let (mut bytes, mut full) = (0usize, false);
+    // What the filtered Queries of this page examined and kept, to size the next ones.
+    let (mut examined, mut matched) = (0u64, 0u64);
 
     if range.from <= range.to {
         'months: for (bucket, m_from, m_to) in &range.months {
@@ -332,6 +354,7 @@ pub async fn scan<B: Backend, R: Refine>(
                 })
                 .collect();
             let mut pool: Vec<(String, Item)> = Vec::new();
+            let filtered = !plan.filters.is_empty();
             loop {
                 let active: Vec<usize> = (0..cursors.len()).filter(|&c| !cursors[c].done).collect();
                 if active.is_empty() {
@@ -339,14 +362,17 @@ pub async fn scan<B: Backend, R: Refine>(
                 }
                 let need = (want - found.len()) as u64;
                 let share = (left / active.len() as u64).max(1);
+                let limit = query_limit(need, share, filtered, examined, matched);
                 let reads = active.iter().map(|&c| {
                     let mut query = cursors[c].query.clone();
-                    query.limit = need.min(share).clamp(1, 1000) as u32;
+                    query.limit = limit;
                     async move { backend.query_index(&query).await }
                 });
                 let pages = try_join_all(reads).await?;
                 for (&c, page) in active.iter().zip(pages) {
                     left = left.saturating_sub(page.scanned.max(1));
+                    examined += page.scanned;
+                    matched += page.items.len() as u64;
                     let cursor = &mut cursors[c];
                     let partition = &cursor.query.partition;
                     pool.extend(
@@ -585,5 +611,19 @@ mod tests {
         );
         let months: Vec<&str> = resumed.months.iter().map(|m| m.0.as_str()).collect();
         assert_eq!(months, ["2026-10", "2026-09", "2026-08"]);
+    }
+
+    #[test]
+    fn a_filtered_query_reads_by_the_matches_it_expects_to_need() {
+        // Unfiltered: exactly the page's need.
+        assert_eq!(query_limit(11, 2000, false, 0, 0), 11);
+        // Filtered, nothing seen yet: the one-in-ten prior and a quarter more.
+        assert_eq!(query_limit(11, 2000, true, 0, 0), 138);
+        // After 138 entries gave 7 matches (5 %), the 5 still needed take ~116 more.
+        assert_eq!(query_limit(5, 2000, true, 138, 7), 116);
+        // Never beyond the budget's share or DynamoDB's sensible maximum, never zero.
+        assert_eq!(query_limit(11, 40, true, 0, 0), 40);
+        assert_eq!(query_limit(500, 5000, true, 2000, 1), 1000);
+        assert_eq!(query_limit(0, 0, true, 0, 0), 1);
     }
 }

@@ -208,7 +208,11 @@ impl Backend for Memory {
             Some(v) => current == Some(v),
         };
         if !ok {
-            return Err(StoreError::Conflict);
+            // As the DynamoDB backend: a retried put that finds its own result has succeeded.
+            return match items.get(&k) {
+                Some(found) if put.landed(found) => Ok(()),
+                _ => Err(StoreError::Conflict),
+            };
         }
         self.record_put(items.get(&k), &put.item);
         items.insert(k, put.item.clone());
