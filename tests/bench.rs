@@ -1,14 +1,15 @@
 //! `make bench`: DynamoDB round trips and capacity units per request and per ingested lifecycle,
 //! measured through the store's metered backend (capacity from item sizes by DynamoDB's billing
-//! rules, since the emulator's ConsumedCapacity is not real), each next to its floor (the same work
-//! on items holding nothing but their values) and its target. Runs against the emulator named by
-//! AWS_ENDPOINT_URL, with 36-character ids and 1 KB bodies.
+//! rules; the units DynamoDB Local reports are printed beside them, docs/data-model.md says where
+//! they differ), each next to its floor (the same work on items holding nothing but their values)
+//! and its target. Runs against the bench's emulators (the environment's endpoint variables), with
+//! 36-character ids and 1 KB bodies.
 
 use runledger::api::http::Service;
 use runledger::api::{auth, ApiRequest, Endpoint};
 use runledger::apikeys::KeyAdmin;
 use runledger::ingest::{ingest, Report};
-use runledger::metrics::{take_round_trips, total_for};
+use runledger::metrics::{take_consumed, take_round_trips, total_for};
 use runledger::store::capacity::Usage;
 use runledger::store::MeteredStore;
 use runledger_tests::*;
@@ -102,20 +103,24 @@ async fn main() {
 
     println!("== ingest: one execution lifecycle, start + 5 steps + end, 36-character ids, 1 KB bodies ==");
     println!(
-        "{:<6} {:>9} {:>9} {:>10} {:>9} {:>6}",
-        "event", "table WCU", "index WCU", "floor WCU", "read RCU", "calls"
+        "{:<6} {:>9} {:>9} {:>10} {:>9} {:>6} {:>13}",
+        "event", "table WCU", "index WCU", "floor WCU", "read RCU", "calls", "DDB-Local CU"
     );
     let (p, e) = (id(), id());
     meter();
     take_round_trips();
+    take_consumed();
+    let mut reported = 0.0;
     let mut sum = Usage::default();
     for (name, ev) in lifecycle(&p, &e) {
         let outcomes = ingest(&store, &settings, &raw(&[ev]), now()).await;
         assert_eq!(Report::from_outcomes(&outcomes).accepted, 1, "{outcomes:?}");
         let u = meter();
         let calls = total_for(&take_round_trips(), "DynamoDB");
+        let consumed = take_consumed();
+        reported += consumed;
         println!(
-            "{name:<6} {:>9} {:>9} {:>10} {:>9.1} {calls:>6}",
+            "{name:<6} {:>9} {:>9} {:>10} {:>9.1} {calls:>6} {consumed:>13.1}",
             u.table_wcu,
             u.index_wcu,
             u.floor_table_wcu + u.floor_index_wcu,
@@ -130,9 +135,10 @@ async fn main() {
     let total = sum.table_wcu + sum.index_wcu;
     let floor = sum.floor_table_wcu + sum.floor_index_wcu;
     println!(
-        "total  {:>9} {:>9} {floor:>10} {:>9.1}",
-        sum.table_wcu, sum.index_wcu, sum.rcu
+        "total  {:>9} {:>9} {floor:>10} {:>9.1} {:>6} {reported:>13.1}",
+        sum.table_wcu, sum.index_wcu, sum.rcu, ""
     );
+    println!("  (DDB-Local CU: the read and write units DynamoDB Local reports for the same calls)");
     // 27 for the records; each event that brings new tokens adds one write of the execution's
     // token fingerprints (docs/data-model.md), 7 here since every body is new text.
     let met = total <= 35;
@@ -252,11 +258,12 @@ async fn main() {
         ),
     ];
     println!(
-        "{:<40} {:>6} {:>6} {:>8} {:>9} {:>9} {:>8}",
-        "request", "status", "calls", "RCU", "floor RCU", "KB read", "items"
+        "{:<40} {:>6} {:>6} {:>8} {:>9} {:>9} {:>8} {:>9}",
+        "request", "status", "calls", "RCU", "floor RCU", "KB read", "items", "DDB-L RCU"
     );
     meter();
     take_round_trips();
+    take_consumed();
     for (name, endpoint, req) in cases {
         let resp = Service {
             settings: &settings,
@@ -272,11 +279,12 @@ async fn main() {
             .find_map(|k| body[k].as_array().map(Vec::len))
             .unwrap_or(1);
         println!(
-            "{name:<40} {:>6} {calls:>6} {:>8.1} {:>9.1} {:>9.1} {items:>8}",
+            "{name:<40} {:>6} {calls:>6} {:>8.1} {:>9.1} {:>9.1} {items:>8} {:>9.1}",
             resp.status,
             u.rcu,
             u.floor_rcu,
-            u.bytes_read as f64 / 1024.0
+            u.bytes_read as f64 / 1024.0,
+            take_consumed()
         );
         assert_eq!(resp.status, 200, "{name}: {}", resp.body);
         match name {

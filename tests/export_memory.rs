@@ -3,11 +3,11 @@
 //! as the export function would (the same library call), and prints how far the export raised the
 //! peak RSS and what it wrote.
 //!
-//! The emulator answers a Query by scanning its whole table, so an export of 100,000 executions
-//! (one Query each) cannot finish against it. `--memory` runs the same ingest and export on the
-//! in-memory store instead: the table then lives in this process, so the figure is the growth of
-//! the peak during the export, less the parts the in-memory bucket keeps (a real bucket keeps them
-//! elsewhere). Without `--memory` it runs against the emulator named by AWS_ENDPOINT_URL.
+//! Seeding 100,000 executions into DynamoDB Local takes about an hour (make load), so `--memory`
+//! runs the same ingest and export on the in-memory store: the table then lives in this process,
+//! so the figure is the growth of the peak during the export, less the parts the in-memory bucket
+//! keeps (a real bucket keeps them elsewhere). Without `--memory` it runs against the emulators
+//! the environment's endpoint variables name.
 
 use runledger::export::{export, ExportRequest};
 use runledger::ingest::{ingest, Report};
