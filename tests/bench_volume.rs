@@ -33,18 +33,34 @@ async fn main() {
     let settings = settings();
     let clients = runledger::aws::clients(&settings).await;
     let store = MeteredStore::metered(&clients, &settings);
-    let service = Service {
-        settings: &settings,
-        store: &store,
-    };
 
     // An execution with an event log and trace (every third has one), and its workflow's failures.
     let n = 3 * (loaded / 6);
     let execution = stable_id(project, EXECUTION, n);
     let trace = stable_id(project, TRACE, n);
-    let workflow = shape(n).workflow;
-    let per_workflow = loaded / runledger_tests::volume::WORKFLOWS;
     let base = format!("/v1/projects/{project}/workflow-executions");
+    // The workflow as stored (a table loaded before the end event named it holds one workflowId).
+    let stored = Service {
+        settings: &settings,
+        store: &store,
+    }
+    .respond(
+        Endpoint::Get,
+        &ApiRequest {
+            method: "GET".into(),
+            path: format!("{base}/{execution}"),
+            query: vec![],
+            authorization: Some(format!("Bearer {key}")),
+            base_url: "http://127.0.0.1:9200".into(),
+            request_id: "bench-volume".into(),
+        },
+        chrono::Utc::now(),
+    )
+    .await;
+    let stored: Value = serde_json::from_str(&stored.body).unwrap_or(Value::Null);
+    let workflow = stored["workflowId"]
+        .as_str()
+        .map_or_else(|| shape(n).workflow, str::to_string);
     let thirty_days_ago = runledger::dates::format(chrono::Utc::now() - chrono::Duration::days(30));
     let request = |path: String, query: Vec<(&str, String)>| ApiRequest {
         method: "GET".into(),
@@ -61,7 +77,7 @@ async fn main() {
             request(base.clone(), vec![]),
         ),
         (
-            format!("workflowId + status=FAILED, limit 10 (of ~{per_workflow})"),
+            format!("workflowId={workflow} + status=FAILED, limit 10"),
             Endpoint::List,
             request(
                 base.clone(),
@@ -97,6 +113,10 @@ async fn main() {
         ),
     ];
 
+    let service = Service {
+        settings: &settings,
+        store: &store,
+    };
     println!("== volume: project {project} holding {loaded} executions (make load), DynamoDB Local on disk ==");
     println!(
         "{:<52} {:>6} {:>9} {:>6} {:>8} {:>9} {:>9} {:>9}  target",
@@ -138,11 +158,11 @@ async fn main() {
         if name.starts_with("workflowId") {
             // One Query per 1,000 entries examined, plus one per partition read, at least.
             let partitions = 1.0;
-            let floor = (examined / 1000.0).ceil().max(0.0) + partitions;
+            let floor = examined / 1000.0 + partitions;
             let queries_met = calls <= floor + 1.0;
             all_met &= queries_met;
             println!(
-                "{:<52} {:>6} {:>9} {calls:>6.1} {examined:>8.0}   floor {floor:.0} Queries ({} entries / 1,000 + 1 partition)  {}",
+                "{:<52} {:>6} {:>9} {calls:>6.1} {examined:>8.0}   floor {floor:.2} Queries ({} entries / 1,000 + 1 partition), target <= floor + 1  {}",
                 "  its Queries",
                 "",
                 "",

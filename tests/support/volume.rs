@@ -110,7 +110,9 @@ pub fn events_of(project: &str, n: u64, anchor: chrono::DateTime<chrono::Utc>) -
                    "input": kib_body(n * 8 + k), "output": kib_body(n * 8 + 4 + k)}),
         ));
     }
-    let mut end = json!({"dateEnded": at(3_100), "taskCount": 3, "output": {"ok": !s.failed}});
+    // The end names the workflow too: an event without it would take the helper's default.
+    let mut end = json!({"workflowId": s.workflow, "dateEnded": at(3_100), "taskCount": 3,
+                         "output": {"ok": !s.failed}});
     if s.failed {
         end["error"] = json!({"code": "UPSTREAM_429", "message": "Upstream API rate limit exceeded",
                               "details": {"retryAfter": 30}});
