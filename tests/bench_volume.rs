@@ -39,29 +39,6 @@ async fn main() {
     let execution = stable_id(project, EXECUTION, n);
     let trace = stable_id(project, TRACE, n);
     let base = format!("/v1/projects/{project}/workflow-executions");
-    // The workflow as stored (a table loaded before the end event named it holds one workflowId).
-    let stored = Service {
-        settings: &settings,
-        store: &store,
-    }
-    .respond(
-        Endpoint::Get,
-        &ApiRequest {
-            method: "GET".into(),
-            path: format!("{base}/{execution}"),
-            query: vec![],
-            authorization: Some(format!("Bearer {key}")),
-            base_url: "http://127.0.0.1:9200".into(),
-            request_id: "bench-volume".into(),
-        },
-        chrono::Utc::now(),
-    )
-    .await;
-    let stored: Value = serde_json::from_str(&stored.body).unwrap_or(Value::Null);
-    let workflow = stored["workflowId"]
-        .as_str()
-        .map_or_else(|| shape(n).workflow, str::to_string);
-    let thirty_days_ago = runledger::dates::format(chrono::Utc::now() - chrono::Duration::days(30));
     let request = |path: String, query: Vec<(&str, String)>| ApiRequest {
         method: "GET".into(),
         path,
@@ -70,6 +47,23 @@ async fn main() {
         base_url: "http://127.0.0.1:9200".into(),
         request_id: "bench-volume".into(),
     };
+    // The workflow as stored (a table loaded before the end event named it holds one workflowId).
+    let service = Service {
+        settings: &settings,
+        store: &store,
+    };
+    let stored = service
+        .respond(
+            Endpoint::Get,
+            &request(format!("{base}/{execution}"), vec![]),
+            chrono::Utc::now(),
+        )
+        .await;
+    let stored: Value = serde_json::from_str(&stored.body).unwrap_or(Value::Null);
+    let workflow = stored["workflowId"]
+        .as_str()
+        .map_or_else(|| shape(n).workflow, str::to_string);
+    let thirty_days_ago = runledger::dates::format(chrono::Utc::now() - chrono::Duration::days(30));
     let cases: Vec<(String, Endpoint, ApiRequest)> = vec![
         (
             "default list page (100)".into(),
@@ -113,10 +107,6 @@ async fn main() {
         ),
     ];
 
-    let service = Service {
-        settings: &settings,
-        store: &store,
-    };
     println!("== volume: project {project} holding {loaded} executions (make load), DynamoDB Local on disk ==");
     println!(
         "{:<52} {:>6} {:>9} {:>6} {:>8} {:>9} {:>9} {:>9}  target",
