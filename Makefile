@@ -62,9 +62,12 @@ test: tools
 	scripts/console-build --check
 	scripts/validate
 
-lint:
+# Rust (fmt, clippy) and the scripts: shellcheck on every bash script, pyflakes on the Python ones.
+lint: tools
 	cargo fmt --all --check
 	cargo clippy --workspace --all-targets -- -D warnings
+	.venv/bin/shellcheck -S warning .ci/run $$(grep -l '^#!/usr/bin/env bash' scripts/* 2>/dev/null)
+	.venv/bin/python -m pyflakes scripts/*.py
 
 # SAM transform offline, cfn-lint on the template and its transform, and proof a broken one fails.
 validate: tools

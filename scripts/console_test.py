@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import argparse
 import collections
+import importlib.util
 import json
 import shutil
 import sys
@@ -580,9 +581,7 @@ def main():
     ap.add_argument("--key", required=True, help="an API key of the project")
     ap.add_argument("--artifacts", default="artifacts/console", help="screenshot folder (relative: to the repo root)")
     args = ap.parse_args()
-    try:
-        import playwright  # noqa: F401
-    except ImportError:
+    if importlib.util.find_spec("playwright") is None:
         print("console test: FAILED: the playwright package is missing (pip install playwright)", file=sys.stderr)
         return 1
     test = ConsoleTest(args)
