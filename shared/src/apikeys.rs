@@ -8,7 +8,7 @@ use rand::RngCore;
 use sha2::{Digest, Sha256};
 use subtle::ConstantTimeEq;
 
-const PREFIX: &str = "rl_";
+pub const PREFIX: &str = "rl_";
 
 /// A key as stored: no secret.
 #[derive(Clone, Debug, PartialEq, Eq, serde::Serialize)]

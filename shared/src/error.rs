@@ -4,6 +4,8 @@ use serde_json::json;
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum ErrorCode {
+    /// A request whose headers or request line do not make a URL.
+    BadRequest,
     InvalidParameter,
     InvalidCursor,
     Unauthorized,
@@ -18,6 +20,7 @@ pub enum ErrorCode {
 impl ErrorCode {
     pub fn as_str(self) -> &'static str {
         match self {
+            ErrorCode::BadRequest => "bad_request",
             ErrorCode::InvalidParameter => "invalid_parameter",
             ErrorCode::InvalidCursor => "invalid_cursor",
             ErrorCode::Unauthorized => "unauthorized",
@@ -32,7 +35,7 @@ impl ErrorCode {
 
     pub fn status(self) -> u16 {
         match self {
-            ErrorCode::InvalidParameter | ErrorCode::InvalidCursor => 400,
+            ErrorCode::BadRequest | ErrorCode::InvalidParameter | ErrorCode::InvalidCursor => 400,
             ErrorCode::Unauthorized => 401,
             ErrorCode::Forbidden => 403,
             ErrorCode::NotFound => 404,

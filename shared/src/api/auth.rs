@@ -1,8 +1,12 @@
 //! Bearer API keys: 401 for a missing, malformed, unknown or revoked key; 403 for a valid key used on
 //! another project. Verified keys are cached for a minute per function instance, so most requests
 //! cost no key lookup; a revocation takes effect within that minute. Unknown key ids are remembered
-//! for the same minute, and lookups of uncached ids are rate limited per instance, so a burst of
-//! invented keys cannot each cost a read.
+//! for the same minute in a cache of their own, so invented keys never push a real key out.
+//!
+//! There is deliberately no limiter on lookups: any limit shared by callers lets invented keys deny
+//! valid ones. An uncached key costs one eventually consistent GetItem of its own partition, once a
+//! minute per instance; a flood's volume is bounded by API Gateway's throttling and the read
+//! functions' reserved concurrency, which cannot take ingest's (infra/template.yaml).
 
 use crate::apikeys;
 use crate::error::ApiError;
@@ -12,45 +16,47 @@ use std::sync::Mutex;
 use std::time::{Duration, Instant};
 
 const CACHE_TTL: Duration = Duration::from_secs(60);
+/// Real keys kept per instance; past it, the key verified longest ago goes.
 const CACHE_MAX: usize = 1024;
+/// Unknown ids kept per instance; past it, they are all forgotten (each then costs a read again).
+const UNKNOWN_MAX: usize = 4096;
 
-/// (secret hash, project, when it was read); an unknown id has no hash and no project.
+/// (secret hash, project, when it was read).
 type Verified = (String, String, Instant);
-/// Uncached lookups allowed per instance: a bucket of this many, refilled at this rate per second.
-const LOOKUP_BURST: f64 = 50.0;
-const LOOKUPS_PER_SECOND: f64 = 20.0;
-
-static LOOKUPS: Mutex<Option<(f64, Instant)>> = Mutex::new(None);
-
-/// Takes a lookup token; `false` when the instance is over its rate.
-fn lookup_allowed() -> bool {
-    let Ok(mut guard) = LOOKUPS.lock() else { return true };
-    let now = Instant::now();
-    let (tokens, at) = guard.get_or_insert((LOOKUP_BURST, now));
-    *tokens = (*tokens + at.elapsed().as_secs_f64() * LOOKUPS_PER_SECOND).min(LOOKUP_BURST);
-    *at = now;
-    if *tokens >= 1.0 {
-        *tokens -= 1.0;
-        true
-    } else {
-        false
-    }
-}
 
 /// Keyed by key id.
 static VERIFIED: Mutex<Option<HashMap<String, Verified>>> = Mutex::new(None);
+/// Key ids found unknown or revoked, and when.
+static UNKNOWN: Mutex<Option<HashMap<String, Instant>>> = Mutex::new(None);
 
-fn cached(key_id: &str) -> Option<(String, String)> {
-    let guard = VERIFIED.lock().ok()?;
-    let (hash, project, at) = guard.as_ref()?.get(key_id)?;
-    (at.elapsed() < CACHE_TTL).then(|| (hash.clone(), project.clone()))
+enum Cached {
+    Key(String, String),
+    Unknown,
+}
+
+fn cached(key_id: &str) -> Option<Cached> {
+    if let Ok(guard) = VERIFIED.lock() {
+        if let Some((hash, project, at)) = guard.as_ref().and_then(|m| m.get(key_id)) {
+            if at.elapsed() < CACHE_TTL {
+                return Some(Cached::Key(hash.clone(), project.clone()));
+            }
+        }
+    }
+    let guard = UNKNOWN.lock().ok()?;
+    let at = guard.as_ref()?.get(key_id)?;
+    (at.elapsed() < CACHE_TTL).then_some(Cached::Unknown)
 }
 
 fn remember(key_id: &str, hash: &str, project: &str) {
     if let Ok(mut guard) = VERIFIED.lock() {
         let map = guard.get_or_insert_with(HashMap::new);
-        if map.len() >= CACHE_MAX {
-            map.clear();
+        if map.len() >= CACHE_MAX && !map.contains_key(key_id) {
+            map.retain(|_, (_, _, at)| at.elapsed() < CACHE_TTL);
+            if map.len() >= CACHE_MAX {
+                if let Some(oldest) = map.iter().min_by_key(|(_, (_, _, at))| *at).map(|(k, _)| k.clone()) {
+                    map.remove(&oldest);
+                }
+            }
         }
         map.insert(
             key_id.to_string(),
@@ -59,12 +65,25 @@ fn remember(key_id: &str, hash: &str, project: &str) {
     }
 }
 
+fn remember_unknown(key_id: &str) {
+    if let Ok(mut guard) = UNKNOWN.lock() {
+        let map = guard.get_or_insert_with(HashMap::new);
+        if map.len() >= UNKNOWN_MAX {
+            map.retain(|_, at| at.elapsed() < CACHE_TTL);
+            if map.len() >= UNKNOWN_MAX {
+                map.clear();
+            }
+        }
+        map.insert(key_id.to_string(), Instant::now());
+    }
+}
+
 /// Forgets every cached key (tests, and revocation tooling run in-process).
 pub fn clear_cache() {
     if let Ok(mut guard) = VERIFIED.lock() {
         *guard = None;
     }
-    if let Ok(mut guard) = LOOKUPS.lock() {
+    if let Ok(mut guard) = UNKNOWN.lock() {
         *guard = None;
     }
 }
@@ -77,26 +96,58 @@ pub async fn authorize<K: ReadKeys>(keys: &K, authorization: Option<&str>, proje
         .ok_or_else(ApiError::unauthorized)?;
     let (key_id, secret) = apikeys::split(token).ok_or_else(ApiError::unauthorized)?;
     let (hash, owner) = match cached(key_id) {
-        Some(hit) => hit,
+        Some(Cached::Key(hash, owner)) => (hash, owner),
+        Some(Cached::Unknown) => return Err(ApiError::unauthorized()),
         None => {
-            if !lookup_allowed() {
-                return Err(ApiError::rate_limited(1));
-            }
             let record = keys.api_key(key_id).await.map_err(super::read_failed("api key"))?;
             let Some(record) = record.filter(|r| r.revoked_at.is_none()) else {
                 // Remembered as unknown: the same id is refused without a read for a minute.
-                remember(key_id, "", "");
+                remember_unknown(key_id);
                 return Err(ApiError::unauthorized());
             };
             remember(key_id, &record.secret_hash, &record.project_id);
             (record.secret_hash, record.project_id)
         }
     };
-    if hash.is_empty() || !apikeys::secret_matches(secret, &hash) {
+    if !apikeys::secret_matches(secret, &hash) {
         return Err(ApiError::unauthorized());
     }
     if owner != project {
         return Err(ApiError::forbidden());
     }
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::apikeys::KeyAdmin;
+    use crate::store::{MemoryStore, StoreConfig};
+
+    #[tokio::test]
+    async fn invented_keys_never_lock_out_a_valid_key() {
+        let store = MemoryStore::memory(StoreConfig {
+            retention_days: 90,
+            list_shards: 1,
+        });
+        let admin = KeyAdmin { store: &store };
+        let now = chrono::Utc::now().timestamp();
+        let used = admin.create("auth-p", "used", now).await.unwrap();
+        let bearer = |t: &str| format!("Bearer {t}");
+        assert!(authorize(&store, Some(&bearer(&used.token)), "auth-p").await.is_ok());
+        // More invented ids than either cache holds, each refused as unknown, never rate limited.
+        for i in 0..(UNKNOWN_MAX + CACHE_MAX + 240) {
+            let invented = format!("Bearer {}{i:012x}_{}", crate::apikeys::PREFIX, "A".repeat(43));
+            let e = authorize(&store, Some(&invented), "auth-p").await.unwrap_err();
+            assert_eq!(e.status(), 401, "invented key {i}");
+        }
+        let reads = store.backend.calls();
+        assert!(authorize(&store, Some(&bearer(&used.token)), "auth-p").await.is_ok());
+        assert_eq!(store.backend.calls(), reads, "a verified key stays cached through the flood");
+        let fresh = admin.create("auth-p", "fresh", now).await.unwrap();
+        assert!(
+            authorize(&store, Some(&bearer(&fresh.token)), "auth-p").await.is_ok(),
+            "a key never used before is looked up and admitted"
+        );
+    }
 }

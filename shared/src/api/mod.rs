@@ -3,6 +3,7 @@
 //! turns API Gateway events into `ApiRequest`s; handlers never see Lambda types, and take only the
 //! store capabilities they use.
 
+pub mod adapter;
 pub mod auth;
 pub mod get;
 pub mod http;
