@@ -30,14 +30,14 @@ macro_rules! serve_route {
         pub async fn $name() -> Result<(), Error> {
             let (settings, store) = setup($cursors).await?;
             let service = Service { settings, store };
-            lambda_http::run(service_fn(move |req: Request| async move {
+            crate::api::adapter::run(move |req: Request| async move {
                 Ok::<_, Error>(
                     http::handle($endpoint, req, |api, now| async move {
                         service.$method(&api, now).await
                     })
                     .await,
                 )
-            }))
+            })
             .await
         }
     };
@@ -98,7 +98,7 @@ where
     lambda_http::lambda_runtime::run(service_fn(move |event: LambdaEvent<serde_json::Value>| async move {
         let span = tracing::info_span!("invocation", requestId = %event.context.request_id);
         let started = std::time::Instant::now();
-        let batch: crate::streams::StreamEvent = serde_json::from_value(event.payload).map_err(|e| Diagnostic {
+        let batch = crate::streams::StreamEvent::parse(event.payload).map_err(|e| Diagnostic {
             error_type: "InvalidStreamEvent".into(),
             error_message: e.to_string(),
         })?;
@@ -168,6 +168,7 @@ pub async fn serve_stats() -> Result<(), Error> {
                 counted = summary.counted,
                 countersWritten = summary.counters_written,
                 countersSkipped = summary.counters_skipped,
+                setAside = summary.set_aside.len(),
                 durationMs = started.elapsed().as_millis() as u64,
                 "stats"
             ),

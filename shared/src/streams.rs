@@ -5,7 +5,7 @@ use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
 /// The part of a DynamoDB stream event the archive and the counters read.
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Default, Deserialize)]
 pub struct StreamEvent {
     #[serde(rename = "Records", default)]
     pub records: Vec<StreamRecord>,
@@ -13,9 +13,50 @@ pub struct StreamEvent {
     /// function learns the shard a batch comes from.
     #[serde(rename = "shardId")]
     pub shard_id: Option<String>,
+    /// Each record of `records` as delivered (when parsed by `parse`), so a record a consumer cannot
+    /// process is set aside whole, with fields this type does not read.
+    #[serde(skip)]
+    pub raw: Vec<Value>,
+    /// Entries of `Records` that are not stream records at all; set aside as they came.
+    #[serde(skip)]
+    pub unreadable: Vec<Value>,
 }
 
-#[derive(Debug, Deserialize)]
+impl StreamEvent {
+    /// Reads an invocation's event record by record: one malformed record must not fail, and so
+    /// stall, the whole batch.
+    pub fn parse(mut payload: Value) -> Result<StreamEvent, serde_json::Error> {
+        let records = match payload.as_object_mut().and_then(|o| o.remove("Records")) {
+            Some(Value::Array(r)) => r,
+            _ => Vec::new(),
+        };
+        let mut event: StreamEvent = serde_json::from_value(payload)?;
+        for r in records {
+            match serde_json::from_value::<StreamRecord>(r.clone()) {
+                Ok(typed) => {
+                    event.records.push(typed);
+                    event.raw.push(r);
+                }
+                Err(_) => event.unreadable.push(r),
+            }
+        }
+        Ok(event)
+    }
+
+    /// A record as delivered (or as read, when the event was not built by `parse`).
+    pub fn raw_record(&self, index: usize) -> Value {
+        match self.raw.get(index) {
+            Some(v) => v.clone(),
+            None => self
+                .records
+                .get(index)
+                .and_then(|r| serde_json::to_value(r).ok())
+                .unwrap_or_default(),
+        }
+    }
+}
+
+#[derive(Debug, Deserialize, Serialize)]
 pub struct StreamRecord {
     #[serde(rename = "eventName")]
     pub event_name: Option<String>,
@@ -24,7 +65,7 @@ pub struct StreamRecord {
     pub user_identity: Option<Identity>,
 }
 
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, Serialize)]
 pub struct StreamData {
     #[serde(rename = "OldImage")]
     pub old_image: Option<Value>,
@@ -34,7 +75,7 @@ pub struct StreamData {
     pub sequence_number: String,
 }
 
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, Serialize)]
 pub struct Identity {
     #[serde(rename = "type")]
     pub kind: Option<String>,

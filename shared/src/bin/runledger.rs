@@ -1,16 +1,20 @@
-//! `runledger`: operator command line. Today it manages API keys:
+//! `runledger`: operator command line. It manages API keys and replays set-aside stream records:
 //!
 //!   runledger key create --project P [--name N]   prints the new key (shown once) on stdout
 //!   runledger key list --project P                 one JSON line per key, without secrets
 //!   runledger key revoke --key-id ID
 //!   runledger key rotate --key-id ID               prints the replacement key; revokes the old one
+//!   runledger set-aside replay KEY...              counts records the stats function set aside
+//!                                                  (S3 keys `set-aside/stats/...`), once however
+//!                                                  often it runs; prints what it counted
 //!
-//! Endpoint, region and credentials come from the standard AWS environment; the table from TABLE_NAME.
+//! Endpoint, region and credentials come from the standard AWS environment; the table from
+//! TABLE_NAME, the bucket from BUCKET_NAME.
 
 use runledger::apikeys::KeyAdmin;
 use std::process::ExitCode;
 
-const USAGE: &str = "usage: runledger key create --project P [--name N] | key list --project P | key revoke --key-id ID | key rotate --key-id ID";
+const USAGE: &str = "usage: runledger key create --project P [--name N] | key list --project P | key revoke --key-id ID | key rotate --key-id ID | set-aside replay KEY...";
 
 fn flag<'a>(args: &'a [String], name: &str) -> Option<&'a str> {
     args.iter()
@@ -24,12 +28,20 @@ async fn main() -> ExitCode {
     let args: Vec<String> = std::env::args().skip(1).collect();
     let settings = runledger::config::Settings {
         table_name: std::env::var("TABLE_NAME").unwrap_or_else(|_| "runledger".into()),
+        bucket_name: std::env::var("BUCKET_NAME").unwrap_or_else(|_| "runledger-bodies".into()),
         ..runledger::config::Settings::defaults()
     };
     let clients = runledger::aws::clients(&settings).await;
     let store = runledger::store::DynamoStore::dynamo(&clients, &settings);
     let admin = KeyAdmin { store: &store };
     let now = chrono::Utc::now().timestamp();
+
+    if args.first().map(String::as_str) == Some("set-aside") {
+        return match (args.get(1).map(String::as_str), &args[2.min(args.len())..]) {
+            (Some("replay"), keys) if !keys.is_empty() => replay(&store, keys).await,
+            _ => usage("set-aside replay needs the S3 keys of the records"),
+        };
+    }
 
     let result = match args.first().map(String::as_str).zip(args.get(1).map(String::as_str)) {
         Some(("key", "create")) => match flag(&args, "--project") {
@@ -72,4 +84,36 @@ async fn main() -> ExitCode {
 fn usage(problem: &str) -> ExitCode {
     eprintln!("runledger: {problem}\n{USAGE}");
     ExitCode::from(2)
+}
+
+async fn replay(store: &runledger::store::DynamoStore, keys: &[String]) -> ExitCode {
+    use runledger::store::SetAside;
+    let mut objects = Vec::new();
+    for key in keys {
+        match store.set_aside_record(key).await {
+            Ok(Some(bytes)) => objects.push(bytes),
+            Ok(None) => {
+                eprintln!("runledger: no set-aside record {key}");
+                return ExitCode::FAILURE;
+            }
+            Err(e) => {
+                eprintln!("runledger: reading {key}: {e}");
+                return ExitCode::FAILURE;
+            }
+        }
+    }
+    match runledger::stats::feed::replay(store, &objects).await {
+        Ok(s) => {
+            println!(
+                "{}",
+                serde_json::json!({"records": s.records, "counted": s.counted,
+                    "countersWritten": s.counters_written, "countersSkipped": s.counters_skipped})
+            );
+            ExitCode::SUCCESS
+        }
+        Err(e) => {
+            eprintln!("runledger: {e}");
+            ExitCode::FAILURE
+        }
+    }
 }

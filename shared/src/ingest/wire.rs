@@ -179,6 +179,19 @@ fn id(name: &str, value: &str) -> Result<(), Outcome> {
     }
 }
 
+/// A value within the bytes of the storage keys it becomes part of (limits above count characters;
+/// a key's limit counts bytes, and four-byte characters fill it first).
+fn fits_keys(name: &str, v: &str) -> Result<(), Outcome> {
+    let max = crate::store::value_bytes_max();
+    if v.len() > max {
+        return Err(invalid(format!(
+            "{name} is {} bytes in UTF-8; stored values may have at most {max}",
+            v.len()
+        )));
+    }
+    Ok(())
+}
+
 /// A record's time, to the millisecond, within retention and the clock-skew allowance.
 fn record_time(text: &str, name: &str, now: DateTime<Utc>, settings: &Settings) -> Result<DateTime<Utc>, Outcome> {
     let t = dates::parse(text).ok_or_else(|| invalid(format!("{name} must be an RFC 3339 timestamp")))?;
@@ -315,6 +328,7 @@ pub fn parse_log(raw: &RawValue, now: DateTime<Utc>, settings: &Settings) -> Res
     if let Some(p) = value_problem(&w.log_type, true) {
         return Err(invalid(format!("type {p}")));
     }
+    fits_keys("type", &w.log_type)?;
     if w.message.is_empty() || w.message.chars().count() > MAX_MESSAGE {
         return Err(invalid(format!("message must be 1 to {MAX_MESSAGE} characters")));
     }
@@ -331,6 +345,7 @@ pub fn parse_log(raw: &RawValue, now: DateTime<Utc>, settings: &Settings) -> Res
         if let Some(p) = problem {
             return Err(invalid(format!("{} {p}", f.wire_name())));
         }
+        fits_keys(f.wire_name(), v)?;
         fields.insert(f.wire_name(), v.clone());
     }
     let (error, error_details) = match w.error {
@@ -414,6 +429,7 @@ pub fn parse_event(raw: &RawValue, now: DateTime<Utc>, settings: &Settings) -> R
             if let Some(p) = problem {
                 return Err(invalid(format!("{} {p}", f.wire_name())));
             }
+            fits_keys(f.wire_name(), v)?;
             fields.insert(f, json!(v));
         }
     }
@@ -553,6 +569,25 @@ mod tests {
         let mut e = exec(json!({}));
         e["output"] = serde_json::from_str(&big).unwrap();
         assert_eq!(reject_code(e), codes::PAYLOAD_TOO_LARGE);
+    }
+
+    #[test]
+    fn values_too_long_in_bytes_for_a_storage_key_are_refused() {
+        // 256 characters pass the character limit, but 1,024 bytes cannot sit in a sort key.
+        let wide = "\u{1F600}".repeat(256);
+        for field in ["integration", "workflowId", "userId", "triggerType"] {
+            assert_eq!(
+                reject_code(exec(json!({ field: wide }))),
+                codes::INVALID_EVENT,
+                "{field}"
+            );
+        }
+        let log = json!({"kind": "log", "projectId": "p1", "timestamp": "2026-11-20T06:21:41.900Z",
+            "level": "INFO", "type": wide, "message": "m"});
+        let refused = parse_log(&raw(log), now(), &Settings::defaults()).unwrap_err();
+        assert!(matches!(refused, Outcome::Rejected { .. }));
+        let fits = "\u{1F600}".repeat(crate::store::value_bytes_max() / 4);
+        assert!(parse_event(&raw(exec(json!({ "integration": fits }))), now(), &Settings::defaults()).is_ok());
     }
 
     #[test]

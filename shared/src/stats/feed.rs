@@ -3,8 +3,8 @@
 //! (nothing else deletes records) and counts nothing, as counters expire with what they count.
 
 use super::{BatchChanges, Counted, Sequence};
-use crate::store::{counted_record, ArchivedRecord, KeepStats};
-use crate::streams::{ItemFailure, StreamEvent};
+use crate::store::{counted_record, ArchivedRecord, KeepStats, SetAside, StoreError};
+use crate::streams::{ItemFailure, StreamEvent, StreamRecord};
 use serde::Serialize;
 use std::collections::BTreeMap;
 
@@ -28,8 +28,14 @@ pub struct Summary {
     pub counted: usize,
     pub counters_written: usize,
     pub counters_skipped: usize,
+    /// Records that cannot be counted, kept whole in S3 (`set-aside/stats/`, these object keys),
+    /// so the rest go on.
+    pub set_aside: Vec<String>,
     pub error: Option<String>,
 }
+
+/// The consumer name under `set-aside/`.
+pub const CONSUMER: &str = "stats";
 
 fn record(image: Option<&serde_json::Value>) -> Option<ArchivedRecord> {
     counted_record(image?)
@@ -45,9 +51,14 @@ fn counted(r: &Option<ArchivedRecord>) -> Option<(&str, Counted<'_>)> {
 
 /// The changes a batch makes, record by record.
 pub fn changes(batch: &StreamEvent) -> (BatchChanges, usize) {
+    changes_of(&batch.records)
+}
+
+/// The changes some records make, in order.
+fn changes_of(records: &[StreamRecord]) -> (BatchChanges, usize) {
     let mut out = BatchChanges::default();
     let mut counted_records = 0;
-    for r in &batch.records {
+    for r in records {
         if !matches!(r.event_name.as_deref(), Some("INSERT") | Some("MODIFY")) {
             continue;
         }
@@ -62,9 +73,12 @@ pub fn changes(batch: &StreamEvent) -> (BatchChanges, usize) {
     (out, counted_records)
 }
 
-/// Counts one batch. Any failure asks for the whole batch again: what was taken in already is
-/// skipped on the next delivery, so nothing counts twice.
-pub async fn count_batch(store: &impl KeepStats, batch: &StreamEvent) -> (StatsResponse, Summary) {
+/// Counts one batch. A transient failure asks for the batch again: what was taken in already is
+/// skipped on the next delivery, so nothing counts twice. A permanent one (a record no counter
+/// item can hold) is found by counting record by record, in stream order, so each counter still
+/// takes in sequence numbers in order; the record that fails for good is set aside whole and the
+/// rest are counted.
+pub async fn count_batch(store: &(impl KeepStats + SetAside), batch: &StreamEvent) -> (StatsResponse, Summary) {
     let (changes, counted) = changes(batch);
     let shard = batch.shard_id.as_deref().unwrap_or(UNKNOWN_SHARD);
     let mut summary = Summary {
@@ -73,19 +87,251 @@ pub async fn count_batch(store: &impl KeepStats, batch: &StreamEvent) -> (StatsR
         ..Summary::default()
     };
     let mut response = StatsResponse::default();
-    match store.add_counts(shard, &changes).await {
-        Ok(w) => {
-            summary.counters_written = w.written;
-            summary.counters_skipped = w.skipped;
-        }
-        Err(e) => {
-            summary.error = Some(e.to_string());
-            if let Some(first) = batch.records.first() {
-                response.batch_item_failures.push(ItemFailure {
-                    item_identifier: first.dynamodb.sequence_number.clone(),
-                });
+    let retry_from = |seq: &str| ItemFailure {
+        item_identifier: seq.to_string(),
+    };
+    let first = batch.records.first().map(|r| r.dynamodb.sequence_number.as_str());
+    for raw in &batch.unreadable {
+        match keep(store, shard, None, raw.clone(), "not a stream record").await {
+            Ok(key) => summary.set_aside.push(key),
+            Err(e) => {
+                summary.error = Some(e.to_string());
+                response.batch_item_failures.extend(first.map(retry_from));
+                return (response, summary);
             }
         }
     }
+    let failure = match store.add_counts(shard, &changes).await {
+        Ok(w) => {
+            summary.counters_written = w.written;
+            summary.counters_skipped = w.skipped;
+            return (response, summary);
+        }
+        Err(e) => e,
+    };
+    if failure.is_retryable() {
+        summary.error = Some(failure.to_string());
+        response.batch_item_failures.extend(first.map(retry_from));
+        return (response, summary);
+    }
+    for (i, record) in batch.records.iter().enumerate() {
+        let (one, _) = changes_of(std::slice::from_ref(record));
+        let seq = record.dynamodb.sequence_number.as_str();
+        match store.add_counts(shard, &one).await {
+            Ok(w) => {
+                summary.counters_written += w.written;
+                summary.counters_skipped += w.skipped;
+            }
+            Err(e) if e.is_retryable() => {
+                summary.error = Some(e.to_string());
+                response.batch_item_failures.push(retry_from(seq));
+                return (response, summary);
+            }
+            Err(e) => match keep(store, shard, Some(seq), batch.raw_record(i), &e.to_string()).await {
+                Ok(key) => summary.set_aside.push(key),
+                Err(kept) => {
+                    summary.error = Some(kept.to_string());
+                    response.batch_item_failures.push(retry_from(seq));
+                    return (response, summary);
+                }
+            },
+        }
+    }
     (response, summary)
+}
+
+/// Sets one record aside with why; named by shard and sequence number, so a batch delivered again
+/// rewrites the same object.
+async fn keep(
+    store: &impl SetAside,
+    shard: &str,
+    sequence: Option<&str>,
+    record: serde_json::Value,
+    error: &str,
+) -> Result<String, StoreError> {
+    let now = chrono::Utc::now();
+    let body = serde_json::json!({
+        "consumer": CONSUMER,
+        "shardId": shard,
+        "error": error,
+        "setAsideAt": crate::dates::format(now),
+        "record": record,
+    });
+    let bytes = serde_json::to_vec(&body).unwrap_or_default();
+    let id = match sequence {
+        Some(seq) => format!("{}-{seq}", shard.replace(['/', ':'], "_")),
+        None => {
+            use sha2::Digest;
+            hex::encode(&sha2::Sha256::digest(&bytes)[..16])
+        }
+    };
+    let date = now.date_naive().to_string();
+    let key = crate::retry::retrying(StoreError::is_retryable, || {
+        store.set_aside(CONSUMER, &date, &id, bytes.clone())
+    })
+    .await?;
+    tracing::error!(key = %key, sequence = sequence.unwrap_or(""), error, "stream record set aside");
+    Ok(key)
+}
+
+/// The shard a replayed record is counted under: its own watermarks, so a replay counts once
+/// however often it runs, and never collides with the live stream's.
+fn replay_shard(shard: &str) -> String {
+    format!("replay:{shard}")
+}
+
+/// Counts set-aside records again (after the cause was fixed), as read from their objects, in
+/// stream order within each shard. Answers what was counted; a record that still fails is an error.
+pub async fn replay(store: &impl KeepStats, objects: &[Vec<u8>]) -> Result<Summary, String> {
+    let mut kept: Vec<(String, StreamRecord)> = Vec::new();
+    for bytes in objects {
+        let v: serde_json::Value = serde_json::from_slice(bytes).map_err(|e| format!("not a set-aside record: {e}"))?;
+        if v.get("consumer").and_then(|c| c.as_str()) != Some(CONSUMER) {
+            return Err("not a record set aside by stats".into());
+        }
+        let shard = v
+            .get("shardId")
+            .and_then(|s| s.as_str())
+            .unwrap_or(UNKNOWN_SHARD)
+            .to_string();
+        let record = serde_json::from_value(v.get("record").cloned().unwrap_or_default())
+            .map_err(|e| format!("the kept record is not a stream record: {e}"))?;
+        kept.push((shard, record));
+    }
+    kept.sort_by(|(a, r), (b, q)| {
+        (a, super::Sequence::of(&r.dynamodb.sequence_number))
+            .cmp(&(b, super::Sequence::of(&q.dynamodb.sequence_number)))
+    });
+    let mut summary = Summary::default();
+    for (shard, record) in &kept {
+        let (one, counted) = changes_of(std::slice::from_ref(record));
+        let w = store
+            .add_counts(&replay_shard(shard), &one)
+            .await
+            .map_err(|e| format!("record {} of {shard}: {e}", record.dynamodb.sequence_number))?;
+        summary.records += 1;
+        summary.counted += counted;
+        summary.counters_written += w.written;
+        summary.counters_skipped += w.skipped;
+    }
+    Ok(summary)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::config::Settings;
+    use crate::ingest::ingest;
+    use crate::params::StatsParams;
+    use crate::store::{MemoryStore, StoreConfig};
+    use serde_json::{json, Value};
+
+    fn execution(
+        id: &str,
+        integration: &str,
+        started: chrono::DateTime<chrono::Utc>,
+    ) -> Box<serde_json::value::RawValue> {
+        let v = json!({"kind": "execution", "projectId": "iso", "id": id, "workflowId": "wf",
+            "status": "SUCCEEDED", "dateStarted": crate::dates::format(started), "integration": integration});
+        serde_json::value::RawValue::from_string(v.to_string()).unwrap()
+    }
+
+    /// Replaces a string value anywhere in a JSON document.
+    fn replace(v: &mut Value, from: &str, to: &str) {
+        match v {
+            Value::String(s) if s == from => *s = to.to_string(),
+            Value::Array(a) => a.iter_mut().for_each(|x| replace(x, from, to)),
+            Value::Object(o) => o.values_mut().for_each(|x| replace(x, from, to)),
+            _ => {}
+        }
+    }
+
+    async fn succeeded(store: &MemoryStore, now: chrono::DateTime<chrono::Utc>) -> String {
+        let pairs = [("interval".to_string(), "day".to_string())];
+        let params = StatsParams::parse(&pairs).unwrap();
+        let s = crate::api::stats::stats(store, "iso", &params, now, 90).await.unwrap();
+        serde_json::to_string(&s).unwrap()
+    }
+
+    #[tokio::test]
+    async fn a_record_no_counter_can_hold_is_set_aside_and_the_rest_are_counted() {
+        let settings = Settings::defaults();
+        let store = MemoryStore::memory(StoreConfig::from_settings(&settings));
+        let now = chrono::Utc::now();
+        let started = now - chrono::Duration::hours(3);
+        for (id, integration) in [("e1", "crm"), ("e2", "OVERSIZED"), ("e3", "crm")] {
+            ingest(&store, &settings, &[execution(id, integration, started)], now).await;
+        }
+        // An item as stored before ingest checked bytes: 1,024 bytes of value in a counter's key.
+        let mut records = store.backend.stream_records(0);
+        let bad = records
+            .iter()
+            .position(|r| r.to_string().contains("OVERSIZED"))
+            .unwrap();
+        replace(&mut records[bad], "OVERSIZED", &"\u{1F600}".repeat(256));
+        let event = StreamEvent::parse(json!({"Records": records, "shardId": "shardId-1"})).unwrap();
+
+        let (response, summary) = count_batch(&store, &event).await;
+        assert!(
+            response.batch_item_failures.is_empty(),
+            "the shard goes on: {summary:?}"
+        );
+        assert_eq!(summary.set_aside.len(), 1, "{summary:?}");
+        let kept: Value = serde_json::from_slice(&store.backend.object(&summary.set_aside[0]).unwrap()).unwrap();
+        assert_eq!(kept["record"], records[bad], "the record is kept whole, as delivered");
+        assert!(kept["error"].as_str().unwrap().contains("1024 bytes"), "{kept}");
+        assert!(succeeded(&store, now).await.contains("\"SUCCEEDED\":2"));
+
+        // A later, valid execution is counted in the next batch.
+        let from = store.backend.stream_records(0).len();
+        ingest(&store, &settings, &[execution("e4", "crm", started)], now).await;
+        let later = StreamEvent::parse(json!({"Records": store.backend.stream_records(from), "shardId": "shardId-1"}));
+        let (response, _) = count_batch(&store, &later.unwrap()).await;
+        assert!(response.batch_item_failures.is_empty());
+        assert!(succeeded(&store, now).await.contains("\"SUCCEEDED\":3"));
+
+        // Delivered again, nothing counts twice and the same object is rewritten.
+        let (_, again) = count_batch(&store, &event).await;
+        assert_eq!(again.set_aside, summary.set_aside);
+        assert!(succeeded(&store, now).await.contains("\"SUCCEEDED\":3"));
+        // A replay of a record that still cannot be counted says so.
+        let bytes = store.backend.object(&summary.set_aside[0]).unwrap();
+        assert!(replay(&store, &[bytes]).await.is_err());
+    }
+
+    #[tokio::test]
+    async fn a_set_aside_record_counts_once_when_replayed() {
+        let settings = Settings::defaults();
+        let store = MemoryStore::memory(StoreConfig::from_settings(&settings));
+        let now = chrono::Utc::now();
+        ingest(
+            &store,
+            &settings,
+            &[execution("r1", "crm", now - chrono::Duration::hours(3))],
+            now,
+        )
+        .await;
+        let record = store
+            .backend
+            .stream_records(0)
+            .into_iter()
+            .find(|r| changes_of(&[serde_json::from_value(r.clone()).unwrap()]).1 == 1)
+            .unwrap();
+        let kept = json!({"consumer": CONSUMER, "shardId": "shardId-9", "error": "x", "record": record});
+        let bytes = serde_json::to_vec(&kept).unwrap();
+        let first = replay(&store, std::slice::from_ref(&bytes)).await.unwrap();
+        assert_eq!(first.counted, 1);
+        replay(&store, &[bytes]).await.unwrap();
+        assert!(succeeded(&store, now).await.contains("\"SUCCEEDED\":1"));
+    }
+
+    #[tokio::test]
+    async fn an_entry_that_is_no_stream_record_is_set_aside_not_fatal() {
+        let store = MemoryStore::memory(StoreConfig::from_settings(&Settings::defaults()));
+        let event = StreamEvent::parse(json!({"Records": [{"eventName": "INSERT"}], "shardId": "s"})).unwrap();
+        assert_eq!(event.unreadable.len(), 1);
+        let (response, summary) = count_batch(&store, &event).await;
+        assert!(response.batch_item_failures.is_empty());
+        assert_eq!(summary.set_aside.len(), 1);
+    }
 }

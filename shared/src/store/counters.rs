@@ -50,6 +50,27 @@ pub fn sort_key(interval: Interval, start: DateTime<Utc>, value: &str) -> String
     }
 }
 
+/// DynamoDB's limits on a partition and a sort key, in bytes.
+const PARTITION_KEY_BYTES: usize = 2048;
+const SORT_KEY_BYTES: usize = 1024;
+
+/// Whether a counter's keys are within DynamoDB's limits.
+fn fits(c: &Counter) -> bool {
+    let (pk, sk) = key(c);
+    pk.len() <= PARTITION_KEY_BYTES && sk.len() <= SORT_KEY_BYTES
+}
+
+/// The most UTF-8 bytes a counted value may have: every counter sort key around it (the hour's has
+/// the longest prefix) must stay within DynamoDB's limit, or the stream batch holding it fails.
+pub fn value_bytes_max() -> usize {
+    let longest = [Interval::Hour, Interval::Day]
+        .into_iter()
+        .map(|i| sort_key(i, DateTime::UNIX_EPOCH, "").len())
+        .max()
+        .unwrap_or(0);
+    SORT_KEY_BYTES - longest
+}
+
 pub fn key(c: &Counter) -> (String, String) {
     (
         partition(&c.project, c.family, c.dimension, c.start),
@@ -336,6 +357,15 @@ const READ_PAGES_MAX: usize = 32;
 impl<B: Backend> KeepStats for Ledger<B> {
     async fn add_counts(&self, shard: &str, changes: &BatchChanges) -> Result<CountsWritten, StoreError> {
         let retention = self.config.retention_days;
+        // Checked before anything is written, so a batch that cannot be taken in leaves no part
+        // of itself behind (its consumer then isolates the record and sets it aside whole).
+        if let Some(c) = changes.counters.keys().find(|c| !fits(c)) {
+            return Err(StoreError::Permanent(format!(
+                "a {} value of {} bytes does not fit a counter's key",
+                c.dimension.name(),
+                c.value.len()
+            )));
+        }
         // By index: a stream of borrowed pairs would not be `Send` for every lifetime.
         let all: Vec<(&Counter, &Vec<(Sequence, Tally)>)> = changes.counters.iter().collect();
         let all = &all;

@@ -37,9 +37,12 @@ mod listing;
 mod log_items;
 mod matching;
 pub mod memory;
+mod set_aside;
 mod stream;
 
+pub use counters::value_bytes_max;
 pub use ledger::{Ledger, StoreConfig};
+pub use set_aside::SetAside;
 pub use stream::counted_record;
 
 use crate::apikeys::KeyRecord;
