@@ -55,9 +55,7 @@ async fn main() {
 
 async fn run<S>(store: &S, settings: &runledger::config::Settings, n: usize, in_memory: bool)
 where
-    S: runledger::store::CommitUnits
-        + runledger::store::AppendLogs
-        + runledger::store::NoteProjectDays
+    S: runledger::store::Ingests
         + runledger::store::ListExecutions
         + runledger::store::ListLogs
         + runledger::store::ExportRecords,

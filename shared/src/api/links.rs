@@ -29,9 +29,13 @@ pub struct PageInfo {
     pub partial: bool,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub total: Option<u64>,
-    /// `false`: the count's budget ended first and `total` is a lower bound.
+    /// `false`: the count's budget ended first, or the counters had not taken in every change
+    /// stored before `totalAsOf`, and `total` may be off.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub total_exact: Option<bool>,
+    /// The moment `total` was read at: exact means every change stored before it is counted.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub total_as_of: Option<String>,
     /// With `q`: the `dateStarted` or `timestamp` the search has read back (or forward) to.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub searched_until: Option<String>,
@@ -100,6 +104,7 @@ impl Links<'_> {
             Some(position) => self.next_page(fingerprint, position, path, query),
             None => NextPage::default(),
         };
+        let as_of = chrono::Utc::now();
         let count = match count {
             Some(count) => {
                 let budget = ReadBudget {
@@ -114,6 +119,7 @@ impl Links<'_> {
             partial: page.partial,
             total: count.map(|c| c.total),
             total_exact: count.map(|c| c.exact),
+            total_as_of: count.map(|_| crate::dates::format(as_of)),
             searched_until: page.reached.filter(|_| searching).map(crate::dates::format),
         })
     }

@@ -108,7 +108,7 @@ pub async fn stats<S: ReadStats>(
         values,
     };
     let rows = store
-        .counters(&selection, params.interval, &starts)
+        .counters(&selection, params.interval, &starts, false)
         .await
         .map_err(|e| match e {
             crate::store::StoreError::TooLarge(m) => ApiError::parameter("afterDate", m),

@@ -3,7 +3,7 @@
 
 use super::{ingest, parse_envelope, EnvelopeError, Outcome, Report};
 use crate::config::Settings;
-use crate::store::{AppendLogs, CommitUnits, NoteProjectDays};
+use crate::store::Ingests;
 use chrono::{DateTime, Utc};
 use serde::Deserialize;
 use serde_json::value::RawValue;
@@ -28,7 +28,7 @@ impl InvocationResult {
 /// Handles a direct invocation (`{"events": [...]}`) or an SQS batch whose message bodies are
 /// envelopes. An SQS message is reported failed, and so redelivered and finally dead-lettered,
 /// unless every event in it was stored or was already stored.
-pub async fn handle_invocation<S: CommitUnits + AppendLogs + NoteProjectDays>(
+pub async fn handle_invocation<S: Ingests>(
     store: &S,
     settings: &Settings,
     payload: &RawValue,

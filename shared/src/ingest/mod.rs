@@ -22,7 +22,10 @@ use crate::config::Settings;
 use crate::model::limits::MAX_LOG_INLINE_RAW_BYTES;
 use crate::retry;
 use crate::search::Fingerprints;
-use crate::store::{AppendLogs, CommitUnits, LogWrite, NoteProjectDays, StoreError, TokensCommit, UnitKey};
+use crate::stats::{Family, Interval};
+use crate::store::{
+    AppendLogs, CommitUnits, Ingests, LogWrite, NoteProjectDays, NoteWrites, StoreError, TokensCommit, UnitKey,
+};
 use chrono::{DateTime, Utc};
 use futures::stream::{self, StreamExt};
 use plan::{plan_unit, UnitWrite};
@@ -35,7 +38,7 @@ use std::sync::Mutex;
 const CONCURRENCY: usize = 8;
 
 /// Validates and stores a batch of raw events; one outcome per event, in order.
-pub async fn ingest<S: CommitUnits + AppendLogs + NoteProjectDays>(
+pub async fn ingest<S: Ingests>(
     store: &S,
     settings: &Settings,
     raw: &[Box<RawValue>],
@@ -159,17 +162,72 @@ async fn note_days<S: NoteProjectDays>(
 
 /// Stores event logs: large bodies to S3 first, then each log as one put that succeeds only if it
 /// is new (a log already stored is a duplicate, whatever the retry).
-async fn append_logs<S: AppendLogs>(
+async fn append_logs<S: AppendLogs + NoteWrites>(
     store: &S,
     settings: &Settings,
     logs: &[(usize, &LogEvent)],
     now: DateTime<Utc>,
 ) -> Results {
-    stream::iter(logs.iter().copied())
+    let puts: Vec<(&str, DateTime<Utc>)> = logs
+        .iter()
+        .map(|(_, l)| (l.entry.project_id.as_str(), l.timestamp))
+        .collect();
+    if let Err(e) = note_puts(store, Family::Logs, puts.iter().copied(), 1).await {
+        return logs.iter().map(|(i, _)| (*i, Err(e.clone()))).collect();
+    }
+    let results: Results = stream::iter(logs.iter().copied())
         .map(|(i, log)| async move { (i, append_log(store, settings, log, now).await) })
         .buffer_unordered(CONCURRENCY)
         .collect()
-        .await
+        .await;
+    // A duplicate or a failure made no stream record: take its noted put back.
+    let not_put: std::collections::HashSet<usize> = results
+        .iter()
+        .filter(|(_, r)| !matches!(r, Ok(Outcome::Accepted)))
+        .map(|(i, _)| *i)
+        .collect();
+    let back = logs
+        .iter()
+        .zip(&puts)
+        .filter(|((i, _), _)| not_put.contains(i))
+        .map(|(_, p)| *p);
+    take_back(store, Family::Logs, back).await;
+    results
+}
+
+/// Notes puts (`sign` 1) or takes them back (-1), one addition per project and hour.
+async fn note_puts<'a, S: NoteWrites>(
+    store: &S,
+    family: Family,
+    puts: impl Iterator<Item = (&'a str, DateTime<Utc>)>,
+    sign: i64,
+) -> Result<(), StoreError> {
+    let mut by_hour: BTreeMap<(&str, DateTime<Utc>), i64> = BTreeMap::new();
+    for (project, started) in puts {
+        *by_hour.entry((project, Interval::Hour.floor(started))).or_default() += sign;
+    }
+    let mut done: Vec<((&str, DateTime<Utc>), i64)> = Vec::new();
+    for (&(project, hour), &n) in &by_hour {
+        match store.note_writes(project, family, hour, n).await {
+            Ok(()) => done.push(((project, hour), n)),
+            Err(e) => {
+                // None of these puts will be made: undo what was noted of them.
+                for ((project, hour), n) in done {
+                    let _ = store.note_writes(project, family, hour, -n).await;
+                }
+                return Err(e);
+            }
+        }
+    }
+    Ok(())
+}
+
+/// Takes back noted puts that did not land. Should this fail, the counters' totals of that hour stay
+/// marked inexact (a count that says too much is never claimed exact).
+async fn take_back<'a, S: NoteWrites>(store: &S, family: Family, puts: impl Iterator<Item = (&'a str, DateTime<Utc>)>) {
+    if let Err(e) = note_puts(store, family, puts, -1).await {
+        tracing::warn!(error = %e, "noted puts that did not land could not be taken back");
+    }
 }
 
 async fn append_log<S: AppendLogs>(
@@ -206,7 +264,16 @@ async fn append_log<S: AppendLogs>(
     })
 }
 
-async fn apply_once<S: CommitUnits>(
+/// The project and start of an execution summary a write puts (steps are not counted).
+fn counted_put<'a>(w: &'a UnitWrite<'_>) -> Option<(&'a str, DateTime<Utc>)> {
+    if w.commit.key.step.is_some() {
+        return None;
+    }
+    let started = w.commit.fields.get(&crate::model::Field::DateStarted)?.value.as_str()?;
+    Some((w.commit.key.project.as_str(), crate::dates::parse(started)?))
+}
+
+async fn apply_once<S: CommitUnits + NoteWrites>(
     store: &S,
     settings: &Settings,
     events: &[(usize, &Event)],
@@ -328,8 +395,21 @@ async fn apply_once<S: CommitUnits>(
         }
     }
 
-    // 3. Records, each guarded by the version read: the commit point of its events.
-    let ready: Vec<usize> = (0..writes.len()).filter(|w| !failed.contains_key(w)).collect();
+    // 3. Records, each guarded by the version read: the commit point of its events. Their puts
+    // are noted first, so a total never takes the counters for exact while one is unapplied.
+    let mut ready: Vec<usize> = (0..writes.len()).filter(|w| !failed.contains_key(w)).collect();
+    let noted = note_puts(
+        store,
+        Family::Executions,
+        ready.iter().filter_map(|&w| counted_put(&writes[w])),
+        1,
+    )
+    .await;
+    if let Err(e) = noted {
+        for w in ready.drain(..) {
+            failed.insert(w, e.clone());
+        }
+    }
     let put_results: Vec<(usize, Result<(), StoreError>)> = stream::iter(ready)
         .map(|w| {
             let writes = &writes;
@@ -338,11 +418,14 @@ async fn apply_once<S: CommitUnits>(
         .buffer_unordered(CONCURRENCY)
         .collect()
         .await;
+    let mut not_put = Vec::new();
     for (w, r) in put_results {
         if let Err(e) = r {
+            not_put.extend(counted_put(&writes[w]));
             failed.insert(w, e);
         }
     }
+    take_back(store, Family::Executions, not_put.into_iter()).await;
 
     for (w, e) in failed {
         for &i in &writes[w].event_indexes {

@@ -334,4 +334,71 @@ mod tests {
         assert!(response.batch_item_failures.is_empty());
         assert_eq!(summary.set_aside.len(), 1);
     }
+
+    #[tokio::test]
+    async fn a_total_is_exact_only_when_the_counters_hold_every_stored_change() {
+        use crate::query::{ListQuery, ReadBudget};
+        use crate::store::ListExecutions;
+        let settings = Settings::defaults();
+        let store = MemoryStore::memory(StoreConfig::from_settings(&settings));
+        let now = chrono::Utc::now();
+        // 300 executions dated over the last 14 days, sent now (a backfill): their hours are past
+        // the minutes a total reads directly, so only the counters can answer for them.
+        let events: Vec<_> = (0..300)
+            .map(|n| {
+                let started = now - chrono::Duration::minutes(30 + n * 67);
+                execution(&format!("b{n}"), if n % 3 == 0 { "crm" } else { "erp" }, started)
+            })
+            .collect();
+        for chunk in events.chunks(100) {
+            ingest(&store, &settings, chunk, now).await;
+        }
+        let records = store.backend.stream_records(0);
+        let query = |integration: Option<&str>| ListQuery {
+            project: "iso".into(),
+            dimensions: integration
+                .map(|v| vec![(crate::model::Field::Integration, vec![v.to_string()])])
+                .unwrap_or_default(),
+            limit: 100,
+            now,
+            ..Default::default()
+        };
+        let budget = ReadBudget { items: 100_000 };
+        // Held back, then caught up by thirds: whenever a total says exact, it is.
+        let mut applied = 0;
+        for upto in [0, records.len() / 3, 2 * records.len() / 3, records.len()] {
+            if upto > applied {
+                let batch = json!({"Records": records[applied..upto], "shardId": "shardId-1"});
+                let (response, _) = count_batch(&store, &StreamEvent::parse(batch).unwrap()).await;
+                assert!(response.batch_item_failures.is_empty());
+                applied = upto;
+            }
+            for (integration, truth) in [(None, 300), (Some("crm"), 100)] {
+                let c = store.count_executions(&query(integration), budget).await.unwrap();
+                if upto == records.len() {
+                    assert!(c.exact, "caught up, the total is exact");
+                } else if upto == 0 {
+                    assert!(!c.exact, "nothing taken in yet: total {} is not exact", c.total);
+                }
+                if c.exact {
+                    assert_eq!(c.total, truth, "{integration:?} after {upto} records");
+                }
+            }
+        }
+        // And equal to paging.
+        let mut paged = 0;
+        let mut resume = None;
+        loop {
+            let page = store
+                .list_executions(&query(None), resume.as_ref(), budget)
+                .await
+                .unwrap();
+            paged += page.items.len();
+            resume = page.next;
+            if resume.is_none() {
+                break;
+            }
+        }
+        assert_eq!(paged, 300);
+    }
 }

@@ -156,6 +156,11 @@ pub struct Tally {
     pub records: i64,
     /// Bucket counts by index of the status in `FINISHED`.
     pub durations: [BTreeMap<u32, i64>; 3],
+    /// `All` counters only: puts of records started in the interval that ingest made (counted
+    /// before each put, taken back when it did not land), and the stream records of them the
+    /// counters took in. Equal, the counters hold every change stored so far.
+    pub written: i64,
+    pub applied: i64,
 }
 
 impl Tally {
@@ -164,6 +169,8 @@ impl Tally {
             self.by_status[i] += sign * other.by_status[i];
         }
         self.records += sign * other.records;
+        self.written += sign * other.written;
+        self.applied += sign * other.applied;
         for (mine, theirs) in self.durations.iter_mut().zip(&other.durations) {
             for (b, n) in theirs {
                 let e = mine.entry(*b).or_default();
@@ -176,7 +183,11 @@ impl Tally {
     }
 
     pub fn is_zero(&self) -> bool {
-        self.by_status.iter().all(|n| *n == 0) && self.records == 0 && self.durations.iter().all(|d| d.is_empty())
+        self.by_status.iter().all(|n| *n == 0)
+            && self.records == 0
+            && self.written == 0
+            && self.applied == 0
+            && self.durations.iter().all(|d| d.is_empty())
     }
 
     pub fn count(&self, status: Status) -> u64 {
@@ -300,6 +311,15 @@ impl BatchChanges {
             if let Some((project, record)) = side {
                 for (counter, tally) in contributions(project, record) {
                     delta.entry(counter).or_default().add(&tally, sign);
+                }
+            }
+        }
+        // The record itself is taken in: its `All` counters say so, even when its state changed
+        // nothing they count.
+        if let Some((project, record)) = new {
+            for (counter, _) in contributions(project, record) {
+                if counter.dimension == Dimension::All {
+                    delta.entry(counter).or_default().applied += 1;
                 }
             }
         }

@@ -40,6 +40,8 @@ pub struct CollectionQuery {
     pub from: String,
     pub to: String,
     pub limit: u32,
+    /// A strongly consistent read (twice the read units).
+    pub consistent: bool,
 }
 
 /// A put guarded by the version that was read (`None`: the item must not exist yet). The item
@@ -73,6 +75,7 @@ pub struct CounterUpdate {
     pub pk: String,
     pub sk: String,
     pub adds: Vec<(String, i64)>,
+    /// The stream shard's watermark attribute; empty for an addition no stream position guards.
     pub mark: String,
     pub first: String,
     pub last: String,

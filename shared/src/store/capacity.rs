@@ -191,8 +191,8 @@ impl<B: Backend> Backend for Metered<B> {
         let bytes: usize = items.iter().map(item_size).sum();
         let floor: usize = items.iter().map(data_size).sum();
         self.add(|u| {
-            u.rcu += read_units([bytes], false);
-            u.floor_rcu += read_units([floor], false);
+            u.rcu += read_units([bytes], q.consistent);
+            u.floor_rcu += read_units([floor], q.consistent);
             u.bytes_read += bytes as u64;
         });
         Ok((items, more))

@@ -11,7 +11,7 @@
 
 use super::backend::{Backend, CollectionQuery, CounterUpdate};
 use super::items::{self, n, s, Item, EXPIRES_AT, PK, SK};
-use super::{CountsWritten, KeepStats, Ledger, ReadStats, StoreError};
+use super::{CountsWritten, KeepStats, Ledger, NoteWrites, ReadStats, StoreError};
 use crate::model::limits::{MAX_CLOCK_SKEW_HOURS, MAX_INTEGRATIONS};
 use crate::model::Status;
 use crate::query::{Count, ListQuery, LogQuery, ReadBudget};
@@ -108,9 +108,19 @@ pub fn mark_attribute(shard: &str) -> String {
     format!("w_{h:08x}")
 }
 
+/// Attributes of an `All` counter: puts ingest made of the records it counts, and those the
+/// counters took in (`Tally::written`, `Tally::applied`).
+const WRITTEN: &str = "pw";
+const APPLIED: &str = "pa";
+
 /// The additions one tally makes, attribute by attribute.
 pub fn additions(family: Family, t: &Tally) -> Vec<(String, i64)> {
     let mut out = Vec::new();
+    for (name, v) in [(WRITTEN, t.written), (APPLIED, t.applied)] {
+        if v != 0 {
+            out.push((name.to_string(), v));
+        }
+    }
     match family {
         Family::Executions => {
             for (i, v) in t.by_status.iter().enumerate() {
@@ -144,6 +154,10 @@ pub fn tally_of(item: &Item) -> Tally {
         };
         if name == "n" {
             t.records = value;
+        } else if name == WRITTEN {
+            t.written = value;
+        } else if name == APPLIED {
+            t.applied = value;
         } else if let Some(i) = name.strip_prefix('n').and_then(|i| i.parse::<usize>().ok()) {
             if i < 5 {
                 t.by_status[i] = value;
@@ -333,13 +347,31 @@ where
     }
     let parts = crate::stats::split(from, to, range.now - Duration::minutes(SETTLE_MINUTES));
     let mut total = 0;
+    // Exact only if the counters have taken in every put ingest made in their intervals: read the
+    // `All` counters first (the stats function writes them last), strongly consistent, then the
+    // selection's, so every change stored before the read began is in what is summed.
+    let all = CounterSelection {
+        project: selection.project.clone(),
+        family: selection.family,
+        dimension: Dimension::All,
+        values: Some(vec![String::new()]),
+    };
+    let mut settled = true;
     for (interval, starts) in [(Interval::Day, &parts.days), (Interval::Hour, &parts.hours)] {
-        if !starts.is_empty() {
-            let rows = store.counters(selection, interval, starts).await?;
-            total += rows.iter().map(|r| r.tally.total(family, statuses)).sum::<u64>();
+        if starts.is_empty() {
+            continue;
         }
+        let all_rows = store.counters(&all, interval, starts, true).await?;
+        // More taken in than noted: records put before ingest noted its puts.
+        settled &= all_rows.iter().all(|r| r.tally.applied >= r.tally.written);
+        let rows = if *selection == all {
+            all_rows
+        } else {
+            store.counters(selection, interval, starts, true).await?
+        };
+        total += rows.iter().map(|r| r.tally.total(family, statuses)).sum::<u64>();
     }
-    let (mut exact, mut left) = (true, budget.items.max(1));
+    let (mut exact, mut left) = (settled, budget.items.max(1));
     for (a, b) in parts.edges {
         let c = read_edge(a, b, ReadBudget { items: left }).await?;
         total += c.total;
@@ -354,6 +386,35 @@ const WRITES_IN_FLIGHT: usize = 16;
 /// Query pages beyond the first of each range read at most per request (each up to 1,000 items).
 const READ_PAGES_MAX: usize = 32;
 
+impl<B: Backend> Ledger<B> {
+    /// One counter's changes past what it has seen from `shard`; `false` when it had seen them all.
+    async fn add_one(
+        &self,
+        counter: &Counter,
+        list: &[(Sequence, Tally)],
+        shard: &str,
+        retention: i64,
+    ) -> Result<bool, StoreError> {
+        let mut seen: Option<Sequence> = None;
+        for _ in 0..retry::MAX_ATTEMPTS {
+            let Some(u) = update(counter, list, seen.as_ref(), shard, retention) else {
+                return Ok(false);
+            };
+            let transient = |e: &StoreError| e.is_retryable() && !matches!(e, StoreError::Conflict);
+            match retrying(transient, || self.backend.add_to_counter(&u)).await {
+                Ok(_) => return Ok(true),
+                // Part of these changes was taken in by an earlier delivery: read how far.
+                Err(StoreError::Conflict) => {
+                    let item = retrying(StoreError::is_retryable, || self.backend.get_item(&u.pk, &u.sk, true)).await?;
+                    seen = item.as_ref().and_then(|it| self::seen(it, &u.mark));
+                }
+                Err(e) => return Err(e),
+            }
+        }
+        Err(StoreError::Transient("counter kept changing under its update".into()))
+    }
+}
+
 impl<B: Backend> KeepStats for Ledger<B> {
     async fn add_counts(&self, shard: &str, changes: &BatchChanges) -> Result<CountsWritten, StoreError> {
         let retention = self.config.retention_days;
@@ -366,39 +427,64 @@ impl<B: Backend> KeepStats for Ledger<B> {
                 c.value.len()
             )));
         }
-        // By index: a stream of borrowed pairs would not be `Send` for every lifetime.
-        let all: Vec<(&Counter, &Vec<(Sequence, Tally)>)> = changes.counters.iter().collect();
-        let all = &all;
-        let outcomes: Vec<bool> = stream::iter(0..all.len())
-            .map(|i| async move {
-                let (counter, list) = all[i];
-                let mut seen: Option<Sequence> = None;
-                for _ in 0..retry::MAX_ATTEMPTS {
-                    let Some(u) = update(counter, list, seen.as_ref(), shard, retention) else {
-                        return Ok(false);
-                    };
-                    let transient = |e: &StoreError| e.is_retryable() && !matches!(e, StoreError::Conflict);
-                    match retrying(transient, || self.backend.add_to_counter(&u)).await {
-                        Ok(_) => return Ok(true),
-                        // Part of these changes was taken in by an earlier delivery: read how far.
-                        Err(StoreError::Conflict) => {
-                            let item = retrying(StoreError::is_retryable, || self.backend.get_item(&u.pk, &u.sk, true))
-                                .await?;
-                            seen = item.as_ref().and_then(|it| self::seen(it, &u.mark));
-                        }
-                        Err(e) => return Err(e),
-                    }
-                }
-                Err(StoreError::Transient("counter kept changing under its update".into()))
-            })
-            .buffer_unordered(WRITES_IN_FLIGHT)
-            .try_collect()
-            .await?;
+        // `All` counters go last: a reader that finds an `All` counter's writes all taken in knows
+        // every other counter of that interval has taken them in too.
+        let (others, alls): (Vec<_>, Vec<_>) = changes
+            .counters
+            .iter()
+            .partition(|(c, _)| c.dimension != Dimension::All);
+        let mut outcomes: Vec<bool> = Vec::new();
+        for all in [others, alls] {
+            let all = &all;
+            let group: Vec<bool> = stream::iter(0..all.len())
+                .map(|i| async move {
+                    let (counter, list) = all[i];
+                    self.add_one(counter, list, shard, retention).await
+                })
+                .buffer_unordered(WRITES_IN_FLIGHT)
+                .try_collect()
+                .await?;
+            outcomes.extend(group);
+        }
         let written = outcomes.iter().filter(|w| **w).count();
         Ok(CountsWritten {
             written,
             skipped: outcomes.len() - written,
         })
+    }
+}
+
+impl<B: Backend> NoteWrites for Ledger<B> {
+    async fn note_writes(
+        &self,
+        project: &str,
+        family: Family,
+        started: DateTime<Utc>,
+        n: i64,
+    ) -> Result<(), StoreError> {
+        for interval in [Interval::Hour, Interval::Day] {
+            let c = Counter {
+                project: project.to_string(),
+                family,
+                dimension: Dimension::All,
+                value: String::new(),
+                interval,
+                start: interval.floor(started),
+            };
+            let (pk, sk) = key(&c);
+            // No watermark: ingest has no stream position, and each call is its own addition.
+            let u = CounterUpdate {
+                pk,
+                sk,
+                adds: vec![(WRITTEN.to_string(), n)],
+                mark: String::new(),
+                first: String::new(),
+                last: String::new(),
+                expires_at: expires_at(&c, self.config.retention_days),
+            };
+            retrying(StoreError::is_retryable, || self.backend.add_to_counter(&u)).await?;
+        }
+        Ok(())
     }
 }
 
@@ -408,6 +494,7 @@ impl<B: Backend> ReadStats for Ledger<B> {
         selection: &CounterSelection,
         interval: Interval,
         starts: &[DateTime<Utc>],
+        consistent: bool,
     ) -> Result<Vec<CounterRow>, StoreError> {
         let wanted: std::collections::BTreeSet<DateTime<Utc>> = starts.iter().copied().collect();
         let mut rows = Vec::new();
@@ -431,7 +518,13 @@ impl<B: Backend> ReadStats for Ledger<B> {
                     })
                     .collect();
                 for chunk in keys.chunks(100) {
-                    rows.extend(self.backend.batch_get(chunk, false).await?.iter().filter_map(row_of));
+                    rows.extend(
+                        self.backend
+                            .batch_get(chunk, consistent)
+                            .await?
+                            .iter()
+                            .filter_map(row_of),
+                    );
                 }
             }
             Some(ranges) => {
@@ -449,6 +542,7 @@ impl<B: Backend> ReadStats for Ledger<B> {
                             from: from.clone(),
                             to: to.clone(),
                             limit: 1000,
+                            consistent,
                         };
                         let (page, more) = self.backend.query_collection(&q).await?;
                         let last = page

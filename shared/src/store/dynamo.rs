@@ -180,6 +180,7 @@ impl Backend for Dynamo {
             .expression_attribute_values(":from", s(&q.from))
             .expression_attribute_values(":to", s(&q.to))
             .limit(q.limit.max(1) as i32)
+            .consistent_read(q.consistent)
             .return_consumed_capacity(ReturnConsumedCapacity::Total)
             .send()
             .await
@@ -338,14 +339,20 @@ impl Backend for Dynamo {
             .update_item()
             .table_name(&self.table)
             .set_key(Some(key(&u.pk, &u.sk)))
-            .condition_expression("attribute_not_exists(#w) OR #w < :first")
-            .expression_attribute_names("#w", &u.mark)
             .expression_attribute_names("#x", super::items::EXPIRES_AT)
-            .expression_attribute_values(":first", s(&u.first))
-            .expression_attribute_values(":last", s(&u.last))
             .expression_attribute_values(":x", AttributeValue::N(u.expires_at.to_string()))
             .return_values(aws_sdk_dynamodb::types::ReturnValue::AllNew)
             .return_consumed_capacity(ReturnConsumedCapacity::Total);
+        // No mark: an addition not guarded by a stream position (ingest's count of its writes).
+        let mut expr = String::from("SET #x = :x");
+        if !u.mark.is_empty() {
+            req = req
+                .condition_expression("attribute_not_exists(#w) OR #w < :first")
+                .expression_attribute_names("#w", &u.mark)
+                .expression_attribute_values(":first", s(&u.first))
+                .expression_attribute_values(":last", s(&u.last));
+            expr.push_str(", #w = :last");
+        }
         let mut adds = Vec::with_capacity(u.adds.len());
         for (i, (name, v)) in u.adds.iter().enumerate() {
             adds.push(format!("#a{i} :a{i}"));
@@ -353,7 +360,6 @@ impl Backend for Dynamo {
                 .expression_attribute_names(format!("#a{i}"), name)
                 .expression_attribute_values(format!(":a{i}"), AttributeValue::N(v.to_string()));
         }
-        let mut expr = String::from("SET #w = :last, #x = :x");
         if !adds.is_empty() {
             expr.push_str(" ADD ");
             expr.push_str(&adds.join(", "));

@@ -342,6 +342,7 @@ impl<B: Backend> ReadExecution for Ledger<B> {
                 from: keys::SUMMARY_SK.into(),
                 to: keys::STEPS_END.into(),
                 limit: 1 + STEPS_ORDERED_MAX as u32,
+                consistent: false,
             })
             .await?;
         let Some(head) = found
@@ -370,6 +371,7 @@ impl<B: Backend> ReadExecution for Ledger<B> {
                     from: format!("{}\u{0}", keys::step_sk(after)),
                     to: keys::STEPS_END.into(),
                     limit: limit as u32,
+                    consistent: false,
                 })
                 .await?;
             let mut page = step_page(live_steps(&found, now_epoch), false, None, limit);
@@ -385,6 +387,7 @@ impl<B: Backend> ReadExecution for Ledger<B> {
                 from: keys::SUMMARY_SK.into(),
                 to: keys::STEPS_END.into(),
                 limit: 1 + STEPS_ORDERED_MAX as u32,
+                consistent: false,
             })
             .await?;
         let exists = found
@@ -579,6 +582,7 @@ impl<B: Backend> ExportRecords for Ledger<B> {
                     from: from.clone(),
                     to: keys::STEPS_END.into(),
                     limit: 1 + STEPS_ORDERED_MAX as u32,
+                    consistent: false,
                 })
                 .await?;
             for it in found.iter().filter(|it| !items::is_expired(it, now_epoch)) {

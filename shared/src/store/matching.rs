@@ -92,6 +92,7 @@ impl<B: Backend> ExecutionSearch<'_, B> {
                     from: from.clone(),
                     to: keys::STEPS_END.into(),
                     limit: crate::model::limits::STEPS_ORDERED_MAX as u32,
+                    consistent: false,
                 })
                 .await?;
             cost += steps.len().max(1) as u64;

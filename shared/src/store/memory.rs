@@ -273,14 +273,17 @@ impl Backend for Memory {
         let item = items
             .entry((u.pk.clone(), u.sk.clone()))
             .or_insert_with(|| super::counters::new_item(u));
-        if items::string_attr(item, &u.mark).is_some_and(|seen| seen >= u.first.as_str()) {
+        let guarded = !u.mark.is_empty();
+        if guarded && items::string_attr(item, &u.mark).is_some_and(|seen| seen >= u.first.as_str()) {
             return Err(StoreError::Conflict);
         }
         for (name, v) in &u.adds {
             let now = items::number_attr(item, name).unwrap_or(0);
             item.insert(name.clone(), AttributeValue::N((now + v).to_string()));
         }
-        item.insert(u.mark.clone(), AttributeValue::S(u.last.clone()));
+        if guarded {
+            item.insert(u.mark.clone(), AttributeValue::S(u.last.clone()));
+        }
         item.insert(items::EXPIRES_AT.into(), AttributeValue::N(u.expires_at.to_string()));
         Ok(item.clone())
     }

@@ -51,7 +51,7 @@ use crate::merge::Fields;
 use crate::model::{EventLog, ExecutionSummary, StepSummary};
 use crate::query::{Count, ListQuery, LogQuery, Page, Position, ReadBudget};
 use crate::search::Fingerprints;
-use crate::stats::{BatchChanges, CounterRow, CounterSelection, Interval};
+use crate::stats::{BatchChanges, CounterRow, CounterSelection, Family, Interval};
 use chrono::{DateTime, Utc};
 use std::collections::HashMap;
 use std::future::Future;
@@ -431,6 +431,23 @@ pub trait KeepStats: Sync {
     ) -> impl Future<Output = Result<CountsWritten, StoreError>> + Send;
 }
 
+/// Everything ingest does to the store.
+pub trait Ingests: CommitUnits + AppendLogs + NoteProjectDays + NoteWrites + SetAside {}
+impl<T: CommitUnits + AppendLogs + NoteProjectDays + NoteWrites + SetAside> Ingests for T {}
+
+pub trait NoteWrites: Sync {
+    /// Adds `n` to the puts of `project`'s `family` records started in the hour of `started` (a
+    /// negative `n` takes back puts that did not land). Made before the puts, so a total finds
+    /// every stored change its counters have not taken in yet.
+    fn note_writes(
+        &self,
+        project: &str,
+        family: Family,
+        started: DateTime<Utc>,
+        n: i64,
+    ) -> impl Future<Output = Result<(), StoreError>> + Send;
+}
+
 pub trait ReadStats: Sync {
     /// The counters of a selection for intervals starting at `starts` (in order); counters that
     /// never counted anything are absent.
@@ -439,5 +456,6 @@ pub trait ReadStats: Sync {
         selection: &CounterSelection,
         interval: Interval,
         starts: &[DateTime<Utc>],
+        consistent: bool,
     ) -> impl Future<Output = Result<Vec<CounterRow>, StoreError>> + Send;
 }
