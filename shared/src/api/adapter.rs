@@ -53,7 +53,11 @@ pub fn unusable(event: &Value) -> Option<&'static str> {
     let Ok(mut url) = url::Url::parse(&url).map(|u| u.to_string()) else {
         return Some("the Host header and the path do not make a URL");
     };
-    if let Some(q) = event.get("rawQueryString").and_then(Value::as_str).filter(|q| !q.is_empty()) {
+    if let Some(q) = event
+        .get("rawQueryString")
+        .and_then(Value::as_str)
+        .filter(|q| !q.is_empty())
+    {
         url.push('?');
         url.push_str(q);
     }

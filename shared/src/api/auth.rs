@@ -143,7 +143,11 @@ mod tests {
         }
         let reads = store.backend.calls();
         assert!(authorize(&store, Some(&bearer(&used.token)), "auth-p").await.is_ok());
-        assert_eq!(store.backend.calls(), reads, "a verified key stays cached through the flood");
+        assert_eq!(
+            store.backend.calls(),
+            reads,
+            "a verified key stays cached through the flood"
+        );
         let fresh = admin.create("auth-p", "fresh", now).await.unwrap();
         assert!(
             authorize(&store, Some(&bearer(&fresh.token)), "auth-p").await.is_ok(),
