@@ -243,24 +243,49 @@ fn before(a: &str, b: &str, ascending: bool) -> bool {
 /// A step between reading entries and counting them as found: drops those that do not match
 /// (keyword search) or replaces them with whole items. Returns what it keeps, in order, and the
 /// items it read (charged to the budget).
+/// What refining a chunk of entries gave.
+pub struct Refined {
+    /// The entries kept, among the first `decided`.
+    pub kept: Vec<(String, Item)>,
+    /// Items read, counted against the read budget.
+    pub cost: u64,
+    /// Bytes of items and bodies read.
+    pub bytes: u64,
+    /// How many leading entries were decided; the rest were left when the bytes ran out.
+    pub decided: usize,
+}
+
 pub trait Refine: Sync {
+    /// Refines `entries` reading at most about `bytes_left` bytes; with `progress`, the first
+    /// entry is decided whatever it costs, so every page moves on.
     fn refine(
         &self,
         entries: Vec<(String, Item)>,
-    ) -> impl Future<Output = Result<(Vec<(String, Item)>, u64), StoreError>> + Send;
+        bytes_left: u64,
+        progress: bool,
+    ) -> impl Future<Output = Result<Refined, StoreError>> + Send;
 }
 
 /// Keeps every entry as read.
 pub struct Keep;
 
 impl Refine for Keep {
-    async fn refine(&self, entries: Vec<(String, Item)>) -> Result<(Vec<(String, Item)>, u64), StoreError> {
-        Ok((entries, 0))
+    async fn refine(&self, entries: Vec<(String, Item)>, _: u64, _: bool) -> Result<Refined, StoreError> {
+        let decided = entries.len();
+        Ok(Refined {
+            kept: entries,
+            cost: 0,
+            bytes: 0,
+            decided,
+        })
     }
 }
 
 /// Entries refined at once: one BatchGetItem.
 const REFINE_CHUNK: usize = 100;
+/// Bytes one page may read to check search candidates: a candidate's steps and bodies (up to 5 MB
+/// each) count by size, not as one item.
+pub const READ_BUDGET_BYTES: u64 = 16 * 1024 * 1024;
 
 /// Entries a filtered Query reads per match it still needs, before any has been seen: a guess of
 /// one match in ten, soon replaced by what the reads find.
@@ -317,6 +342,9 @@ pub async fn scan<B: Backend, R: Refine>(
     let mut stop: Option<String> = None;
     let mut refined_to: Option<String> = None;
     let (mut bytes, mut full) = (0usize, false);
+    // Bytes a search may read checking candidates (their steps and bodies), besides the items.
+    let mut bytes_left = READ_BUDGET_BYTES;
+    let mut out_of_bytes = false;
     // What the filtered Queries of this page examined and kept, to size the next ones.
     let (mut examined, mut matched) = (0u64, 0u64);
 
@@ -426,10 +454,22 @@ pub async fn scan<B: Backend, R: Refine>(
                         }
                     }
                     let chunk: Vec<(String, Item)> = ready.by_ref().take(REFINE_CHUNK).collect();
-                    refined_to = chunk.last().map(|(k, _)| k.clone());
-                    let (kept, cost) = refine.refine(chunk).await?;
-                    left = left.saturating_sub(cost);
-                    for (k, it) in kept {
+                    let keys: Vec<String> = chunk.iter().map(|(k, _)| k.clone()).collect();
+                    let progress = refined_to.is_none() && found.is_empty();
+                    let r = refine.refine(chunk, bytes_left, progress).await?;
+                    left = left.saturating_sub(r.cost);
+                    bytes_left = bytes_left.saturating_sub(r.bytes);
+                    if r.decided < keys.len() {
+                        // The bytes ran out inside the chunk: resume after its last decided entry.
+                        if r.decided > 0 {
+                            refined_to = Some(keys[r.decided - 1].clone());
+                        }
+                        stop = refined_to.take().or_else(|| found.last().map(|(k, _)| k.clone()));
+                        out_of_bytes = true;
+                    } else {
+                        refined_to = keys.last().cloned();
+                    }
+                    for (k, it) in r.kept {
                         bytes += items::response_size(&it);
                         found.push((k, it));
                         if bytes > RESPONSE_MAX_BYTES && found.len() > 1 {
@@ -439,6 +479,9 @@ pub async fn scan<B: Backend, R: Refine>(
                             full = true;
                             break 'months;
                         }
+                    }
+                    if out_of_bytes {
+                        break 'months;
                     }
                 }
                 if found.len() >= want {

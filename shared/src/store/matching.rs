@@ -4,61 +4,108 @@
 
 use super::backend::{Backend, CollectionQuery};
 use super::items::{self, Item};
-use super::listing::Refine;
+use super::listing::{Refine, Refined};
 use super::{keys, log_items, StoreError};
 use crate::bodies::StoredBody;
 use crate::search::{Keywords, Matcher};
 use futures::stream::{self, StreamExt, TryStreamExt};
 use std::collections::HashMap;
+use std::sync::atomic::{AtomicU64, Ordering};
+
+/// Bytes a refine may still read, shared by the candidates checked at once.
+struct Allowance {
+    left: AtomicU64,
+    /// Whether the first candidate must be decided however much it reads.
+    progress: bool,
+}
+
+impl Allowance {
+    fn new(bytes: u64, progress: bool) -> Self {
+        Allowance {
+            left: AtomicU64::new(bytes),
+            progress,
+        }
+    }
+
+    /// Whether candidate `i` must stop before its next read: the allowance is spent (the first
+    /// candidate goes on when it must make progress).
+    fn spent(&self, i: usize) -> bool {
+        self.left.load(Ordering::Relaxed) == 0 && !(self.progress && i == 0)
+    }
+
+    /// Counts `n` bytes read.
+    fn take(&self, n: u64) {
+        let _ = self
+            .left
+            .fetch_update(Ordering::Relaxed, Ordering::Relaxed, |l| Some(l.saturating_sub(n)));
+    }
+
+    fn spent_from(&self, start: u64) -> u64 {
+        start.saturating_sub(self.left.load(Ordering::Relaxed))
+    }
+}
 
 /// Candidates whose bodies are read at once.
 const VERIFY_CONCURRENCY: usize = 8;
 
 /// Feeds a body to the matcher: inline bytes as stored, offloaded ones from S3 (one read each).
+/// Answers the items read and the bytes fed.
 async fn feed_body<B: Backend>(
     backend: &B,
     m: &mut Matcher<'_>,
     project: &str,
     owner: Option<&str>,
     body: Option<&StoredBody>,
-) -> Result<u64, StoreError> {
-    let Some(body) = body else { return Ok(0) };
+) -> Result<(u64, u64), StoreError> {
+    let Some(body) = body else { return Ok((0, 0)) };
     if m.done() {
-        return Ok(0);
+        return Ok((0, 0));
     }
     match body.inline_bytes() {
         Some(Ok(bytes)) => {
             m.json(&bytes);
-            Ok(0)
+            Ok((0, bytes.len() as u64))
         }
-        Some(Err(_)) => Ok(0),
+        Some(Err(_)) => Ok((0, 0)),
         None => {
             let key = keys::body_object_key(project, owner, &body.sha256);
+            let mut read = 0;
             if let Some(bytes) = backend.get_object(&key).await? {
+                read = bytes.len() as u64;
                 m.json(&bytes);
             }
-            Ok(1)
+            Ok((1, read))
         }
     }
 }
 
-/// Feeds an execution or step item: its error's code and message, then its bodies.
+/// Feeds an execution or step item: its error's code and message, then its bodies. Stops between
+/// bodies when the allowance is spent (`None`: undecided).
 async fn feed_record<B: Backend>(
     backend: &B,
     m: &mut Matcher<'_>,
     project: &str,
     execution: &str,
     item: &Item,
-) -> Result<u64, StoreError> {
+    allowance: (&Allowance, usize),
+) -> Result<Option<u64>, StoreError> {
     for text in items::error_texts(item) {
         m.text(text);
     }
     let bodies = items::bodies_of(item);
     let mut cost = 0;
     for body in [&bodies.input, &bodies.output, &bodies.error_details] {
-        cost += feed_body(backend, m, project, Some(execution), body.as_ref()).await?;
+        if m.done() {
+            break;
+        }
+        if body.is_some() && allowance.0.spent(allowance.1) {
+            return Ok(None);
+        }
+        let (items, bytes) = feed_body(backend, m, project, Some(execution), body.as_ref()).await?;
+        cost += items;
+        allowance.0.take(bytes);
     }
-    Ok(cost)
+    Ok(Some(cost))
 }
 
 /// Executions whose bodies, errors and steps hold every keyword.
@@ -73,18 +120,30 @@ fn execution_of(lsk: &str) -> Option<&str> {
 }
 
 impl<B: Backend> ExecutionSearch<'_, B> {
-    /// Whether an execution matches, and the items it took to tell.
-    async fn verify(&self, execution: &str, summary: Option<&Item>) -> Result<(bool, u64), StoreError> {
+    /// Whether an execution matches, and the items it took to tell; `None` when the allowance
+    /// ran out first.
+    async fn verify(
+        &self,
+        execution: &str,
+        summary: Option<&Item>,
+        allowance: (&Allowance, usize),
+    ) -> Result<Option<(bool, u64)>, StoreError> {
         let mut m = Matcher::new(self.keywords);
         let mut cost = 0;
         if let Some(item) = summary {
-            cost += feed_record(self.backend, &mut m, self.project, execution, item).await?;
+            match feed_record(self.backend, &mut m, self.project, execution, item, allowance).await? {
+                Some(c) => cost += c,
+                None => return Ok(None),
+            }
         }
         if m.done() {
-            return Ok((true, cost));
+            return Ok(Some((true, cost)));
         }
         let mut from = keys::STEP_PREFIX.to_string();
         loop {
+            if allowance.0.spent(allowance.1) {
+                return Ok(None);
+            }
             let (steps, more) = self
                 .backend
                 .query_collection(&CollectionQuery {
@@ -96,23 +155,35 @@ impl<B: Backend> ExecutionSearch<'_, B> {
                 })
                 .await?;
             cost += steps.len().max(1) as u64;
+            allowance
+                .0
+                .take(steps.iter().map(|s| items::response_size(s) as u64).sum());
             for step in &steps {
                 if m.done() {
-                    return Ok((true, cost));
+                    return Ok(Some((true, cost)));
                 }
-                cost += feed_record(self.backend, &mut m, self.project, execution, step).await?;
+                match feed_record(self.backend, &mut m, self.project, execution, step, allowance).await? {
+                    Some(c) => cost += c,
+                    None => return Ok(None),
+                }
             }
             // A page ends at 1 MB or 1,000 steps: go on after its last step.
             match steps.last() {
                 Some(last) if more && !m.done() => from = format!("{}\u{0}", items::sort_key(last)),
-                _ => return Ok((m.done(), cost)),
+                _ => return Ok(Some((m.done(), cost))),
             }
         }
     }
 }
 
 impl<B: Backend> Refine for ExecutionSearch<'_, B> {
-    async fn refine(&self, entries: Vec<(String, Item)>) -> Result<(Vec<(String, Item)>, u64), StoreError> {
+    async fn refine(
+        &self,
+        entries: Vec<(String, Item)>,
+        bytes_left: u64,
+        progress: bool,
+    ) -> Result<Refined, StoreError> {
+        let n = entries.len();
         let wanted: Vec<(String, String)> = entries
             .iter()
             .filter_map(|(k, _)| execution_of(k))
@@ -128,16 +199,22 @@ impl<B: Backend> Refine for ExecutionSearch<'_, B> {
             .map(|((_, execution), f, _, _)| (execution, f))
             .collect();
         // No fingerprints: the execution has no bodies and no error, so nothing to match.
-        let candidates: Vec<(String, Item)> = entries
+        let (positions, candidates): (Vec<usize>, Vec<(String, Item)>) = entries
             .into_iter()
-            .filter(|(k, _)| {
+            .enumerate()
+            .filter(|(_, (k, _))| {
                 execution_of(k)
                     .and_then(|id| fingerprints.get(id))
                     .is_some_and(|f| f.may_contain(self.keywords))
             })
-            .collect();
+            .unzip();
         if candidates.is_empty() {
-            return Ok((candidates, cost));
+            return Ok(Refined {
+                kept: candidates,
+                cost,
+                bytes: 0,
+                decided: n,
+            });
         }
         let summary_keys: Vec<(String, String)> = candidates
             .iter()
@@ -154,24 +231,35 @@ impl<B: Backend> Refine for ExecutionSearch<'_, B> {
             .collect();
         // Indexes, not references, into the stream: a closure over borrowed items would not be
         // general enough for the Send bound the capabilities promise.
-        let (candidates_ref, summaries_ref) = (&candidates, &summaries);
-        let checks: Vec<(bool, u64)> = stream::iter(0..candidates.len())
+        let allowance = Allowance::new(bytes_left, progress);
+        let (candidates_ref, summaries_ref, allowance_ref) = (&candidates, &summaries, &allowance);
+        let checks: Vec<Option<(bool, u64)>> = stream::iter(0..candidates.len())
             .map(|i| {
                 let id = execution_of(&candidates_ref[i].0).unwrap_or_default();
-                self.verify(id, summaries_ref.get(id))
+                // Only the first candidate may pass a spent allowance, and only for progress.
+                self.verify(id, summaries_ref.get(id), (allowance_ref, i))
             })
             .buffered(VERIFY_CONCURRENCY)
             .try_collect()
             .await?;
-        cost += checks.iter().map(|(_, c)| c).sum::<u64>();
+        // Decided up to the first candidate left undecided.
+        let undecided = checks.iter().position(Option::is_none);
+        let decided = undecided.map_or(n, |c| positions[c]);
+        cost += checks.iter().flatten().map(|(_, c)| c).sum::<u64>();
         let kept: Vec<(String, Item)> = candidates
             .into_iter()
             .zip(checks)
-            .filter(|(_, (matched, _))| *matched)
+            .take(undecided.unwrap_or(usize::MAX))
+            .filter(|(_, check)| check.is_some_and(|(matched, _)| matched))
             .map(|(c, _)| c)
             .collect();
         crate::metrics::note_search(summary_keys.len() as u64, kept.len() as u64);
-        Ok((kept, cost))
+        Ok(Refined {
+            kept,
+            cost,
+            bytes: allowance.spent_from(bytes_left),
+            decided,
+        })
     }
 }
 
@@ -185,15 +273,22 @@ pub struct LogRefine<'a, B> {
 }
 
 impl<B: Backend> LogRefine<'_, B> {
-    async fn verify(&self, item: &Item, keywords: &Keywords) -> Result<(bool, u64), StoreError> {
+    async fn verify(
+        &self,
+        item: &Item,
+        keywords: &Keywords,
+        allowance: (&Allowance, usize),
+    ) -> Result<Option<(bool, u64)>, StoreError> {
         let Some(record) = log_items::log_from_item(item) else {
-            return Ok((false, 0));
+            return Ok(Some((false, 0)));
         };
         if !record.tokens.may_contain(keywords) {
-            return Ok((false, 0));
+            return Ok(Some((false, 0)));
         }
-        let candidate = self.verify_candidate(&record, keywords).await?;
-        crate::metrics::note_search(1, u64::from(candidate.0));
+        let candidate = self.verify_candidate(&record, keywords, allowance).await?;
+        if let Some((matched, _)) = candidate {
+            crate::metrics::note_search(1, u64::from(matched));
+        }
         Ok(candidate)
     }
 
@@ -201,7 +296,8 @@ impl<B: Backend> LogRefine<'_, B> {
         &self,
         record: &super::LogRecord,
         keywords: &Keywords,
-    ) -> Result<(bool, u64), StoreError> {
+        allowance: (&Allowance, usize),
+    ) -> Result<Option<(bool, u64)>, StoreError> {
         let mut m = Matcher::new(keywords);
         m.text(&record.entry.message);
         if let Some(e) = &record.entry.error {
@@ -212,14 +308,27 @@ impl<B: Backend> LogRefine<'_, B> {
         }
         let mut cost = 0;
         for body in [&record.error_details, &record.payload] {
-            cost += feed_body(self.backend, &mut m, self.project, None, body.as_ref()).await?;
+            if m.done() {
+                break;
+            }
+            if body.is_some() && allowance.0.spent(allowance.1) {
+                return Ok(None);
+            }
+            let (items, bytes) = feed_body(self.backend, &mut m, self.project, None, body.as_ref()).await?;
+            cost += items;
+            allowance.0.take(bytes);
         }
-        Ok((m.done(), cost))
+        Ok(Some((m.done(), cost)))
     }
 }
 
 impl<B: Backend> Refine for LogRefine<'_, B> {
-    async fn refine(&self, entries: Vec<(String, Item)>) -> Result<(Vec<(String, Item)>, u64), StoreError> {
+    async fn refine(
+        &self,
+        entries: Vec<(String, Item)>,
+        bytes_left: u64,
+        progress: bool,
+    ) -> Result<Refined, StoreError> {
         let mut cost = 0;
         let entries = if self.hydrate {
             let wanted: Vec<(String, String)> = entries
@@ -245,21 +354,92 @@ impl<B: Backend> Refine for LogRefine<'_, B> {
             entries
         };
         let Some(keywords) = self.keywords else {
-            return Ok((entries, cost));
+            let decided = entries.len();
+            return Ok(Refined {
+                kept: entries,
+                cost,
+                bytes: 0,
+                decided,
+            });
         };
-        let entries_ref = &entries;
-        let checks: Vec<(bool, u64)> = stream::iter(0..entries.len())
-            .map(|i| self.verify(&entries_ref[i].1, keywords))
+        let allowance = Allowance::new(bytes_left, progress);
+        let (entries_ref, allowance_ref) = (&entries, &allowance);
+        let checks: Vec<Option<(bool, u64)>> = stream::iter(0..entries.len())
+            .map(|i| self.verify(&entries_ref[i].1, keywords, (allowance_ref, i)))
             .buffered(VERIFY_CONCURRENCY)
             .try_collect()
             .await?;
-        cost += checks.iter().map(|(_, c)| c).sum::<u64>();
+        let decided = checks.iter().position(Option::is_none).unwrap_or(entries.len());
+        cost += checks.iter().flatten().map(|(_, c)| c).sum::<u64>();
         let kept = entries
             .into_iter()
             .zip(checks)
-            .filter(|(_, (matched, _))| *matched)
+            .take(decided)
+            .filter(|(_, check)| check.is_some_and(|(matched, _)| matched))
             .map(|(e, _)| e)
             .collect();
-        Ok((kept, cost))
+        Ok(Refined {
+            kept,
+            cost,
+            bytes: allowance.spent_from(bytes_left),
+            decided,
+        })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use crate::config::Settings;
+    use crate::ingest::ingest;
+    use crate::query::{ListQuery, ReadBudget};
+    use crate::search::Keywords;
+    use crate::store::{ListExecutions, MemoryStore, StoreConfig};
+    use serde_json::json;
+
+    #[tokio::test]
+    async fn a_search_page_stops_at_the_byte_budget_and_paging_finds_every_match() {
+        let settings = Settings::defaults();
+        let store = MemoryStore::memory(StoreConfig::from_settings(&settings));
+        let now = chrono::Utc::now();
+        // 30 executions with a 1 MB input each (offloaded to S3), the keyword at its very end.
+        let filler = "x ".repeat(512 * 1024);
+        for n in 0..30 {
+            let started = crate::dates::format(now - chrono::Duration::minutes(10 + n));
+            let e = json!({"kind": "execution", "projectId": "big", "id": format!("e{n}"), "workflowId": "w",
+                "status": "SUCCEEDED", "dateStarted": started, "input": {"text": format!("{filler} needle")}});
+            let raw = serde_json::value::RawValue::from_string(e.to_string()).unwrap();
+            ingest(&store, &settings, &[raw], now).await;
+        }
+        let query = ListQuery {
+            project: "big".into(),
+            limit: 100,
+            now,
+            search: Some(Keywords::parse("needle").unwrap()),
+            ..Default::default()
+        };
+        let budget = ReadBudget { items: 100_000 };
+        let (mut seen, mut resume, mut pages) = (Vec::new(), None, 0);
+        loop {
+            let page = store.list_executions(&query, resume.as_ref(), budget).await.unwrap();
+            pages += 1;
+            let bound = (super::super::listing::READ_BUDGET_BYTES / (1024 * 1024)) as usize + super::VERIFY_CONCURRENCY;
+            assert!(
+                page.items.len() <= bound,
+                "a page checks about 16 MB of bodies, not {}",
+                page.items.len()
+            );
+            if page.next.is_some() {
+                assert!(page.partial, "a page cut by the byte budget says so");
+            }
+            seen.extend(page.items.into_iter().map(|e| e.id));
+            resume = page.next;
+            if resume.is_none() || pages > 40 {
+                break;
+            }
+        }
+        seen.sort();
+        seen.dedup();
+        assert_eq!(seen.len(), 30, "every match once, in {pages} pages");
+        assert!(pages >= 2);
     }
 }
