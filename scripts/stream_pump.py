@@ -19,7 +19,8 @@ sweep hands those to the archive itself.
 
 State in .local/<name>/: `position` (the stream and the last sequence number handed on in each of
 its shards) and `drained` (epoch seconds of the last poll that found nothing new: everything
-written before it has been delivered). A new pump on the same stream resumes after `position`;
+written before it has been delivered). While a file `hold` there is younger than 60 s, nothing is
+delivered: tests hold the stream back to see what readers answer while the consumers trail. A new pump on the same stream resumes after `position`;
 on a new stream it starts from the oldest record. Consumers skip what they took in already.
 
 Usage: scripts/stream_pump.py [--name stream-pump] [--once]
@@ -216,6 +217,10 @@ class Shards:
         return out["Records"]
 
 
+# A hold left behind by a test that died ends by itself.
+HOLD_MAX_SECONDS = 60
+
+
 def main():
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--name", default="stream-pump")
@@ -252,7 +257,15 @@ def main():
         pass
     log(started=True, consumers=[m[0] for m in mappings], stream=stream_arn, resumed=shards.last)
 
+    hold = state / "hold"
     while True:
+        try:
+            held = time.time() - hold.stat().st_mtime < HOLD_MAX_SECONDS
+        except OSError:
+            held = False
+        if held:
+            time.sleep(args.interval)
+            continue
         polled_at = time.time()
         delivered, read_any, finished = 0, False, len(shards.finished)
         for shard_id in shards.readable():

@@ -66,6 +66,31 @@ pub async fn stream_delivered() {
     }
 }
 
+/// Holds the local stack's stream pump back while it lives (it delivers nothing, for 60 s at most),
+/// so a test sees what readers answer while the stream's consumers trail the table.
+pub struct StreamHold(std::path::PathBuf);
+
+impl StreamHold {
+    pub fn new() -> StreamHold {
+        let drained = std::path::PathBuf::from(require_env("RUNLEDGER_STREAM_DRAINED"));
+        let hold = drained.with_file_name("hold");
+        std::fs::write(&hold, b"held by a test").expect("hold file");
+        StreamHold(hold)
+    }
+}
+
+impl Default for StreamHold {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
+impl Drop for StreamHold {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_file(&self.0);
+    }
+}
+
 /// A project id no other test uses, so tests share one table without seeing each other.
 pub fn project(prefix: &str) -> String {
     format!("{prefix}-{}", &uuid::Uuid::new_v4().simple().to_string()[..10])

@@ -31,6 +31,9 @@ pub const REJECTED_TYPE: &str = "RUNLEDGER_REJECTED";
 /// Where rejected messages are kept whole, under `set-aside/`.
 pub const REJECTED_CONSUMER: &str = "ingest";
 
+/// An event rejected for good: its index within its message, the project it names, code, message.
+type Rejection = (usize, Option<String>, &'static str, String);
+
 /// Whether a rejection can go away by sending the event again.
 fn transient(code: &str) -> bool {
     code == super::codes::UNAVAILABLE
@@ -77,9 +80,8 @@ pub async fn handle_invocation<S: Ingests>(
     let mut events = Vec::new();
     let mut owner = Vec::new();
     let mut failed = vec![false; event.records.len()];
-    // Per message: (event index within it, project, code, message) of each permanent rejection,
-    // and why the whole message was refused.
-    let mut rejections: Vec<Vec<(usize, Option<String>, &'static str, String)>> = vec![Vec::new(); event.records.len()];
+    // Per message: each permanent rejection, and why the whole message was refused.
+    let mut rejections: Vec<Vec<Rejection>> = vec![Vec::new(); event.records.len()];
     let mut refused: Vec<Option<String>> = vec![None; event.records.len()];
     let mut first_of = vec![0; event.records.len()];
     for (m, message) in event.records.iter().enumerate() {
