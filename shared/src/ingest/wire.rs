@@ -454,6 +454,15 @@ pub fn parse_event(raw: &RawValue, now: DateTime<Utc>, settings: &Settings) -> R
         }
     };
 
+    // Ids within their characters can still pass the bytes of a key they are part of.
+    if let Some(p) = crate::store::ids_problem(
+        &w.project_id,
+        &execution,
+        (kind == RecordKind::Step).then_some(w.id.as_str()),
+    ) {
+        return Err(invalid(p));
+    }
+
     let mut bodies = Vec::new();
     let mut take = |slot: BodySlot, raw: Option<Box<RawValue>>| -> Result<Option<String>, Outcome> {
         let Some(body) = body(slot.name(), raw)? else {
@@ -586,6 +595,13 @@ mod tests {
             "level": "INFO", "type": wide, "message": "m"});
         let refused = parse_log(&raw(log), now(), &Settings::defaults()).unwrap_err();
         assert!(matches!(refused, Outcome::Rejected { .. }));
+        let wide_id = "\u{1F600}".repeat(128);
+        let both = exec(json!({"projectId": wide_id, "id": wide_id}));
+        assert_eq!(
+            reject_code(both),
+            codes::INVALID_EVENT,
+            "a body's S3 key would pass 1,024 bytes"
+        );
         let fits = "\u{1F600}".repeat(crate::store::value_bytes_max() / 4);
         assert!(parse_event(&raw(exec(json!({ "integration": fits }))), now(), &Settings::defaults()).is_ok());
     }

@@ -296,6 +296,26 @@ pub const PROJECT_DAY_PREFIX: &str = "P#";
 /// its steps never reads them).
 pub const TOKENS_SK: &str = "T";
 
+/// Why ids of these lengths would make a key past its limit (S3 object keys 1,024 bytes, DynamoDB
+/// partition keys 2,048 and sort keys 1,024); `None` when every key they become part of fits.
+pub fn ids_problem(project: &str, execution: &str, step: Option<&str>) -> Option<String> {
+    let digest = "0".repeat(64);
+    let checks = [
+        (
+            "a stored body's S3 key",
+            body_object_key(project, Some(execution), &digest).len(),
+            1024,
+        ),
+        ("an execution's key", execution_pk(project, execution).len(), 2048),
+        ("a listing key", listing_sk(0, execution).len(), 1024),
+        ("a step's key", step.map_or(0, |s| step_sk(s).len()), 1024),
+    ];
+    checks
+        .into_iter()
+        .find(|(_, len, max)| len > max)
+        .map(|(what, len, max)| format!("the ids make {what} {len} bytes long; the limit is {max}"))
+}
+
 /// S3 object key of an offloaded body: content addressed, so retries rewrite the same object.
 /// Event-log bodies sit under `log` (never an execution's own folder: ids have no `/`, and a body
 /// is content addressed, so even an execution named `log` would only share identical bytes).
