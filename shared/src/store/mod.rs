@@ -41,6 +41,7 @@ mod set_aside;
 mod stream;
 
 pub use counters::value_bytes_max;
+pub use keys::ids_problem;
 pub use ledger::{Ledger, StoreConfig};
 pub use set_aside::SetAside;
 pub use stream::counted_record;
