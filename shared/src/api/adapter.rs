@@ -73,6 +73,9 @@ fn bad_request(message: &str, request_id: &str) -> Value {
     json!({
         "statusCode": e.status(),
         "headers": {"content-type": "application/json", "x-request-id": request_id},
+        // Every field a v2 response has: some readers of the format (the local emulator) need them.
+        "multiValueHeaders": {},
+        "cookies": [],
         "body": e.body(request_id).to_string(),
         "isBase64Encoded": false,
     })
