@@ -67,18 +67,21 @@ pub fn unusable(event: &Value) -> Option<&'static str> {
     None
 }
 
-/// A 400 in the shape every API Gateway integration accepts.
-fn bad_request(message: &str, request_id: &str) -> Value {
+/// A 400 in the response shape of the event's integration (HTTP API v2 or REST/ALB).
+fn bad_request(message: &str, request_id: &str, v2: bool) -> Value {
     let e = ApiError::new(ErrorCode::BadRequest, message);
-    json!({
+    let mut response = json!({
         "statusCode": e.status(),
         "headers": {"content-type": "application/json", "x-request-id": request_id},
-        // Every field a v2 response has: some readers of the format (the local emulator) need them.
         "multiValueHeaders": {},
-        "cookies": [],
         "body": e.body(request_id).to_string(),
         "isBase64Encoded": false,
-    })
+    });
+    if v2 {
+        // Every field of a v2 response: some readers of the format (the local emulator) need it.
+        response["cookies"] = json!([]);
+    }
+    response
 }
 
 /// Serves `handler` as lambda_http would, with the check above in front.
@@ -92,22 +95,24 @@ where
         let handler = handler.clone();
         async move {
             let request_id = event.context.request_id.clone();
+            let v2 = event.payload.get("version").and_then(Value::as_str) == Some("2.0");
+            let bad_request = |problem: &str| bad_request(problem, &request_id, v2);
             if let Some(problem) = unusable(&event.payload) {
                 tracing::warn!(requestId = %request_id, problem, "request refused before routing");
-                return Ok::<Value, Error>(bad_request(problem, &request_id));
+                return Ok::<Value, Error>(bad_request(problem));
             }
             let payload: LambdaRequest = match serde_json::from_value(event.payload) {
                 Ok(p) => p,
-                Err(_) => return Ok(bad_request("not an HTTP request event", &request_id)),
+                Err(_) => return Ok(bad_request("not an HTTP request event")),
             };
             let mut adapter = Adapter::from(lambda_http::service_fn(handler));
             let lambda_event = LambdaEvent::new(payload, event.context);
             let Ok(call) = std::panic::catch_unwind(AssertUnwindSafe(|| adapter.call(lambda_event))) else {
                 tracing::warn!(requestId = %request_id, "request could not be built");
-                return Ok(bad_request("the request could not be read", &request_id));
+                return Ok(bad_request("the request could not be read"));
             };
             let response = call.await?;
-            Ok(serde_json::to_value(response).unwrap_or_else(|_| bad_request("unreadable response", &request_id)))
+            Ok(serde_json::to_value(response).unwrap_or_else(|_| bad_request("unreadable response")))
         }
     }))
     .await
@@ -155,7 +160,7 @@ mod tests {
 
     #[test]
     fn a_refusal_is_a_json_400() {
-        let v = bad_request("no", "r-1");
+        let v = bad_request("no", "r-1", true);
         assert_eq!(v["statusCode"], 400);
         let body: Value = serde_json::from_str(v["body"].as_str().unwrap()).unwrap();
         assert_eq!(body["error"]["code"], "bad_request");
