@@ -58,6 +58,7 @@ test: tools
 	  cargo nextest run --workspace --no-fail-fast; \
 	  scripts/readme-check; \
 	  scripts/api-check; \
+	  scripts/abuse-check; \
 	  scripts/console-check
 	scripts/console-build --check
 	scripts/validate

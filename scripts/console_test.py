@@ -8,7 +8,10 @@ Against a running stack that serves both the console (/console) and the API (/v1
 It opens /console, pastes the key and the project, filters the FAILED executions of a user that has
 some (found through the API), opens one with the keyboard, opens a step from the timeline, follows a
 trace, opens the event logs and the stats, and checks the labelled controls, the keyboard navigation
-of the list, the text contrast and the API errors (401, 403, 400) on the way. A screenshot of each
+of the list, the text contrast and the API errors (401, 403, 400) on the way. It also checks the
+Content-Security-Policy header (a fetch to another origin is refused) and, with one execution of its
+own sent through the ingest function (--invoke-url), that a body stored apart is fetched while an
+inline body shaped like a `$ref` is shown as data with nothing to fetch. A screenshot of each
 view goes to --artifacts (default artifacts/console under the repository root). Exits non-zero with
 a message on the first failure. Needs Playwright (PyPI) and Debian's chromium (`apt-get install
 chromium`); Playwright's own browser download is not used.
@@ -18,14 +21,18 @@ from __future__ import annotations
 
 import argparse
 import collections
+import hashlib
 import importlib.util
 import json
+import os
+import random
 import shutil
 import sys
 import time
 import urllib.error
 import urllib.parse
 import urllib.request
+from datetime import datetime, timezone
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -156,6 +163,34 @@ CONTRAST_JS = """() => {
   return { bad, checked };
 }"""
 
+# Every Content-Security-Policy violation of the page, recorded from before its first script.
+RECORD_VIOLATIONS_JS = """window.__cspViolations = [];
+document.addEventListener('securitypolicyviolation', (e) => window.__cspViolations.push(
+  { blockedURI: e.blockedURI, directive: e.effectiveDirective || e.violatedDirective }));"""
+
+# A fetch to an origin the policy does not name: refused before any connection is made.
+PROBE_URL = "http://127.0.0.1:1/csp-probe"
+PROBE_JS = """async (url) => {
+  try { await fetch(url, { cache: 'no-store', credentials: 'omit' }); return { fetched: true }; }
+  catch (e) {
+    await new Promise((r) => setTimeout(r, 200));
+    return { fetched: false, error: String(e), violations: window.__cspViolations.filter((v) => v.blockedURI.startsWith(url)) };
+  }
+}"""
+
+# Producer data that looks exactly like a reference the API builds; the console must not follow it.
+FORGED_URL = "http://127.0.0.1:2/forged-body"
+
+
+def csp_directives(value):
+    out = {}
+    for part in (value or "").split(";"):
+        words = part.split()
+        if words:
+            out[words[0].lower()] = words[1:]
+    return out
+
+
 RESULTS_DONE_JS = """() => { const r = document.querySelector('.results');
   const q = new URLSearchParams(location.hash.split('?')[1] || '').toString();
   return !!r && r.dataset.query === q && r.dataset.state !== 'loading'; }"""
@@ -172,6 +207,8 @@ class ConsoleTest:
         self.passed = []
         self.page_errors = []
         self.foreign_requests = []
+        # Origins the page may reach besides its own: the bodies bucket, once a real `$ref` names it.
+        self.allowed_origins = set()
 
     def ok(self, what):
         self.passed.append(what)
@@ -227,6 +264,39 @@ class ConsoleTest:
               f"{len(trace['workflowExecutions'])} executions", flush=True)
 
     # -- the views -----------------------------------------------------------------------------------
+
+    def security_policy(self):
+        """The page's Content-Security-Policy is an HTTP header that names only the page's origin and
+        the bodies bucket for fetches, and forbids framing; no meta tag is left to widen it."""
+        req = urllib.request.Request(f"{self.base}/console")
+        try:
+            with urllib.request.urlopen(req, timeout=60) as r:
+                header = r.headers.get("Content-Security-Policy")
+                html = r.read().decode(errors="replace")
+        except urllib.error.URLError as e:
+            raise Failure(f"GET /console failed: {e}") from e
+        check(header, "GET /console sends no Content-Security-Policy header")
+        d = csp_directives(header)
+        check(d.get("frame-ancestors") == ["'none'"], f"the policy allows framing: {header!r}")
+        for name, want in (("default-src", "'self'"), ("script-src", "'self'"), ("object-src", "'none'"),
+                           ("base-uri", "'none'")):
+            check(d.get(name) == [want], f"the policy's {name} is not {want}: {header!r}")
+        connect = d.get("connect-src") or []
+        check(connect[:1] == ["'self'"], f"connect-src does not start with 'self': {header!r}")
+        check(all(src.startswith(("http://", "https://")) and "*" not in src for src in connect[1:]),
+              f"connect-src names more than the API and the bodies bucket: {connect}")
+        check(len(connect) <= 2, f"connect-src names more than the API and the bodies bucket: {connect}")
+        check("http-equiv" not in html.lower(), "the page still carries a policy in a meta tag")
+        self.csp_connect = connect
+        self.ok(f"Content-Security-Policy header: connect-src {' '.join(connect)}; frame-ancestors 'none'")
+
+    def blocked_fetch(self, page):
+        res = page.evaluate(PROBE_JS, PROBE_URL)
+        check(not res["fetched"], f"a fetch to {PROBE_URL} was answered: the policy let it through")
+        violations = res.get("violations") or []
+        check(any(v["directive"] == "connect-src" for v in violations),
+              f"a fetch to {PROBE_URL} failed ({res.get('error')}) without a connect-src violation: {violations}")
+        self.ok(f"a fetch to another origin ({PROBE_URL}) is refused by connect-src")
 
     def setup(self, page):
         page.goto(f"{self.base}/console", wait_until="domcontentloaded")
@@ -467,6 +537,60 @@ class ConsoleTest:
         self.shot(page, "stats.png")
         return True
 
+    def ingest(self, events):
+        req = urllib.request.Request(
+            f"{self.args.invoke_url.rstrip('/')}/2015-03-31/functions/ingest/invocations",
+            data=json.dumps({"events": events}).encode(), headers={"Content-Type": "application/json"})
+        try:
+            with urllib.request.urlopen(req, timeout=120) as r:
+                report = json.loads(r.read())
+        except urllib.error.URLError as e:
+            raise Failure(f"the ingest function at {self.args.invoke_url} cannot be reached: {e}") from e
+        check(report.get("accepted") == len(events) and not report.get("rejected"), f"ingest answered {report}")
+
+    def bodies(self, page):
+        """An execution whose inline input is shaped like a `$ref` (to another origin) and whose output
+        is large enough to be stored apart: the input is shown as data, the output is fetched."""
+        p = self.args.project
+        exec_id = f"bodies-{random.getrandbits(48):012x}"
+        forged = {"$ref": {"url": FORGED_URL, "size": 11, "sha256": "0" * 64, "contentType": "application/json"}}
+        rng = random.Random(exec_id)
+        output = {"blob": "".join(rng.choice("0123456789abcdef") for _ in range(40000))}
+        started = datetime.now(timezone.utc).isoformat(timespec="milliseconds").replace("+00:00", "Z")
+        self.ingest([{"kind": "execution", "projectId": p, "id": exec_id, "workflowId": "console-bodies",
+                      "status": "SUCCEEDED", "dateStarted": started, "dateEnded": started,
+                      "input": forged, "output": output}])
+        ex = self.api.ok(f"/workflow-executions/{exec_id}")
+        check(ex["input"] == forged, f"the forged input did not come back unchanged: {ex['input']}")
+        check(ex.get("bodyRefs") == ["output"], f"bodyRefs of {exec_id} is {ex.get('bodyRefs')}, not ['output']")
+        real = ex["output"]["$ref"]["url"]
+        u = urllib.parse.urlsplit(real)
+        bucket = f"{u.scheme}://{u.netloc}"
+        check(bucket in self.csp_connect, f"connect-src {self.csp_connect} does not name the bodies origin {bucket}")
+        self.allowed_origins.add((u.scheme, u.netloc))
+
+        self.go(page, f"#/projects/{urllib.parse.quote(p, safe='')}/executions/{exec_id}")
+        page.wait_for_selector(f"#execution-summary:has-text('{exec_id}')", timeout=TIMEOUT_MS)
+        inp = page.locator("section.panel:has(#input-title)")
+        out = page.locator("section.panel:has(#output-title)")
+        check(inp.locator(".ref-body").count() == 0 and inp.get_by_role("button", name="Load input").count() == 0,
+              "the forged $ref input is offered for fetching")
+        check(inp.locator("a[href]").count() == 0, "the forged $ref input is shown as a link")
+        text = inp.inner_text()
+        check('"$ref"' in text and FORGED_URL in text, f"the forged input is not shown as data: {text[:200]!r}")
+        self.shot(page, "bodies.png")
+        out.get_by_role("button", name="Load output").click()
+        answer = out.locator(".ref-body [role=status], .ref-body [role=alert]").first
+        answer.wait_for(timeout=TIMEOUT_MS)
+        check("sha256 matches" in answer.inner_text(), f"loading the stored output reads {answer.inner_text()!r}")
+        digest = hashlib.sha256(json.dumps(output, separators=(", ", ": ")).encode()).hexdigest()
+        check(ex["output"]["$ref"]["sha256"] == digest, "the stored output is not the bytes sent")
+        violations = page.evaluate("() => window.__cspViolations")
+        check(not [v for v in violations if v["blockedURI"].startswith(FORGED_URL)],
+              f"the console tried to fetch the forged URL: {violations}")
+        self.ok("an inline body shaped like a $ref is shown as data with nothing to fetch; "
+                f"the stored body loads from {bucket} with its sha256")
+
     def simulated(self, page):
         """Answers the local stack rarely gives, played by the browser: a partial page with a lower-bound
         total, 429 with Retry-After, and a network failure."""
@@ -535,33 +659,40 @@ class ConsoleTest:
         self.artifacts.mkdir(parents=True, exist_ok=True)
         print(f"console test against {self.base}, project {self.args.project}", flush=True)
         self.discover()
+        self.security_policy()
         origin = urllib.parse.urlsplit(self.base)
         with sync_playwright() as pw:
             browser = pw.chromium.launch(executable_path=exe, args=["--no-sandbox"])
             context = browser.new_context(viewport={"width": 1280, "height": 900}, timezone_id="UTC")
+            context.add_init_script(RECORD_VIOLATIONS_JS)
             page = context.new_page()
             page.set_default_timeout(TIMEOUT_MS)
             page.on("pageerror", lambda e: self.page_errors.append(str(e)))
 
             def on_request(req):
                 u = urllib.parse.urlsplit(req.url)
-                if u.scheme in ("http", "https") and (u.scheme, u.netloc) != (origin.scheme, origin.netloc):
+                if req.url.startswith(PROBE_URL):
+                    return
+                if u.scheme in ("http", "https") and (u.scheme, u.netloc) != (origin.scheme, origin.netloc) \
+                        and (u.scheme, u.netloc) not in self.allowed_origins:
                     self.foreign_requests.append(req.url)
 
             page.on("request", on_request)
             try:
                 self.setup(page)
+                self.blocked_fetch(page)
                 execution_id = self.executions(page)
                 ex = self.execution(page, execution_id)
                 self.step(page, ex)
                 self.trace_view(page)
                 self.event_logs(page)
                 self.stats(page)
+                self.bodies(page)
                 self.simulated(page)
                 self.errors(page)
                 check(not self.page_errors, f"JavaScript errors on the page: {self.page_errors[:3]}")
                 check(not self.foreign_requests, f"requests to another host: {self.foreign_requests[:3]}")
-                self.ok("no JavaScript error; nothing loaded from another host")
+                self.ok("no JavaScript error; nothing loaded from another host but the bodies bucket")
             except Exception:
                 try:
                     path = self.artifacts / "failure.png"
@@ -579,8 +710,11 @@ def main():
     ap.add_argument("--base-url", required=True, help="origin serving /console and /v1, e.g. http://127.0.0.1:9000")
     ap.add_argument("--project", required=True)
     ap.add_argument("--key", required=True, help="an API key of the project")
+    ap.add_argument("--invoke-url", default=os.environ.get("RUNLEDGER_INVOKE_URL"),
+                    help="where the ingest function is invoked (default $RUNLEDGER_INVOKE_URL, else --base-url)")
     ap.add_argument("--artifacts", default="artifacts/console", help="screenshot folder (relative: to the repo root)")
     args = ap.parse_args()
+    args.invoke_url = args.invoke_url or args.base_url
     if importlib.util.find_spec("playwright") is None:
         print("console test: FAILED: the playwright package is missing (pip install playwright)", file=sys.stderr)
         return 1

@@ -109,16 +109,16 @@ export function JsonView({ value, label }) {
   );
 }
 
-export function isRef(v) {
-  return (
-    v !== null &&
-    typeof v === 'object' &&
-    !Array.isArray(v) &&
-    Object.keys(v).length === 1 &&
-    v.$ref &&
-    typeof v.$ref === 'object' &&
-    typeof v.$ref.url === 'string'
-  );
+// Whether the API stored the body at `path` ('input', 'error.details', ...) apart and returned a
+// reference to it. Only the record's `bodyRefs` says so: a producer's own data may look exactly
+// like `{"$ref": {"url": ...}}` and is then shown as data, never fetched.
+export function storedApart(record, path) {
+  return !!record && Array.isArray(record.bodyRefs) && record.bodyRefs.includes(path);
+}
+
+function refInfo(v) {
+  const r = v !== null && typeof v === 'object' && !Array.isArray(v) ? v.$ref : null;
+  return r && typeof r === 'object' && typeof r.url === 'string' ? r : null;
 }
 
 async function sha256Hex(bytes) {
@@ -191,13 +191,16 @@ function RefBody({ refInfo, label }) {
   );
 }
 
-export function Body({ value, label }) {
+// A body: the JSON itself, or, when `stored` (the record lists it in `bodyRefs`), its reference.
+export function Body({ value, label, stored = false }) {
   if (value === null || value === undefined) return <p class="muted">None.</p>;
-  if (isRef(value)) return <RefBody refInfo={value.$ref} label={label} />;
+  const ref = stored ? refInfo(value) : null;
+  if (ref) return <RefBody refInfo={ref} label={label} />;
   return <JsonView value={value} label={label} />;
 }
 
-export function ErrorView({ error, label = 'error details' }) {
+// `detailsStored`: the record lists `error.details` in `bodyRefs`.
+export function ErrorView({ error, label = 'error details', detailsStored = false }) {
   if (!error) return null;
   return (
     <div class="error-view">
@@ -212,7 +215,7 @@ export function ErrorView({ error, label = 'error details' }) {
       {error.details !== undefined && error.details !== null && (
         <details open>
           <summary>Details</summary>
-          <Body value={error.details} label={label} />
+          <Body value={error.details} label={label} stored={detailsStored} />
         </details>
       )}
     </div>

@@ -1,4 +1,4 @@
-import { Body, ErrorView } from '../components/json.jsx';
+import { Body, ErrorView, storedApart } from '../components/json.jsx';
 import { fmtTime } from '../format.js';
 import { href, traceHref } from '../route.js';
 
@@ -52,14 +52,14 @@ export function EventLogDetail({ project, log, bodiesLeftOut }) {
       {log.error && (
         <>
           <h3>Error</h3>
-          <ErrorView error={log.error} label="event log error details" />
+          <ErrorView error={log.error} label="event log error details" detailsStored={storedApart(log, 'error.details')} />
         </>
       )}
       <h3>Payload</h3>
       {log.payload === undefined && bodiesLeftOut ? (
         <p class="muted">Left out (payloads not included).</p>
       ) : (
-        <Body value={log.payload} label="payload" />
+        <Body value={log.payload} label="payload" stored={storedApart(log, 'payload')} />
       )}
     </div>
   );

@@ -1,7 +1,7 @@
 import { useEffect, useRef, useState } from 'preact/hooks';
 import { apiGet, enc, projectPath, query, sameOrigin } from '../api.js';
 import { ErrorBox, Loading, StatusBadge, useLoad } from '../components/common.jsx';
-import { Body, ErrorView } from '../components/json.jsx';
+import { Body, ErrorView, storedApart } from '../components/json.jsx';
 import { Timeline } from '../components/timeline.jsx';
 import { endTime, fmtDuration, fmtInt, fmtTime } from '../format.js';
 import { executionHref, href, navigate, stepHref, traceHref } from '../route.js';
@@ -134,13 +134,13 @@ function StepDetail({ project, executionId, stepId }) {
           {s.error && (
             <>
               <h3>Error</h3>
-              <ErrorView error={s.error} label="step error details" />
+              <ErrorView error={s.error} label="step error details" detailsStored={storedApart(s, 'error.details')} />
             </>
           )}
           <h3>Input</h3>
-          <Body value={s.input} label="step input" />
+          <Body value={s.input} label="step input" stored={storedApart(s, 'input')} />
           <h3>Output</h3>
-          <Body value={s.output} label="step output" />
+          <Body value={s.output} label="step output" stored={storedApart(s, 'output')} />
         </>
       )}
     </section>
@@ -182,7 +182,7 @@ export function Execution({ route }) {
           {ex.error && (
             <section class="panel error-panel" id="execution-error" aria-labelledby="error-title">
               <h2 id="error-title">Error</h2>
-              <ErrorView error={ex.error} label="error details" />
+              <ErrorView error={ex.error} label="error details" detailsStored={storedApart(ex, 'error.details')} />
             </section>
           )}
           <section class="panel" aria-labelledby="steps-title" id="steps">
@@ -201,11 +201,11 @@ export function Execution({ route }) {
           {stepId && <StepDetail project={project} executionId={ex.id} stepId={stepId} />}
           <section class="panel" aria-labelledby="input-title">
             <h2 id="input-title">Input</h2>
-            <Body value={ex.input} label="input" />
+            <Body value={ex.input} label="input" stored={storedApart(ex, 'input')} />
           </section>
           <section class="panel" aria-labelledby="output-title">
             <h2 id="output-title">Output</h2>
-            <Body value={ex.output} label="output" />
+            <Body value={ex.output} label="output" stored={storedApart(ex, 'output')} />
           </section>
         </>
       )}
