@@ -2,6 +2,10 @@
 """Runs an on-demand export through the `export` function's Lambda Invoke API and prints the
 manifest of each day it wrote (rows, bytes and SHA-256 of every part).
 
+The range is widened to whole UTC days: each day's folder is replaced by that whole day. Exports run
+one at a time (the function's reserved concurrency is 1); while another runs, this waits and asks
+again.
+
 Usage: scripts/export.py --project P --after 2026-11-01 --before 2026-11-27 [--format jsonl]
 Environment: RUNLEDGER_INVOKE_URL or PUBLIC_BASE_URL (the address serving the Invoke API), AWS_REGION.
 """
@@ -10,6 +14,7 @@ import argparse
 import json
 import os
 import sys
+import time
 
 import boto3
 from botocore.config import Config
@@ -32,7 +37,18 @@ def main():
     payload = {"projectId": args.project, "afterDate": args.after, "beforeDate": args.before}
     if args.format:
         payload["format"] = args.format
-    resp = lam.invoke(FunctionName="export", Payload=json.dumps(payload).encode())
+    waited = 0
+    while True:
+        try:
+            resp = lam.invoke(FunctionName="export", Payload=json.dumps(payload).encode())
+            break
+        except lam.exceptions.TooManyRequestsException:
+            if waited >= 900:
+                sys.exit("export: another export kept running for 15 minutes; try again later")
+            if waited == 0:
+                print("export: another export is running; waiting for it", file=sys.stderr)
+            time.sleep(10)
+            waited += 10
     body = json.loads(resp["Payload"].read() or b"{}")
     if resp.get("FunctionError") or "errorType" in body:
         sys.exit(f"export failed: {body.get('errorType')}: {body.get('errorMessage')}")
@@ -40,8 +56,11 @@ def main():
     print(json.dumps(manifests, indent=2))
     rows = sum(m["rows"] for m in manifests)
     parts = sum(len(m["parts"]) for m in manifests)
-    print(f"export of {args.project} [{args.after}, {args.before}): {len(manifests)} day(s), {parts} part(s), "
-          f"{rows} rows", file=sys.stderr)
+    print(f"export of {args.project} [{args.after}, {args.before}) as whole days: {len(manifests)} day(s), "
+          f"{parts} part(s), {rows} rows", file=sys.stderr)
+    kept = body.get("keptDays", [])
+    if kept:
+        print(f"kept as they were (their records have begun to expire): {', '.join(kept)}", file=sys.stderr)
 
 
 if __name__ == "__main__":

@@ -141,12 +141,13 @@ async fn main() {
     println!("  (DDB-Local CU: the read and write units DynamoDB Local reports for the same calls)");
     // 27 for the records; each event that brings new tokens adds one write of the execution's
     // token fingerprints (docs/data-model.md), 7 here since every body is new text; start and end
-    // each note their put in the hour's and day's counters first (4), which exact totals need.
-    let met = total <= 39;
+    // each note their put in the hour's and day's counters first (4), which exact totals need; each
+    // invocation notes its project day in the register (7), which the scheduled export reads.
+    let met = total <= 45;
     all_met &= met;
     target_line(
         "lifecycle write units, one event per call",
-        "<= 39",
+        "<= 45",
         total.to_string(),
         floor.to_string(),
         met,

@@ -365,15 +365,17 @@ async fn a_five_megabyte_output_comes_back_byte_identical_by_reference() {
 }
 
 #[tokio::test]
-async fn an_sqs_batch_delivered_twice_stores_good_events_once_and_fails_only_the_bad_message() {
+async fn an_sqs_batch_delivered_twice_stores_good_events_once_and_reports_rejections_to_the_project() {
     let api = Api::from_env();
     let p = project("e2e-sqs");
+    let key = create_key(&p).await;
     let (e1, e2) = (id(), id());
     let good1 = vec![
         execution(&p, &e1, "RUNNING", &minutes_ago(5), json!({})),
         step(&p, &e1, "s", "RUNNING", &minutes_ago(5), json!({})),
     ];
     let good2 = vec![execution(&p, &e2, "SUCCEEDED", &minutes_ago(4), json!({}))];
+    let invalid = vec![execution(&p, &id(), "DONE", &minutes_ago(4), json!({}))];
     let record = |id: &str, body: String| {
         json!({"messageId": id, "receiptHandle": "r", "body": body, "eventSource": "aws:sqs",
                                                 "eventSourceARN": "arn:aws:sqs:us-east-1:000000000000:ingest", "awsRegion": "us-east-1",
@@ -383,15 +385,13 @@ async fn an_sqs_batch_delivered_twice_stores_good_events_once_and_fails_only_the
         record("m1", json!({"events": good1}).to_string()),
         record("m2", "{not json".to_string()),
         record("m3", json!({"events": good2}).to_string()),
+        record(&format!("m4-{p}"), json!({"events": invalid}).to_string()),
     ]});
     for delivery in 0..2 {
         let (err, body) = api.invoke("ingest", &batch).await;
         assert!(err.is_none(), "{body}");
-        assert_eq!(
-            body["batchItemFailures"],
-            json!([{"itemIdentifier": "m2"}]),
-            "delivery {delivery}"
-        );
+        // Rejected for good (malformed, invalid): kept and reported, not redelivered.
+        assert_eq!(body["batchItemFailures"], json!([]), "delivery {delivery}");
     }
     // Sending the good events once more finds every one already stored.
     let mut all = good1.clone();
@@ -402,6 +402,18 @@ async fn an_sqs_batch_delivered_twice_stores_good_events_once_and_fails_only_the
         (json!(0), json!(3)),
         "{report}"
     );
+    // The project's users see the rejection once, however often the message came.
+    let (status, page) = api
+        .get(
+            &format!("/v1/projects/{p}/event-logs?type=RUNLEDGER_REJECTED"),
+            Some(&key),
+        )
+        .await;
+    assert_eq!(status, 200, "{page}");
+    let logs = page["eventLogs"].as_array().unwrap();
+    assert_eq!(logs.len(), 1, "{page}");
+    assert_eq!(logs[0]["level"], json!("ERROR"));
+    assert_eq!(logs[0]["error"]["code"], json!("invalid_event"), "{page}");
 }
 
 #[tokio::test]
@@ -878,6 +890,28 @@ async fn an_export_holds_what_the_api_returns_and_loads_into_duckdb() {
                        "type": "WEBHOOK_TRIGGER", "message": "Webhook Trigger request received", "payload": {"r": 1}}),
     );
     ingest_all(&api, &events).await;
+    // Bodies ingest accepts byte for byte that serde_json cannot hold as JSON (nesting past its
+    // limit, a number past f64, a lone surrogate escape): they reach every format as text.
+    let odd = [
+        format!("{}{}", "[".repeat(200), "]".repeat(200)),
+        "1e400".to_string(),
+        r#""\ud800""#.to_string(),
+    ];
+    let odd_events: Vec<String> = odd
+        .iter()
+        .enumerate()
+        .map(|(i, body)| {
+            let started = day(1, 120 + i as i64);
+            format!(
+                r#"{{"kind": "execution", "projectId": "{p}", "id": "odd{i}", "workflowId": "wf-odd", "status": "SUCCEEDED", "dateStarted": "{started}", "dateEnded": "{started}", "input": {body}}}"#
+            )
+        })
+        .collect();
+    let (err, body) = api
+        .invoke_raw("ingest", format!(r#"{{"events": [{}]}}"#, odd_events.join(", ")))
+        .await;
+    assert!(err.is_none(), "{body}");
+    assert_eq!(body["accepted"], json!(3), "{body}");
     let after = runledger::dates::format(chrono::Utc::now() - chrono::Duration::days(3));
     let before = runledger::dates::format(chrono::Utc::now());
 
@@ -895,6 +929,8 @@ async fn an_export_holds_what_the_api_returns_and_loads_into_duckdb() {
     let dir = std::env::temp_dir().join(format!("{p}-export"));
     std::fs::create_dir_all(&dir).unwrap();
     let mut rows: Vec<Value> = Vec::new();
+    let mut jsonl_manifests = Vec::new();
+    let mut jsonl_parts = Vec::new();
     for m in manifests {
         let mut day_rows = 0;
         for part in m["parts"].as_array().unwrap() {
@@ -914,6 +950,7 @@ async fn an_export_holds_what_the_api_returns_and_loads_into_duckdb() {
                 .read_to_string(&mut text)
                 .unwrap();
             day_rows += text.lines().count();
+            jsonl_parts.push(key.to_string());
             rows.extend(text.lines().map(|l| serde_json::from_str::<Value>(l).unwrap()));
             std::fs::write(dir.join(key.replace('/', "_")), &bytes).unwrap();
         }
@@ -922,6 +959,7 @@ async fn an_export_holds_what_the_api_returns_and_loads_into_duckdb() {
             "exports/projectId={p}/date={}/manifest.json",
             m["date"].as_str().unwrap()
         );
+        jsonl_manifests.push(manifest_key.clone());
         assert!(s3
             .head_object()
             .bucket(&settings.bucket_name)
@@ -951,6 +989,14 @@ async fn an_export_holds_what_the_api_returns_and_loads_into_duckdb() {
     assert_eq!(seven["output"], big, "a large body, read from S3");
     assert_eq!(rows.iter().filter(|r| r["kind"] == "step").count(), 30);
     assert_eq!(rows.iter().filter(|r| r["kind"] == "log").count(), 1);
+    for (i, body) in odd.iter().enumerate() {
+        let row = exported
+            .iter()
+            .find(|r| r["id"] == format!("odd{i}"))
+            .expect("exported");
+        assert_eq!(row["input"], json!(body), "the body's text, as a JSON string");
+        assert_eq!(row["textBodies"], json!(["input"]));
+    }
 
     // A warehouse reads it: DuckDB over the downloaded parts.
     let root = concat!(env!("CARGO_MANIFEST_DIR"), "/..");
@@ -958,8 +1004,10 @@ async fn an_export_holds_what_the_api_returns_and_loads_into_duckdb() {
         .arg("-c")
         .arg(
             "import duckdb, sys\n\
-             q = \"select kind, count(*) from read_json(?, format='newline_delimited', union_by_name=true) group by kind order by kind\"\n\
-             print(duckdb.execute(q, [sys.argv[1] + '/*.jsonl.gz']).fetchall())",
+             t = \"read_json(?, format='newline_delimited', union_by_name=true)\"\n\
+             files = [sys.argv[1] + '/*.jsonl.gz']\n\
+             print(duckdb.execute(f'select kind, count(*) from {t} group by kind order by kind', files).fetchall())\n\
+             print(duckdb.execute(f'select id, textBodies from {t} where textBodies is not null order by id', files).fetchall())",
         )
         .arg(&dir)
         .output()
@@ -967,7 +1015,8 @@ async fn an_export_holds_what_the_api_returns_and_loads_into_duckdb() {
     assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
     assert_eq!(
         String::from_utf8_lossy(&out.stdout).trim(),
-        "[('execution', 30), ('log', 1), ('step', 30)]"
+        "[('execution', 33), ('log', 1), ('step', 30)]\n\
+         [('odd0', ['input']), ('odd1', ['input']), ('odd2', ['input'])]"
     );
     std::fs::remove_dir_all(&dir).ok();
 
@@ -998,7 +1047,34 @@ async fn an_export_holds_what_the_api_returns_and_loads_into_duckdb() {
             std::fs::write(dir.join(key.replace('/', "_")), &bytes).unwrap();
         }
     }
-    assert_eq!(parquet_rows, 61);
+    assert_eq!(parquet_rows, 64, "every row, the three with text bodies too");
+    // One manifest per day and format: the Parquet export left the JSON Lines set as it was.
+    for key in jsonl_manifests.iter().chain(&jsonl_parts) {
+        assert!(
+            s3.head_object()
+                .bucket(&settings.bucket_name)
+                .key(key)
+                .send()
+                .await
+                .is_ok(),
+            "{key} is still there"
+        );
+    }
+    for m in body["manifests"].as_array().unwrap() {
+        let key = format!(
+            "exports/projectId={p}/date={}/manifest.parquet.json",
+            m["date"].as_str().unwrap()
+        );
+        assert!(
+            s3.head_object()
+                .bucket(&settings.bucket_name)
+                .key(&key)
+                .send()
+                .await
+                .is_ok(),
+            "{key}"
+        );
+    }
     let out = std::process::Command::new(format!("{root}/.venv/bin/python"))
         .arg("-c")
         .arg(
@@ -1006,7 +1082,9 @@ async fn an_export_holds_what_the_api_returns_and_loads_into_duckdb() {
              files = sys.argv[1] + '/*.parquet'\n\
              print(duckdb.execute('select kind, count(*) from read_parquet(?) group by kind order by kind', [files]).fetchall())\n\
              row = duckdb.execute(\"select runDuration, userId, output from read_parquet(?) where id = 'x07' and kind = 'execution'\", [files]).fetchone()\n\
-             print(row[0], row[1], len(json.loads(row[2])['blob']))",
+             print(row[0], row[1], len(json.loads(row[2])['blob']))\n\
+             odd = duckdb.execute(\"select id, textBodies, input from read_parquet(?) where textBodies is not null order by id\", [files]).fetchall()\n\
+             print([(i, json.loads(t), len(json.loads(b))) for i, t, b in odd])",
         )
         .arg(&dir)
         .output()
@@ -1017,12 +1095,73 @@ async fn an_export_holds_what_the_api_returns_and_loads_into_duckdb() {
     assert_eq!(
         printed.trim(),
         format!(
-            "[('execution', 30), ('log', 1), ('step', 30)]\n{} {} 30000",
+            "[('execution', 33), ('log', 1), ('step', 30)]\n{} {} 30000\n[('odd0', ['input'], {}), ('odd1', ['input'], 5), ('odd2', ['input'], 8)]",
             x07["runDuration"],
-            x07["userId"].as_str().unwrap()
+            x07["userId"].as_str().unwrap(),
+            odd[0].len()
         )
     );
     std::fs::remove_dir_all(&dir).ok();
+
+    // A step of x05 arrives today: the scheduled run writes x05's day again, in both formats the
+    // day holds, and the day's folder keeps only the new set.
+    let x05_day = listed.iter().find(|e| e["id"] == "x05").unwrap()["dateStarted"]
+        .as_str()
+        .unwrap()[..10]
+        .to_string();
+    ingest_all(
+        &api,
+        &[step(&p, "x05", "late-step", "SUCCEEDED", &minutes_ago(1), json!({}))],
+    )
+    .await;
+    let (err, run) = api.invoke("export", &json!({})).await;
+    assert!(err.is_none(), "the scheduled run: {run}");
+    let ours: Vec<&Value> = run["manifests"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|m| m["projectId"] == json!(p) && m["date"] == json!(x05_day))
+        .collect();
+    let formats: Vec<&str> = ours.iter().map(|m| m["format"].as_str().unwrap()).collect();
+    assert_eq!(formats, vec!["jsonl", "parquet"], "{run}");
+    let mut expected = vec!["manifest.json".to_string(), "manifest.parquet.json".to_string()];
+    for m in &ours {
+        for part in m["parts"].as_array().unwrap() {
+            expected.push(part["key"].as_str().unwrap().rsplit('/').next().unwrap().to_string());
+        }
+    }
+    let jsonl = ours[0]["parts"][0]["key"].as_str().unwrap();
+    let object = s3
+        .get_object()
+        .bucket(&settings.bucket_name)
+        .key(jsonl)
+        .send()
+        .await
+        .unwrap();
+    let mut text = String::new();
+    flate2::read::GzDecoder::new(&object.body.collect().await.unwrap().into_bytes()[..])
+        .read_to_string(&mut text)
+        .unwrap();
+    assert!(
+        text.lines().any(|l| l.contains(r#""id":"late-step""#)),
+        "the late step is in its execution's day"
+    );
+    let folder = format!("exports/projectId={p}/date={x05_day}/");
+    let listing = s3
+        .list_objects_v2()
+        .bucket(&settings.bucket_name)
+        .prefix(&folder)
+        .send()
+        .await
+        .unwrap();
+    let mut names: Vec<String> = listing
+        .contents()
+        .iter()
+        .map(|o| o.key().unwrap()[folder.len()..].to_string())
+        .collect();
+    names.sort();
+    expected.sort();
+    assert_eq!(names, expected, "no part of an earlier export is left");
 }
 
 /// Stats and exact totals through the local stack's stream: executions over several days, sent

@@ -102,7 +102,7 @@ where
         before_date: runledger::dates::format(now),
         format: std::env::var("EXPORT_FORMAT").ok(),
     };
-    let manifests = export(store, &req, now).await.expect("export");
+    let manifests = export(store, &req, now).await.expect("export").manifests;
     let rows: u64 = manifests.iter().map(|m| m.rows).sum();
     let parts: usize = manifests.iter().map(|m| m.parts.len()).sum();
     let bytes: u64 = manifests.iter().flat_map(|m| &m.parts).map(|p| p.bytes).sum();

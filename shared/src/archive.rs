@@ -4,8 +4,13 @@
 //! same objects with the same rows.
 //!
 //! A row is one record (docs/data-model.md, "Archive rows"): `kind` (`execution`, `step`, `log`),
-//! the fields as the API returns them, `error` whole with its `details`, and every body as JSON
-//! (`input`, `output`; `payload` for an event log), read from S3 when it was offloaded.
+//! the fields as the API returns them, `error` whole with its `details`, and every body (`input`,
+//! `output`; `payload` for an event log), read from S3 when it was offloaded. The exports use the
+//! same rows.
+//!
+//! A body is JSON in the row when the rows' JSON can hold it (`body_json`); otherwise its text is
+//! carried as a JSON string and its field named in `textBodies`, so no record is ever left out and
+//! every row loads into a warehouse.
 
 use crate::model::ErrorSummary;
 use crate::store::{ArchiveRecords, Archived, ArchivedRecord, StoreError};
@@ -28,25 +33,113 @@ pub struct Summary {
     pub missing_bodies: usize,
 }
 
+/// A body as a row holds it: the JSON itself when serde_json parses it strictly into a value
+/// (within its nesting limit of 128, numbers within f64's range, no lone surrogate escapes, valid
+/// UTF-8), byte for byte as the producer sent it; otherwise its text as a JSON string, and `true`.
+/// The one definition, for the archive and both export formats, of a body the rows' JSON can hold:
+/// a row holding one it cannot would not be read back by serde_json, nor loaded by a warehouse.
+pub fn body_json(bytes: &[u8]) -> (Box<RawValue>, bool) {
+    if let Ok(text) = std::str::from_utf8(bytes) {
+        if serde_json::from_str::<Value>(text).is_ok() {
+            if let Ok(raw) = RawValue::from_string(text.to_string()) {
+                return (raw, false);
+            }
+        }
+    }
+    let text = String::from_utf8_lossy(bytes);
+    // A JSON string of any text is valid JSON.
+    let quoted = serde_json::to_string(text.as_ref()).unwrap_or_else(|_| "\"\"".into());
+    (RawValue::from_string(quoted).unwrap_or_else(|_| text_fallback()), true)
+}
+
+fn text_fallback() -> Box<RawValue> {
+    RawValue::from_string("\"\"".into()).expect("an empty JSON string")
+}
+
+/// One archive or export row: the record's fields, its error and its bodies (JSON text each).
+#[derive(Clone, Debug)]
+pub struct Row {
+    /// The project and day (`YYYY-MM-DD`) the row belongs to.
+    pub project: String,
+    pub date: String,
+    /// `kind`, the record's fields as the API names them, `missingBodies`, `textBodies`.
+    pub fields: Map<String, Value>,
+    pub error: Option<ErrorSummary>,
+    pub error_details: Option<Box<RawValue>>,
+    pub input: Option<Box<RawValue>>,
+    pub output: Option<Box<RawValue>>,
+    pub payload: Option<Box<RawValue>>,
+}
+
 #[derive(Serialize)]
 struct ErrorRow<'a> {
     #[serde(flatten)]
     summary: &'a ErrorSummary,
     #[serde(skip_serializing_if = "Option::is_none")]
-    details: Option<Box<RawValue>>,
+    details: Option<&'a RawValue>,
 }
 
-fn raw(bytes: &Option<Vec<u8>>) -> Option<Box<RawValue>> {
-    let text = String::from_utf8(bytes.clone()?).ok()?;
-    RawValue::from_string(text).ok()
+#[derive(Serialize)]
+struct Line<'a> {
+    #[serde(flatten)]
+    fields: &'a Map<String, Value>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    error: Option<ErrorRow<'a>>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    input: Option<&'a RawValue>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    output: Option<&'a RawValue>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    payload: Option<&'a RawValue>,
 }
 
-/// One archive row, as a JSON line; the project and the day it belongs to.
-pub fn row(a: &Archived) -> Option<(String, String, String)> {
+impl Row {
+    fn line(&self) -> Line<'_> {
+        Line {
+            fields: &self.fields,
+            error: self.error.as_ref().map(|summary| ErrorRow {
+                summary,
+                details: self.error_details.as_deref(),
+            }),
+            input: self.input.as_deref(),
+            output: self.output.as_deref(),
+            payload: self.payload.as_deref(),
+        }
+    }
+
+    /// The row as one JSON line (no newline).
+    pub fn to_line(&self) -> Result<String, String> {
+        serde_json::to_string(&self.line()).map_err(|e| format!("a row of {} does not serialize: {e}", self.project))
+    }
+
+    /// About the bytes of its JSON line, for sizing parts without writing it twice.
+    pub fn approx_bytes(&self) -> usize {
+        let fields: usize = self
+            .fields
+            .iter()
+            .map(|(k, v)| k.len() + 4 + v.as_str().map_or(16, str::len))
+            .sum();
+        let bodies: usize = [&self.error_details, &self.input, &self.output, &self.payload]
+            .into_iter()
+            .flatten()
+            .map(|b| b.get().len() + 12)
+            .sum();
+        let error = self
+            .error
+            .as_ref()
+            .map_or(0, |e| e.message.len() + e.code.as_ref().map_or(0, String::len) + 32);
+        fields + bodies + error + 2
+    }
+}
+
+/// One archive row of a record whole. Fails only when a field cannot be serialized or the record
+/// has no date, which ingest's validation rules out; a caller reports it, never drops the record.
+pub fn row(a: &Archived) -> Result<Row, String> {
+    let fail = |e: serde_json::Error| format!("a record does not serialize: {e}");
     let (kind, fields, project, at) = match &a.record {
         ArchivedRecord::Execution(s) => (
             "execution",
-            serde_json::to_value(s).ok()?,
+            serde_json::to_value(s).map_err(fail)?,
             s.project_id.clone(),
             s.date_started.clone(),
         ),
@@ -55,24 +148,53 @@ pub fn row(a: &Archived) -> Option<(String, String, String)> {
             execution_id,
             summary,
         } => {
-            let mut v = serde_json::to_value(summary).ok()?;
+            let mut v = serde_json::to_value(summary).map_err(fail)?;
             v["projectId"] = Value::from(project_id.clone());
             v["executionId"] = Value::from(execution_id.clone());
             ("step", v, project_id.clone(), summary.date_started.clone())
         }
         ArchivedRecord::Log(l) => (
             "log",
-            serde_json::to_value(l).ok()?,
+            serde_json::to_value(l).map_err(fail)?,
             l.project_id.clone(),
             l.timestamp.clone(),
         ),
     };
-    let Value::Object(mut fields) = fields else { return None };
+    let Value::Object(mut fields) = fields else {
+        return Err(format!("a {kind} of {project} is not an object"));
+    };
     fields.remove("error");
     let error: Option<ErrorSummary> = match &a.record {
         ArchivedRecord::Execution(s) => s.error.clone(),
         ArchivedRecord::Step { summary, .. } => summary.error.clone(),
         ArchivedRecord::Log(l) => l.error.clone(),
+    };
+    let date = at
+        .get(..10)
+        .ok_or_else(|| format!("a {kind} of {project} has no date"))?
+        .to_string();
+    let is_log = kind == "log";
+    let mut text = Vec::new();
+    let mut body = |name: &'static str, bytes: &Option<Vec<u8>>| {
+        bytes.as_deref().map(|b| {
+            let (json, is_text) = body_json(b);
+            if is_text {
+                text.push(name);
+            }
+            json
+        })
+    };
+    let input = body("input", &a.input);
+    let (output, payload) = if is_log {
+        (None, body("payload", &a.output))
+    } else {
+        (body("output", &a.output), None)
+    };
+    // Details without an error to hang them on are not kept (ingest stores none).
+    let error_details = if error.is_some() {
+        body("error.details", &a.error_details)
+    } else {
+        None
     };
     let mut head = Map::new();
     head.insert("kind".into(), Value::from(kind));
@@ -80,42 +202,33 @@ pub fn row(a: &Archived) -> Option<(String, String, String)> {
     if !a.missing.is_empty() {
         head.insert("missingBodies".into(), Value::from(a.missing.clone()));
     }
-    #[derive(Serialize)]
-    struct Row<'a> {
-        #[serde(flatten)]
-        head: Map<String, Value>,
-        #[serde(skip_serializing_if = "Option::is_none")]
-        error: Option<ErrorRow<'a>>,
-        #[serde(skip_serializing_if = "Option::is_none")]
-        input: Option<Box<RawValue>>,
-        #[serde(skip_serializing_if = "Option::is_none")]
-        output: Option<Box<RawValue>>,
-        #[serde(skip_serializing_if = "Option::is_none")]
-        payload: Option<Box<RawValue>>,
+    if !text.is_empty() {
+        head.insert("textBodies".into(), Value::from(text));
     }
-    let is_log = kind == "log";
-    let line = serde_json::to_string(&Row {
-        head,
-        error: error.as_ref().map(|summary| ErrorRow {
-            summary,
-            details: raw(&a.error_details),
-        }),
-        input: raw(&a.input),
-        output: if is_log { None } else { raw(&a.output) },
-        payload: if is_log { raw(&a.output) } else { None },
+    Ok(Row {
+        project,
+        date,
+        fields: head,
+        error,
+        error_details,
+        input,
+        output,
+        payload,
     })
-    .ok()?;
-    Some((project, at.get(..10)?.to_string(), line))
 }
 
-/// Gzip with a fixed header (no name, no time), so equal rows make equal objects.
-pub fn gzip_lines(lines: &[String]) -> Vec<u8> {
+/// Rows as gzipped JSON Lines, with a fixed header (no name, no time), so equal rows make equal
+/// objects; and the number of rows written. A row that cannot be written fails the whole object.
+pub fn gzip_rows(rows: &[Row]) -> Result<(Vec<u8>, u64), String> {
     let mut enc = GzEncoder::new(Vec::new(), Compression::default());
-    for line in lines {
-        let _ = enc.write_all(line.as_bytes());
-        let _ = enc.write_all(b"\n");
+    let mut written = 0;
+    for row in rows {
+        serde_json::to_writer(&mut enc, &row.line())
+            .map_err(|e| format!("a row of {} does not serialize: {e}", row.project))?;
+        enc.write_all(b"\n").map_err(|e| e.to_string())?;
+        written += 1;
     }
-    enc.finish().unwrap_or_default()
+    Ok((enc.finish().map_err(|e| e.to_string())?, written))
 }
 
 /// Archives one stream batch. Any failure reports the batch's first record, so the stream delivers
@@ -131,7 +244,7 @@ pub async fn archive_batch<S: ArchiveRecords>(store: &S, event: &StreamEvent) ->
             item_identifier: first.dynamodb.sequence_number.clone(),
         }],
     };
-    let mut groups: BTreeMap<(String, String), Vec<String>> = BTreeMap::new();
+    let mut groups: BTreeMap<(String, String), Vec<Row>> = BTreeMap::new();
     for record in &event.records {
         let image = match (&record.dynamodb.old_image, record.is_ttl_deletion()) {
             (Some(image), true) => image,
@@ -153,17 +266,29 @@ pub async fn archive_batch<S: ArchiveRecords>(store: &S, event: &StreamEvent) ->
         };
         summary.missing_bodies += archived.missing.len();
         match row(&archived) {
-            Some((project, date, line)) => groups.entry((project, date)).or_default().push(line),
-            None => summary.skipped += 1,
+            Ok(r) => groups.entry((r.project.clone(), r.date.clone())).or_default().push(r),
+            // Never dropped: the batch fails, is delivered again and in the end recorded in the
+            // failure queue with its sequence numbers.
+            Err(e) => {
+                tracing::warn!(error = %e, sequence = %record.dynamodb.sequence_number, "a record could not be made a row");
+                return (failed(), summary);
+            }
         }
     }
-    for ((project, date), lines) in &groups {
-        if let Err(e) = store.put_archive(project, date, &part, gzip_lines(lines)).await {
+    for ((project, date), rows) in &groups {
+        let (bytes, written) = match gzip_rows(rows) {
+            Ok(encoded) => encoded,
+            Err(e) => {
+                tracing::warn!(error = %e, "encoding an archive object failed");
+                return (failed(), summary);
+            }
+        };
+        if let Err(e) = store.put_archive(project, date, &part, bytes).await {
             let permanent = matches!(e, StoreError::Permanent(_));
             tracing::warn!(error = %e, permanent, "writing an archive object failed");
             return (failed(), summary);
         }
-        summary.rows += lines.len();
+        summary.rows += written as usize;
         summary.objects += 1;
     }
     (BatchResponse::default(), summary)
@@ -215,8 +340,9 @@ mod tests {
             error_details: Some(b"[1]".to_vec()),
             missing: vec![],
         };
-        let (project, date, line) = row(&archived).unwrap();
-        assert_eq!((project.as_str(), date.as_str()), ("p1", "2026-11-20"));
+        let r = row(&archived).unwrap();
+        assert_eq!((r.project.as_str(), r.date.as_str()), ("p1", "2026-11-20"));
+        let line = r.to_line().unwrap();
         assert!(
             line.contains(r#""payload":{"n": 1.50}"#),
             "bodies keep their bytes: {line}"
@@ -226,10 +352,56 @@ mod tests {
         assert_eq!(v["traceId"], "t-1");
         assert_eq!(v["error"], json!({"code": "E", "message": "m", "details": [1]}));
         assert!(v.get("output").is_none());
+        assert!(v.get("textBodies").is_none(), "every body is JSON");
         assert_eq!(
-            gzip_lines(std::slice::from_ref(&line)),
-            gzip_lines(&[line]),
+            gzip_rows(std::slice::from_ref(&r)).unwrap(),
+            gzip_rows(&[row(&archived).unwrap()]).unwrap(),
             "equal rows, equal bytes"
         );
+    }
+
+    /// Bodies serde_json cannot hold as JSON, byte for byte as ingest accepts them.
+    fn unholdable_bodies() -> [(&'static str, String); 3] {
+        [
+            ("nested", format!("{}{}", "[".repeat(200), "]".repeat(200))),
+            ("huge number", "1e400".to_string()),
+            ("lone surrogate", r#""\ud800""#.to_string()),
+        ]
+    }
+
+    #[test]
+    fn a_body_json_cannot_hold_is_kept_as_its_text_and_named() {
+        for (what, text) in unholdable_bodies() {
+            assert!(RawValue::from_string(text.clone()).is_ok(), "ingest accepts it: {what}");
+            let archived = Archived {
+                record: ArchivedRecord::Log(EventLog {
+                    id: "l1".into(),
+                    project_id: "p1".into(),
+                    timestamp: "2026-11-20T06:21:41.900Z".into(),
+                    level: Level::Info,
+                    log_type: "T".into(),
+                    message: "m".into(),
+                    fields: Default::default(),
+                    error: Some(ErrorSummary {
+                        code: None,
+                        message: "m".into(),
+                    }),
+                }),
+                input: None,
+                output: Some(text.clone().into_bytes()),
+                error_details: Some(b"{\"ok\": true}".to_vec()),
+                missing: vec![],
+            };
+            let line = row(&archived).unwrap().to_line().unwrap();
+            let v: Value =
+                serde_json::from_str(&line).unwrap_or_else(|e| panic!("{what}: the line parses strictly: {e}"));
+            assert_eq!(v["payload"], Value::from(text.as_str()), "{what}: the original text");
+            assert_eq!(v["textBodies"], json!(["payload"]), "{what}");
+            assert_eq!(
+                v["error"]["details"],
+                json!({"ok": true}),
+                "{what}: the other body stays JSON"
+            );
+        }
     }
 }

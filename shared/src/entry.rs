@@ -128,10 +128,16 @@ pub async fn serve_archive() -> Result<(), Error> {
 }
 
 /// Serves the console function: the web console's files, compiled in (`crate::console`). Needs no
-/// clients: it reads no table.
+/// clients: it reads no table. Its Content-Security-Policy names the bodies bucket, from the
+/// environment, once.
 pub async fn serve_console() -> Result<(), Error> {
     crate::telemetry::init();
-    lambda_http::run(service_fn(move |req: Request| async move {
+    let bodies = crate::console::bodies_origin_from_env();
+    if bodies.is_none() {
+        tracing::warn!("no bodies bucket origin (AWS_REGION unset): the console cannot load stored bodies");
+    }
+    let csp: &'static str = Box::leak(crate::console::content_security_policy(bodies.as_deref()).into_boxed_str());
+    crate::api::adapter::run(move |req: Request| async move {
         let path = req.uri().path().to_string();
         let method = req.method().as_str().to_string();
         let found = crate::console::file(&path);
@@ -150,10 +156,11 @@ pub async fn serve_console() -> Result<(), Error> {
                 .header("x-content-type-options", "nosniff")
                 .header("referrer-policy", "no-referrer")
                 .header("x-frame-options", "DENY")
+                .header("content-security-policy", csp)
                 .body(lambda_http::Body::from(body))
                 .unwrap_or_else(|_| lambda_http::Response::new(lambda_http::Body::Empty)),
         )
-    }))
+    })
     .await
 }
 
@@ -191,37 +198,65 @@ pub async fn serve_export() -> Result<(), Error> {
         let _enter = span.enter();
         let started = std::time::Instant::now();
         let now = chrono::Utc::now();
-        let on_demand = event.payload.get("projectId").is_some();
-        let result = if on_demand {
-            match serde_json::from_value::<crate::export::ExportRequest>(event.payload) {
-                Ok(req) => crate::export::export(store, &req, now).await,
-                Err(e) => Err(crate::export::ExportError::Invalid(e.to_string())),
+        let failed = |error_type: &str, error_message: String| {
+            tracing::warn!(error = %error_message, "export failed");
+            Err(Diagnostic {
+                error_type: error_type.into(),
+                error_message,
+            })
+        };
+        if event.payload.get("projectId").is_none() {
+            // The schedule: every changed project day; any failure fails the invocation, so it is
+            // retried and in the end recorded in the failure queue, after every other day was done.
+            // A deadline before the start is none (the local emulator sends a bogus one).
+            let deadline = chrono::DateTime::from_timestamp_millis(event.context.deadline as i64).filter(|d| *d > now);
+            let run = crate::export::export_changed(store, now, deadline).await;
+            tracing::info!(
+                onDemand = false,
+                pending = run.pending,
+                deferred = run.deferred,
+                days = run.manifests.len(),
+                rows = run.manifests.iter().map(|m| m.rows).sum::<u64>(),
+                failures = run.failures.len(),
+                durationMs = started.elapsed().as_millis() as u64,
+                "export"
+            );
+            if let Some(first) = run.failures.first() {
+                let days: Vec<String> = run
+                    .failures
+                    .iter()
+                    .map(|f| format!("{}/{}", f.project_id.as_deref().unwrap_or("*"), f.date))
+                    .collect();
+                return failed(
+                    "ExportFailed",
+                    format!(
+                        "{} project day(s) failed ({}); the first: {}",
+                        days.len(),
+                        days.join(", "),
+                        first.error
+                    ),
+                );
             }
-        } else {
-            crate::export::export_yesterday(store, now).await
+            return Ok(serde_json::to_value(&run).unwrap_or_default());
+        }
+        let result = match serde_json::from_value::<crate::export::ExportRequest>(event.payload) {
+            Ok(req) => crate::export::export(store, &req, now).await,
+            Err(e) => Err(crate::export::ExportError::Invalid(e.to_string())),
         };
         match result {
-            Ok(manifests) => {
+            Ok(exported) => {
                 tracing::info!(
-                    onDemand = on_demand,
-                    days = manifests.len(),
-                    rows = manifests.iter().map(|m| m.rows).sum::<u64>(),
+                    onDemand = true,
+                    days = exported.manifests.len(),
+                    kept = exported.kept_days.len(),
+                    rows = exported.manifests.iter().map(|m| m.rows).sum::<u64>(),
                     durationMs = started.elapsed().as_millis() as u64,
                     "export"
                 );
-                Ok(serde_json::json!({ "manifests": manifests }))
+                Ok(serde_json::to_value(&exported).unwrap_or_default())
             }
-            Err(e) => {
-                tracing::warn!(error = %e, "export failed");
-                let error_type = match e {
-                    crate::export::ExportError::Invalid(_) => "InvalidExportRequest",
-                    crate::export::ExportError::Store(_) => "ExportFailed",
-                };
-                Err(Diagnostic {
-                    error_type: error_type.into(),
-                    error_message: e.to_string(),
-                })
-            }
+            Err(e @ crate::export::ExportError::Invalid(_)) => failed("InvalidExportRequest", e.to_string()),
+            Err(e) => failed("ExportFailed", e.to_string()),
         }
     }))
     .await

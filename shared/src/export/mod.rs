@@ -1,31 +1,51 @@
-//! Warehouse exports: a project's records of a date range as gzipped JSON Lines (or Parquet) under
-//! `exports/projectId=.../date=YYYY-MM-DD/`, in parts of bounded size, with a `manifest.json` per
-//! day (rows, bytes and SHA-256 of every part). Rows are the archive's (`archive::row`): the
-//! fields as the API returns them, with every body. An execution's steps land in its own day.
+//! Warehouse exports: a project's records as gzipped JSON Lines (or Parquet) under
+//! `exports/projectId=.../date=YYYY-MM-DD/`, in parts of bounded size, with a manifest per day and
+//! format (`manifest.json` for JSON Lines, `manifest.parquet.json` for Parquet: rows, bytes and
+//! SHA-256 of every part). Rows are the archive's (`archive::row`): the fields as the API returns
+//! them, with every body. An execution's steps land in its own day.
 //!
-//! `"format": "parquet"` writes the same rows as Parquet (`parquet`), one row group per part.
+//! A day's folder always holds that whole day: a range is widened to whole UTC days, and an export
+//! of a day replaces that day's set in its format. Parts are named by the run, so a manifest never
+//! lists an object another run rewrote; after the manifest is written, the format's parts it does
+//! not list are deleted. A day with no records is left as it is (an export outlives the records),
+//! and so is a day whose records have begun to expire when it already holds an export in that
+//! format: the export is its history, and a new one would hold less.
 //!
 //! It streams: executions are read a page at a time in `dateStarted` order, and a part is
 //! uploaded as soon as it is full, so memory holds one part and one page whatever the range.
+//!
+//! The scheduled run (`export_changed`) writes every project day of the retention window that
+//! changed since it last wrote it, from the register ingest keeps (`NoteProjectDays`).
 
 mod parquet;
 
-use crate::archive::{gzip_lines, row};
+use crate::archive::{gzip_rows, row, Row};
 use crate::dates;
-use crate::model::limits::MAX_LIMIT;
+use crate::model::limits::{MAX_CLOCK_SKEW_HOURS, MAX_LIMIT};
 use crate::query::{ListQuery, LogQuery, Position, ReadBudget};
 use crate::retry::retrying;
-use crate::store::{Archived, ExportRecords, ListExecutions, ListLogs, StoreError};
-use chrono::{DateTime, Duration, Utc};
+use crate::store::{Archived, ExportRecords, ListExecutions, ListLogs, ProjectDay, StoreError};
+use chrono::{DateTime, Duration, NaiveDate, Utc};
 use futures::stream::{self, StreamExt, TryStreamExt};
 use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
 use std::collections::BTreeMap;
 
-/// Uncompressed bytes of rows per part.
+/// Uncompressed bytes of rows per part (about: rows are measured, not written, to size a part).
 pub const PART_MAX_BYTES: usize = 32 * 1024 * 1024;
 /// Executions whose records are read at once.
 const CONCURRENCY: usize = 16;
+/// How long before its start a scheduled run takes as the time it has written a day as of. Ingest
+/// notes a change before it writes the records, so a change noted shortly before the run may land
+/// after the run read the day: such a day stays pending and the next run writes it again. Well
+/// over twice ingest's longest invocation (its 30 s timeout), with room for index propagation and
+/// clock differences between instances.
+pub const SETTLE: Duration = Duration::minutes(15);
+/// A scheduled run starts no new project day with less than this left before its deadline (or a
+/// third of its whole time, when that is shorter).
+const DAY_RESERVE: Duration = Duration::minutes(5);
+/// The manifest name of exports before manifests were per format (it was written by both).
+const LEGACY_MANIFEST: &str = "manifest.json";
 
 /// An on-demand export: `{"projectId", "afterDate", "beforeDate", "format"?}`.
 #[derive(Clone, Debug, Deserialize)]
@@ -46,6 +66,13 @@ pub enum Format {
 }
 
 impl Format {
+    pub fn name(self) -> &'static str {
+        match self {
+            Format::Jsonl => "jsonl",
+            Format::Parquet => "parquet",
+        }
+    }
+
     fn extension(self) -> &'static str {
         match self {
             Format::Jsonl => "jsonl.gz",
@@ -53,11 +80,35 @@ impl Format {
         }
     }
 
-    fn encode(self, lines: &[String]) -> Result<Vec<u8>, StoreError> {
+    /// The day's manifest of this format. JSON Lines keeps the name every export had before.
+    pub fn manifest_name(self) -> &'static str {
         match self {
-            Format::Jsonl => Ok(gzip_lines(lines)),
-            Format::Parquet => parquet::encode(lines).map_err(|e| StoreError::Permanent(format!("parquet: {e}"))),
+            Format::Jsonl => LEGACY_MANIFEST,
+            Format::Parquet => "manifest.parquet.json",
         }
+    }
+
+    /// Whether an object of a day's folder is a part of this format.
+    fn is_part(self, name: &str) -> bool {
+        name.starts_with("part-") && name.ends_with(&format!(".{}", self.extension()))
+    }
+
+    /// The part's bytes and the rows the encoder wrote, which are all of them or an error.
+    fn encode(self, rows: &[Row]) -> Result<(Vec<u8>, u64), ExportError> {
+        let encoded = match self {
+            Format::Jsonl => gzip_rows(rows),
+            Format::Parquet => parquet::encode(rows).map_err(|e| format!("parquet: {e}")),
+        }
+        .map_err(ExportError::Encode)?;
+        if encoded.1 != rows.len() as u64 {
+            return Err(ExportError::Encode(format!(
+                "{} encoder wrote {} rows of {}",
+                self.name(),
+                encoded.1,
+                rows.len()
+            )));
+        }
+        Ok(encoded)
     }
 }
 
@@ -69,17 +120,28 @@ pub struct PartInfo {
     pub sha256: String,
 }
 
-/// `manifest.json` of one project and day.
+/// The manifest of one project, day and format. `rows` is what the encoders wrote, part by part.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize)]
 #[serde(rename_all = "camelCase")]
 pub struct Manifest {
     pub project_id: String,
     pub date: String,
     pub format: Format,
+    /// The day's bounds: `afterDate <= dateStarted/timestamp < beforeDate`.
     pub after_date: String,
     pub before_date: String,
     pub rows: u64,
     pub parts: Vec<PartInfo>,
+}
+
+/// What an export wrote.
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct Exported {
+    pub manifests: Vec<Manifest>,
+    /// Days left as they were: their records have begun to expire and the day already holds an
+    /// export in this format.
+    pub kept_days: Vec<String>,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -88,41 +150,82 @@ pub enum ExportError {
     Invalid(String),
     #[error("storage failed: {0}")]
     Store(#[from] StoreError),
+    #[error("a part could not be written: {0}")]
+    Encode(String),
 }
 
-/// Parts of one day being written.
+/// One day's export being written.
 struct Day {
-    date: String,
-    lines: Vec<String>,
+    rows: Vec<Row>,
     bytes: usize,
     parts: Vec<PartInfo>,
-    rows: u64,
+    written: u64,
+    /// The names the day's folder held before this export.
+    before: Vec<String>,
+    /// Left as it is (`Exported::kept_days`).
+    kept: bool,
 }
 
 struct Writer<'a, S> {
     store: &'a S,
     project: &'a str,
     format: Format,
+    /// Names this run's parts apart from every other run's.
+    run: String,
+    now: DateTime<Utc>,
     days: BTreeMap<String, Day>,
     /// The day rows are being added to; earlier days are complete.
     open: Option<String>,
 }
 
+fn day_start(date: &str) -> Option<DateTime<Utc>> {
+    NaiveDate::parse_from_str(date, "%Y-%m-%d")
+        .ok()?
+        .and_hms_opt(0, 0, 0)
+        .map(|t| t.and_utc())
+}
+
+/// Whether some records dated `date` may have expired by `now`: a record expires `retention` after
+/// the earlier of its date and its first write, which is at most a clock skew before its date.
+fn begun_to_expire(date: &str, now: DateTime<Utc>, retention_days: i64) -> bool {
+    day_start(date)
+        .is_some_and(|start| start + Duration::days(retention_days) - Duration::hours(MAX_CLOCK_SKEW_HOURS) <= now)
+}
+
 impl<S: ExportRecords> Writer<'_, S> {
-    async fn add(&mut self, date: &str, line: String) -> Result<(), StoreError> {
+    async fn add(&mut self, date: &str, row: Row) -> Result<(), ExportError> {
         if self.open.as_deref() != Some(date) {
             self.close().await?;
             self.open = Some(date.to_string());
         }
-        let day = self.days.entry(date.to_string()).or_insert_with(|| Day {
-            date: date.to_string(),
-            lines: Vec::new(),
-            bytes: 0,
-            parts: Vec::new(),
-            rows: 0,
-        });
-        day.bytes += line.len() + 1;
-        day.lines.push(line);
+        if !self.days.contains_key(date) {
+            let (store, project) = (self.store, self.project);
+            let before = retrying(StoreError::is_retryable, || store.export_names(project, date)).await?;
+            let kept = begun_to_expire(date, self.now, store.retention_days())
+                && before.iter().any(|n| n == self.format.manifest_name());
+            if kept {
+                tracing::info!(project = %project, date = %date, format = self.format.name(), "the day's records have begun to expire: its export is kept as it is");
+            }
+            self.days.insert(
+                date.to_string(),
+                Day {
+                    rows: Vec::new(),
+                    bytes: 0,
+                    parts: Vec::new(),
+                    written: 0,
+                    before,
+                    kept,
+                },
+            );
+        }
+        let Some(day) = self.days.get_mut(date) else {
+            return Ok(());
+        };
+        if day.kept {
+            return Ok(());
+        }
+        day.bytes += row.approx_bytes() + 1;
+        day.rows.push(row);
         if day.bytes >= PART_MAX_BYTES {
             self.flush(date).await?;
         }
@@ -130,7 +233,7 @@ impl<S: ExportRecords> Writer<'_, S> {
     }
 
     /// Uploads what the open day still holds; used when a pass over one kind of record ends.
-    async fn close(&mut self) -> Result<(), StoreError> {
+    async fn close(&mut self) -> Result<(), ExportError> {
         match self.open.take() {
             Some(open) => self.flush(&open).await,
             None => Ok(()),
@@ -138,31 +241,75 @@ impl<S: ExportRecords> Writer<'_, S> {
     }
 
     /// Uploads what a day holds as its next part.
-    async fn flush(&mut self, date: &str) -> Result<(), StoreError> {
+    async fn flush(&mut self, date: &str) -> Result<(), ExportError> {
         let Some(day) = self.days.get_mut(date) else {
             return Ok(());
         };
-        if day.lines.is_empty() {
+        if day.rows.is_empty() {
             return Ok(());
         }
-        let name = format!("part-{:05}.{}", day.parts.len(), self.format.extension());
-        let bytes = self.format.encode(&day.lines)?;
+        let name = format!("part-{}-{:05}.{}", self.run, day.parts.len(), self.format.extension());
+        let (bytes, rows) = self.format.encode(&day.rows)?;
         let info = PartInfo {
-            key: format!("exports/projectId={}/date={}/{name}", self.project, day.date),
-            rows: day.lines.len() as u64,
+            key: format!("exports/projectId={}/date={date}/{name}", self.project),
+            rows,
             bytes: bytes.len() as u64,
             sha256: hex::encode(Sha256::digest(&bytes)),
         };
-        let store = self.store;
+        let (store, project) = (self.store, self.project);
         retrying(StoreError::is_retryable, || {
-            store.put_export(self.project, date, &name, bytes.clone())
+            store.put_export(project, date, &name, bytes.clone())
         })
         .await?;
-        day.rows += info.rows;
+        day.written += info.rows;
         day.parts.push(info);
-        day.lines.clear();
+        day.rows.clear();
         day.bytes = 0;
         Ok(())
+    }
+
+    /// Writes each day's manifest, then deletes what of the day's earlier set it does not list.
+    async fn finish(mut self) -> Result<Exported, ExportError> {
+        self.close().await?;
+        let (store, project, format) = (self.store, self.project, self.format);
+        let mut out = Exported::default();
+        for (date, day) in std::mem::take(&mut self.days) {
+            if day.kept {
+                out.kept_days.push(date);
+                continue;
+            }
+            let start = day_start(&date).ok_or_else(|| ExportError::Invalid(format!("no day {date}")))?;
+            let manifest = Manifest {
+                project_id: project.to_string(),
+                date: date.clone(),
+                format,
+                after_date: dates::format(start),
+                before_date: dates::format(start + Duration::days(1)),
+                rows: day.written,
+                parts: day.parts,
+            };
+            let text = serde_json::to_vec_pretty(&manifest).map_err(|e| ExportError::Encode(e.to_string()))?;
+            retrying(StoreError::is_retryable, || {
+                store.put_export(project, &date, format.manifest_name(), text.clone())
+            })
+            .await?;
+            let listed: Vec<&str> = manifest.parts.iter().filter_map(|p| p.key.rsplit('/').next()).collect();
+            let mut stale: Vec<&String> = day
+                .before
+                .iter()
+                .filter(|n| format.is_part(n) && !listed.contains(&n.as_str()))
+                .collect();
+            // A Parquet export used to write `manifest.json` too; without JSON Lines parts beside
+            // it, it can only be one of those, and lists parts just deleted.
+            if format == Format::Parquet && !day.before.iter().any(|n| Format::Jsonl.is_part(n)) {
+                stale.extend(day.before.iter().filter(|n| *n == LEGACY_MANIFEST));
+            }
+            for name in stale {
+                retrying(StoreError::is_retryable, || store.delete_export(project, &date, name)).await?;
+            }
+            out.manifests.push(manifest);
+        }
+        Ok(out)
     }
 }
 
@@ -195,19 +342,33 @@ fn parse_request(req: &ExportRequest) -> Result<(DateTime<Utc>, DateTime<Utc>, F
     Ok((after, before, format))
 }
 
-/// Exports `afterDate <= dateStarted/timestamp < beforeDate` of one project; one manifest per day
-/// that had records.
+/// `[after, before)` widened to whole UTC days.
+fn whole_days(after: DateTime<Utc>, before: DateTime<Utc>) -> (DateTime<Utc>, DateTime<Utc>) {
+    let floor = |t: DateTime<Utc>| t.date_naive().and_hms_opt(0, 0, 0).map_or(t, |d| d.and_utc());
+    let end = floor(before);
+    (floor(after), if end == before { end } else { end + Duration::days(1) })
+}
+
+fn row_of(r: &Archived) -> Result<Row, ExportError> {
+    row(r).map_err(ExportError::Encode)
+}
+
+/// Exports every record of one project dated on the UTC days `[afterDate, beforeDate)` touches
+/// (`dateStarted`, `timestamp`); one manifest per day that has records.
 pub async fn export<S: ListExecutions + ListLogs + ExportRecords>(
     store: &S,
     req: &ExportRequest,
     now: DateTime<Utc>,
-) -> Result<Vec<Manifest>, ExportError> {
+) -> Result<Exported, ExportError> {
     let (after, before, format) = parse_request(req)?;
+    let (after, before) = whole_days(after, before);
     let project = req.project_id.as_str();
     let mut writer = Writer {
         store,
         project,
         format,
+        run: now.format("%Y%m%dT%H%M%S%3fZ").to_string(),
+        now,
         days: BTreeMap::new(),
         open: None,
     };
@@ -241,9 +402,7 @@ pub async fn export<S: ListExecutions + ListLogs + ExportRecords>(
         for (summary, records) in page.items.iter().zip(records) {
             let day = summary.date_started.get(..10).unwrap_or_default().to_string();
             for r in &records {
-                if let Some((_, _, line)) = row(r) {
-                    writer.add(&day, line).await?;
-                }
+                writer.add(&day, row_of(r)?).await?;
             }
         }
         resume = page.next;
@@ -269,54 +428,185 @@ pub async fn export<S: ListExecutions + ListLogs + ExportRecords>(
         .await?;
         for log in &page.items {
             let whole = retrying(StoreError::is_retryable, || store.log_record(log)).await?;
-            if let Some((_, day, line)) = row(&whole) {
-                writer.add(&day, line).await?;
-            }
+            let r = row_of(&whole)?;
+            let day = r.date.clone();
+            writer.add(&day, r).await?;
         }
         resume = page.next;
         if resume.is_none() {
             break;
         }
     }
-    writer.close().await?;
-    let mut manifests = Vec::new();
-    for day in writer.days.into_values() {
-        let manifest = Manifest {
-            project_id: project.to_string(),
-            date: day.date.clone(),
-            format,
-            after_date: dates::format(after),
-            before_date: dates::format(before),
-            rows: day.rows,
-            parts: day.parts,
-        };
-        let text = serde_json::to_vec_pretty(&manifest).unwrap_or_default();
-        retrying(StoreError::is_retryable, || {
-            store.put_export(project, &day.date, "manifest.json", text.clone())
-        })
-        .await?;
-        manifests.push(manifest);
-    }
-    Ok(manifests)
+    writer.finish().await
 }
 
-/// The scheduled run: the previous UTC day of every project that stored records dated on it.
-pub async fn export_yesterday<S: ListExecutions + ListLogs + ExportRecords>(
-    store: &S,
-    now: DateTime<Utc>,
-) -> Result<Vec<Manifest>, ExportError> {
+/// A project day the scheduled run could not write (`project_id` is absent when the register's
+/// day could not be read).
+#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct DayFailure {
+    pub project_id: Option<String>,
+    pub date: String,
+    pub error: String,
+}
+
+/// What a scheduled run did.
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct ScheduledRun {
+    pub manifests: Vec<Manifest>,
+    /// Project days of the window that had changed since they were last written.
+    pub pending: usize,
+    /// Pending project days left for the next run: the deadline came first.
+    pub deferred: usize,
+    /// Project days left as they were (`Exported::kept_days`), as `projectId/date`.
+    pub kept: Vec<String>,
+    pub failures: Vec<DayFailure>,
+}
+
+/// The days the scheduled run looks at, newest first: every finished UTC day whose records cannot
+/// have begun to expire (at least yesterday).
+fn window(now: DateTime<Utc>, retention_days: i64) -> Vec<String> {
     let today = now.date_naive();
-    let yesterday = today - Duration::days(1);
-    let mut out = Vec::new();
-    let day = yesterday.to_string();
-    for project in retrying(StoreError::is_retryable, || store.projects_on(&day)).await? {
+    (1..=(retention_days - 2).max(1))
+        .map(|k| (today - Duration::days(k)).to_string())
+        .collect()
+}
+
+/// Writes one project day in JSON Lines, and in Parquet too when the day holds a Parquet export,
+/// so neither format of the day goes stale.
+async fn export_day<S: ListExecutions + ListLogs + ExportRecords>(
+    store: &S,
+    day: &ProjectDay,
+    now: DateTime<Utc>,
+) -> Result<Exported, ExportError> {
+    let names = retrying(StoreError::is_retryable, || store.export_names(&day.project, &day.date)).await?;
+    let mut formats = vec![Format::Jsonl];
+    if names.iter().any(|n| n == Format::Parquet.manifest_name()) {
+        formats.push(Format::Parquet);
+    }
+    let next = day_start(&day.date)
+        .map(|t| (t + Duration::days(1)).date_naive().to_string())
+        .ok_or_else(|| ExportError::Invalid(format!("no day {}", day.date)))?;
+    let mut out = Exported::default();
+    for format in formats {
         let req = ExportRequest {
-            project_id: project,
-            after_date: yesterday.to_string(),
-            before_date: today.to_string(),
-            format: None,
+            project_id: day.project.clone(),
+            after_date: day.date.clone(),
+            before_date: next.clone(),
+            format: Some(format.name().to_string()),
         };
-        out.extend(export(store, &req, now).await?);
+        let done = export(store, &req, now).await?;
+        out.manifests.extend(done.manifests);
+        out.kept_days.extend(done.kept_days);
     }
     Ok(out)
+}
+
+/// The scheduled run: every project day of the window that changed since the run last wrote it
+/// (one Query of the register per day), each written whole and then marked written as of
+/// `now - SETTLE`. A failing project day is reported and the run goes on; it stays pending, so the
+/// next run (or the retry of this one, which the caller causes by failing) writes it. No new day
+/// is started within `DAY_RESERVE` (at most a third of the run's time) of `deadline`: what is left
+/// waits for the next run.
+pub async fn export_changed<S: ListExecutions + ListLogs + ExportRecords>(
+    store: &S,
+    now: DateTime<Utc>,
+    deadline: Option<DateTime<Utc>>,
+) -> ScheduledRun {
+    let mut run = ScheduledRun::default();
+    let as_of = (now - SETTLE).timestamp_millis();
+    let stop = deadline.map(|d| d - DAY_RESERVE.min((d - now) / 3).max(Duration::zero()));
+    for date in window(now, store.retention_days()) {
+        let days = match retrying(StoreError::is_retryable, || store.project_days(&date)).await {
+            Ok(days) => days,
+            Err(e) => {
+                run.failures.push(DayFailure {
+                    project_id: None,
+                    date,
+                    error: e.to_string(),
+                });
+                continue;
+            }
+        };
+        for day in days.iter().filter(|d| d.pending()) {
+            run.pending += 1;
+            if stop.is_some_and(|stop| Utc::now() > stop) {
+                run.deferred += 1;
+                continue;
+            }
+            let result = match export_day(store, day, now).await {
+                Ok(done) => retrying(StoreError::is_retryable, || {
+                    store.mark_exported(&day.project, &day.date, as_of)
+                })
+                .await
+                .map(|()| done)
+                .map_err(ExportError::from),
+                Err(e) => Err(e),
+            };
+            match result {
+                Ok(done) => {
+                    run.kept
+                        .extend(done.kept_days.iter().map(|d| format!("{}/{d}", day.project)));
+                    run.manifests.extend(done.manifests);
+                }
+                Err(e) => {
+                    tracing::warn!(project = %day.project, date = %day.date, error = %e, "exporting a project day failed");
+                    run.failures.push(DayFailure {
+                        project_id: Some(day.project.clone()),
+                        date: day.date.clone(),
+                        error: e.to_string(),
+                    });
+                }
+            }
+        }
+    }
+    run
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn at(s: &str) -> DateTime<Utc> {
+        dates::parse(s).unwrap()
+    }
+
+    #[test]
+    fn a_range_covers_the_whole_days_it_touches() {
+        assert_eq!(
+            whole_days(at("2026-11-20T06:00:00Z"), at("2026-11-21T01:00:00Z")),
+            (at("2026-11-20"), at("2026-11-22"))
+        );
+        assert_eq!(
+            whole_days(at("2026-11-20"), at("2026-11-21")),
+            (at("2026-11-20"), at("2026-11-21"))
+        );
+    }
+
+    #[test]
+    fn the_window_is_the_finished_days_none_of_whose_records_can_have_expired() {
+        let now = at("2026-11-25T01:15:00Z");
+        let days = window(now, 90);
+        assert_eq!(days.first().map(String::as_str), Some("2026-11-24"));
+        assert_eq!(days.len(), 88);
+        assert!(days.iter().all(|d| !begun_to_expire(d, now, 90)), "{days:?}");
+        assert!(begun_to_expire(
+            &(now.date_naive() - Duration::days(89)).to_string(),
+            now,
+            90
+        ));
+        assert_eq!(window(now, 1), vec!["2026-11-24".to_string()], "at least yesterday");
+    }
+
+    #[test]
+    fn parts_are_told_apart_by_format() {
+        assert!(Format::Jsonl.is_part("part-20261125T011500000Z-00000.jsonl.gz"));
+        assert!(
+            Format::Jsonl.is_part("part-00003.jsonl.gz"),
+            "an earlier version's names"
+        );
+        assert!(!Format::Jsonl.is_part("part-00000.parquet"));
+        assert!(!Format::Parquet.is_part("manifest.parquet.json"));
+    }
 }

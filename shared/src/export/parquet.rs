@@ -1,6 +1,9 @@
 //! Export parts as Parquet: one row group per part, one column per field of the archive's row
-//! schema (the three kinds share it; a field a kind lacks is null), bodies as JSON text.
+//! schema (the three kinds share it; a field a kind lacks is null), bodies as JSON text (a body
+//! kept as text, named in `textBodies`, is that text as a JSON string). Every row given is written,
+//! or the part fails: the row group's count is checked against the rows.
 
+use crate::archive::Row;
 use parquet::basic::Compression;
 use parquet::data_type::{ByteArray, ByteArrayType, Int64Type};
 use parquet::file::properties::WriterProperties;
@@ -16,15 +19,23 @@ enum Column {
     Text(&'static str),
     /// An integer field.
     Int(&'static str),
-    /// A field holding JSON (a body), as its text.
+    /// A field holding JSON, as its text.
     Json(&'static str),
+    /// A body, as its JSON text.
+    Body(Body),
     /// A field of the row's `error`.
     Error(&'static str),
-    /// `error.details`, as JSON text.
+}
+
+#[derive(Clone, Copy)]
+enum Body {
+    Input,
+    Output,
+    Payload,
     ErrorDetails,
 }
 
-const COLUMNS: [(&str, Column); 36] = [
+const COLUMNS: [(&str, Column); 37] = [
     ("kind", Column::Text("kind")),
     ("projectId", Column::Text("projectId")),
     ("id", Column::Text("id")),
@@ -56,11 +67,12 @@ const COLUMNS: [(&str, Column); 36] = [
     ("eventName", Column::Text("eventName")),
     ("errorCode", Column::Error("code")),
     ("errorMessage", Column::Error("message")),
-    ("errorDetails", Column::ErrorDetails),
-    ("input", Column::Json("input")),
-    ("output", Column::Json("output")),
-    ("payload", Column::Json("payload")),
+    ("errorDetails", Column::Body(Body::ErrorDetails)),
+    ("input", Column::Body(Body::Input)),
+    ("output", Column::Body(Body::Output)),
+    ("payload", Column::Body(Body::Payload)),
     ("missingBodies", Column::Json("missingBodies")),
+    ("textBodies", Column::Json("textBodies")),
 ];
 
 fn schema() -> String {
@@ -69,7 +81,7 @@ fn schema() -> String {
         .map(|(name, column)| match column {
             Column::Text("kind") => format!("REQUIRED BYTE_ARRAY {name} (UTF8);"),
             Column::Int(_) => format!("OPTIONAL INT64 {name};"),
-            Column::Json(_) | Column::ErrorDetails => format!("OPTIONAL BYTE_ARRAY {name} (JSON);"),
+            Column::Json(_) | Column::Body(_) => format!("OPTIONAL BYTE_ARRAY {name} (JSON);"),
             _ => format!("OPTIONAL BYTE_ARRAY {name} (UTF8);"),
         })
         .collect();
@@ -77,21 +89,37 @@ fn schema() -> String {
 }
 
 /// One column's values for the rows: `None` where the row has no value.
-fn values(rows: &[Value], column: Column) -> Vec<Option<ColumnValue>> {
+fn values(rows: &[Row], column: Column) -> Result<Vec<Option<ColumnValue>>, String> {
     rows.iter()
         .map(|row| {
             let v = match column {
-                Column::Text(f) | Column::Int(f) | Column::Json(f) => row.get(f),
-                Column::Error(f) => row.get("error").and_then(|e| e.get(f)),
-                Column::ErrorDetails => row.get("error").and_then(|e| e.get("details")),
-            }?;
-            match (column, v) {
-                (_, Value::Null) => None,
-                (Column::Int(_), v) => v.as_i64().map(ColumnValue::Int),
-                (Column::Json(_) | Column::ErrorDetails, v) => Some(ColumnValue::Text(v.to_string())),
-                (_, Value::String(s)) => Some(ColumnValue::Text(s.clone())),
-                (_, v) => Some(ColumnValue::Text(v.to_string())),
-            }
+                Column::Text(f) | Column::Int(f) | Column::Json(f) => row.fields.get(f),
+                Column::Error(f) => {
+                    let e = row.error.as_ref();
+                    return Ok(match f {
+                        "code" => e.and_then(|e| e.code.clone()).map(ColumnValue::Text),
+                        _ => e.map(|e| ColumnValue::Text(e.message.clone())),
+                    });
+                }
+                Column::Body(b) => {
+                    let body = match b {
+                        Body::Input => &row.input,
+                        Body::Output => &row.output,
+                        Body::Payload => &row.payload,
+                        Body::ErrorDetails => &row.error_details,
+                    };
+                    return Ok(body.as_ref().map(|raw| ColumnValue::Text(raw.get().to_string())));
+                }
+            };
+            Ok(match (column, v) {
+                (_, None | Some(Value::Null)) => None,
+                (Column::Int(name), Some(v)) => Some(ColumnValue::Int(
+                    v.as_i64().ok_or_else(|| format!("{name} is not an integer: {v}"))?,
+                )),
+                (Column::Json(_), Some(v)) => Some(ColumnValue::Text(v.to_string())),
+                (_, Some(Value::String(s))) => Some(ColumnValue::Text(s.clone())),
+                (_, Some(v)) => Some(ColumnValue::Text(v.to_string())),
+            })
         })
         .collect()
 }
@@ -101,9 +129,8 @@ enum ColumnValue {
     Int(i64),
 }
 
-/// The rows (JSON Lines of the archive's schema) as one Parquet file.
-pub fn encode(lines: &[String]) -> Result<Vec<u8>, String> {
-    let rows: Vec<Value> = lines.iter().filter_map(|l| serde_json::from_str(l).ok()).collect();
+/// The rows as one Parquet file, and the number of rows it holds.
+pub fn encode(rows: &[Row]) -> Result<(Vec<u8>, u64), String> {
     let schema = Arc::new(parse_message_type(&schema()).map_err(|e| e.to_string())?);
     let props = Arc::new(
         WriterProperties::builder()
@@ -116,7 +143,7 @@ pub fn encode(lines: &[String]) -> Result<Vec<u8>, String> {
     while let Some(mut column) = group.next_column().map_err(|e| e.to_string())? {
         let (name, kind) = COLUMNS[index];
         index += 1;
-        let vals = values(&rows, kind);
+        let vals = values(rows, kind)?;
         // Definition levels: 1 where a value is present (the required `kind` takes none).
         let levels: Vec<i16> = vals.iter().map(|v| i16::from(v.is_some())).collect();
         let levels = (name != "kind").then_some(levels.as_slice());
@@ -150,6 +177,9 @@ pub fn encode(lines: &[String]) -> Result<Vec<u8>, String> {
         }
         column.close().map_err(|e| e.to_string())?;
     }
-    group.close().map_err(|e| e.to_string())?;
-    writer.into_inner().map_err(|e| e.to_string())
+    let written = group.close().map_err(|e| e.to_string())?.num_rows();
+    if written != rows.len() as i64 {
+        return Err(format!("the row group holds {written} rows of {}", rows.len()));
+    }
+    Ok((writer.into_inner().map_err(|e| e.to_string())?, written as u64))
 }

@@ -27,12 +27,11 @@ use crate::store::{
     AppendLogs, CommitUnits, Ingests, LogWrite, NoteProjectDays, NoteWrites, StoreError, TokensCommit, UnitKey,
 };
 use chrono::{DateTime, Utc};
-use futures::stream::{self, StreamExt};
+use futures::stream::{self, StreamExt, TryStreamExt};
 use plan::{plan_unit, UnitWrite};
 use serde_json::value::RawValue;
 use std::collections::HashSet;
 use std::collections::{BTreeMap, HashMap};
-use std::sync::Mutex;
 
 /// Puts and uploads in flight at once per invocation.
 const CONCURRENCY: usize = 8;
@@ -59,7 +58,7 @@ pub async fn ingest<S: Ingests>(
         }
     }
     let mut pending: Vec<usize> = (0..raw.len()).filter(|&i| parsed[i].is_some()).collect();
-    if let Err(e) = note_days(store, settings, &parsed).await {
+    if let Err(e) = note_days(store, settings, &parsed, now).await {
         tracing::warn!(error = %e, "the register of project days could not be written");
         for &i in &pending {
             outcomes[i] = Outcome::rejected(
@@ -116,48 +115,71 @@ pub async fn ingest<S: Ingests>(
 
 type Results = Vec<(usize, Result<Outcome, StoreError>)>;
 
-/// (project, day) pairs this instance has registered already: one small write per project and day
-/// per instance, not per event.
-static NOTED: Mutex<Option<HashSet<(String, String)>>> = Mutex::new(None);
-
-/// Registers each project and day the events are dated on, before anything of them is stored, so
-/// the daily export finds every project with data on its day.
+/// Notes in the register each project and day the events change, before anything of them is
+/// stored, so the scheduled export finds every project day that changed since it last wrote it:
+/// one conditional UpdateItem per distinct project and day per invocation. A step changes the day
+/// its execution started on (where an export puts it), read from the stored summary in one
+/// BatchGetItem for steps whose execution is not in the batch; until the execution is stored, a
+/// step is in no export, and the execution's own event notes its day.
 async fn note_days<S: NoteProjectDays>(
     store: &S,
     settings: &Settings,
     parsed: &[Option<Parsed>],
+    now: DateTime<Utc>,
 ) -> Result<(), StoreError> {
+    let day_of = |at: Option<&str>| at.and_then(|t| t.get(..10)).map(str::to_string);
     let mut days: HashSet<(String, String)> = HashSet::new();
+    let mut executions: HashMap<(String, String), Option<String>> = HashMap::new();
+    let mut steps: Vec<((String, String), Option<String>)> = Vec::new();
     for p in parsed.iter().flatten() {
-        let (project, at) = match p {
-            Parsed::Record(e) => (
-                &e.unit.project,
-                e.fields.get(&crate::model::Field::DateStarted).and_then(|v| v.as_str()),
-            ),
-            Parsed::Log(l) => (&l.entry.project_id, Some(l.entry.timestamp.as_str())),
-        };
-        if let Some(day) = at.and_then(|t| t.get(..10)) {
-            days.insert((project.clone(), day.to_string()));
+        match p {
+            Parsed::Record(e) => {
+                let day = day_of(e.fields.get(&crate::model::Field::DateStarted).and_then(|v| v.as_str()));
+                let owner = (e.unit.project.clone(), e.unit.execution.clone());
+                if e.unit.step.is_none() {
+                    executions.insert(owner, day);
+                } else {
+                    steps.push((owner, day));
+                }
+            }
+            Parsed::Log(l) => days.extend(day_of(Some(&l.entry.timestamp)).map(|d| (l.entry.project_id.clone(), d))),
         }
     }
-    if let Ok(noted) = NOTED.lock() {
-        if let Some(noted) = noted.as_ref() {
-            days.retain(|d| !noted.contains(d));
-        }
+    let unknown: Vec<(String, String)> = steps
+        .iter()
+        .map(|(owner, _)| owner.clone())
+        .filter(|owner| !executions.contains_key(owner))
+        .collect::<HashSet<_>>()
+        .into_iter()
+        .collect();
+    let stored = if unknown.is_empty() {
+        HashMap::new()
+    } else {
+        retry::retrying(StoreError::is_retryable, || store.execution_days(&unknown)).await?
+    };
+    for ((project, _), day) in &executions {
+        days.extend(day.clone().map(|d| (project.clone(), d)));
     }
-    for (project, day) in days {
-        let expires_at = crate::dates::parse(&day).map_or(0, |t| {
-            (t + chrono::Duration::days(settings.retention_days + 2)).timestamp()
-        });
-        retry::retrying(StoreError::is_retryable, || {
-            store.note_project_day(&project, &day, expires_at)
+    for (owner, own_day) in steps {
+        let day = executions
+            .get(&owner)
+            .cloned()
+            .flatten()
+            .or_else(|| stored.get(&owner).cloned());
+        days.extend(day.or(own_day).map(|d| (owner.0.clone(), d)));
+    }
+    let at_ms = now.timestamp_millis();
+    stream::iter(days.into_iter().map(Ok))
+        .try_for_each_concurrent(CONCURRENCY, |(project, day)| async move {
+            let expires_at = crate::dates::parse(&day).map_or(0, |t| {
+                (t + chrono::Duration::days(settings.retention_days + 2)).timestamp()
+            });
+            retry::retrying(StoreError::is_retryable, || {
+                store.note_project_day(&project, &day, at_ms, expires_at)
+            })
+            .await
         })
-        .await?;
-        if let Ok(mut noted) = NOTED.lock() {
-            noted.get_or_insert_with(HashSet::new).insert((project, day));
-        }
-    }
-    Ok(())
+        .await
 }
 
 /// Stores event logs: large bodies to S3 first, then each log as one put that succeeds only if it

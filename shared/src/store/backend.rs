@@ -4,6 +4,7 @@
 use super::items::Item;
 use super::keys::ListIndex;
 use super::StoreError;
+use aws_sdk_dynamodb::types::AttributeValue;
 use std::future::Future;
 
 /// One Query over one listing partition (of an index, or of the table for event logs), bounded by
@@ -82,6 +83,30 @@ pub struct CounterUpdate {
     pub expires_at: i64,
 }
 
+/// Sets a number attribute of one item to `value` unless it already holds as much or more; the
+/// item's other attributes are left as they are, and `also` set with it. `create`: make the item
+/// when it does not exist (with the key, the attribute and `also`); otherwise only an existing item
+/// changes. One conditional UpdateItem.
+#[derive(Clone, Debug)]
+pub struct LaterUpdate {
+    pub pk: String,
+    pub sk: String,
+    pub attribute: &'static str,
+    pub value: i64,
+    pub also: Vec<(&'static str, AttributeValue)>,
+    pub create: bool,
+}
+
+/// What a read of one object found. S3 answers a missing key with 403 AccessDenied instead of 404
+/// NoSuchKey when the caller may not list the bucket, so the two are told apart here and the
+/// caller decides what a denial means.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum ObjectRead {
+    Found(Vec<u8>),
+    NoSuchKey,
+    AccessDenied,
+}
+
 pub trait Backend: Sync {
     fn query_index(&self, q: &IndexQuery) -> impl Future<Output = Result<IndexPage, StoreError>> + Send;
     /// Like `query_index` with `Select COUNT`: `items` stays empty, the count is returned.
@@ -119,7 +144,16 @@ pub trait Backend: Sync {
     /// Applies a counter update; `Conflict` when the mark says part of it was taken in already.
     /// Returns the item as it is after the update.
     fn add_to_counter(&self, update: &CounterUpdate) -> impl Future<Output = Result<Item, StoreError>> + Send;
+    /// Sets an attribute to a later value (`LaterUpdate`); `false` when the item already held as
+    /// much or more, or (without `create`) does not exist.
+    fn set_later(&self, update: &LaterUpdate) -> impl Future<Output = Result<bool, StoreError>> + Send;
     fn put_object(&self, key: &str, bytes: Vec<u8>) -> impl Future<Output = Result<(), StoreError>> + Send;
+    /// An object's bytes, or why there are none.
+    fn read_object(&self, key: &str) -> impl Future<Output = Result<ObjectRead, StoreError>> + Send;
+    /// The keys of every object under `prefix`, in key order.
+    fn list_objects(&self, prefix: &str) -> impl Future<Output = Result<Vec<String>, StoreError>> + Send;
+    /// Deletes an object; deleting one that does not exist succeeds.
+    fn delete_object(&self, key: &str) -> impl Future<Output = Result<(), StoreError>> + Send;
     /// An object's bytes; `None` when it does not exist.
     fn get_object(&self, key: &str) -> impl Future<Output = Result<Option<Vec<u8>>, StoreError>> + Send;
     fn presign(&self, key: &str) -> impl Future<Output = Result<String, StoreError>> + Send;

@@ -84,6 +84,20 @@ pub fn classify<E: ProvideErrorMetadata + std::fmt::Debug, R: std::fmt::Debug>(e
     }
 }
 
+/// Sorts S3 failures: a 4xx other than 429 is permanent (retrying sends the same request), the rest
+/// is worth retrying.
+fn s3_error<E>(err: SdkError<E, aws_sdk_s3::config::http::HttpResponse>) -> StoreError
+where
+    E: std::error::Error + 'static,
+{
+    match &err {
+        SdkError::ServiceError(se) if se.raw().status().as_u16() < 500 && se.raw().status().as_u16() != 429 => {
+            StoreError::Permanent(format!("s3: {}", se.err()))
+        }
+        _ => StoreError::Transient(format!("s3: {err}")),
+    }
+}
+
 /// Passes the capacity DynamoDB reports on to the request's metrics (make bench prints it beside
 /// the units the store computes from item sizes).
 fn note(consumed: Option<&ConsumedCapacity>) {
@@ -393,6 +407,38 @@ impl Backend for Dynamo {
             .map_err(classify)
     }
 
+    async fn set_later(&self, u: &LaterUpdate) -> Result<bool, StoreError> {
+        let mut expr = String::from("SET #a = :v");
+        let mut req = self
+            .dynamodb
+            .update_item()
+            .table_name(&self.table)
+            .set_key(Some(key(&u.pk, &u.sk)))
+            .expression_attribute_names("#a", u.attribute)
+            .expression_attribute_values(":v", AttributeValue::N(u.value.to_string()))
+            .return_consumed_capacity(ReturnConsumedCapacity::Total);
+        for (i, (name, value)) in u.also.iter().enumerate() {
+            expr.push_str(&format!(", #o{i} = :o{i}"));
+            req = req
+                .expression_attribute_names(format!("#o{i}"), *name)
+                .expression_attribute_values(format!(":o{i}"), value.clone());
+        }
+        let mut condition = String::from("(attribute_not_exists(#a) OR #a < :v)");
+        if !u.create {
+            condition.push_str(" AND attribute_exists(#pk)");
+            req = req.expression_attribute_names("#pk", PK);
+        }
+        match req.update_expression(expr).condition_expression(condition).send().await {
+            Ok(out) => {
+                note(out.consumed_capacity.as_ref());
+                Ok(true)
+            }
+            // Also what a retry finds when the answer to an update that landed was lost.
+            Err(SdkError::ServiceError(se)) if se.err().is_conditional_check_failed_exception() => Ok(false),
+            Err(e) => Err(classify(e)),
+        }
+    }
+
     async fn put_object(&self, key: &str, bytes: Vec<u8>) -> Result<(), StoreError> {
         self.s3
             .put_object()
@@ -403,31 +449,64 @@ impl Backend for Dynamo {
             .send()
             .await
             .map(|_| ())
-            .map_err(|e| match e {
-                SdkError::ServiceError(se) if se.raw().status().as_u16() < 500 && se.raw().status().as_u16() != 429 => {
-                    StoreError::Permanent(format!("s3: {}", se.err()))
-                }
-                other => StoreError::Transient(format!("s3: {other}")),
-            })
+            .map_err(s3_error)
     }
 
     async fn get_object(&self, key: &str) -> Result<Option<Vec<u8>>, StoreError> {
+        match self.read_object(key).await? {
+            ObjectRead::Found(bytes) => Ok(Some(bytes)),
+            ObjectRead::NoSuchKey => Ok(None),
+            ObjectRead::AccessDenied => Err(StoreError::Permanent(format!("s3: AccessDenied reading {key}"))),
+        }
+    }
+
+    async fn read_object(&self, key: &str) -> Result<ObjectRead, StoreError> {
         let out = match self.s3.get_object().bucket(&self.bucket).key(key).send().await {
             Ok(out) => out,
-            Err(SdkError::ServiceError(se)) if se.err().is_no_such_key() => return Ok(None),
+            Err(SdkError::ServiceError(se)) if se.err().is_no_such_key() => return Ok(ObjectRead::NoSuchKey),
+            // What S3 answers for a missing key when the caller may not list the bucket. Only
+            // this code: a 403 for expired or wrong credentials is a failure, not an absence.
             Err(SdkError::ServiceError(se))
-                if se.raw().status().as_u16() < 500 && se.raw().status().as_u16() != 429 =>
+                if se.raw().status().as_u16() == 403 && se.err().code() == Some("AccessDenied") =>
             {
-                return Err(StoreError::Permanent(format!("s3: {}", se.err())))
+                return Ok(ObjectRead::AccessDenied)
             }
-            Err(other) => return Err(StoreError::Transient(format!("s3: {other}"))),
+            Err(e) => return Err(s3_error(e)),
         };
         let bytes = out
             .body
             .collect()
             .await
             .map_err(|e| StoreError::Transient(format!("s3 body: {e}")))?;
-        Ok(Some(bytes.into_bytes().to_vec()))
+        Ok(ObjectRead::Found(bytes.into_bytes().to_vec()))
+    }
+
+    async fn list_objects(&self, prefix: &str) -> Result<Vec<String>, StoreError> {
+        let mut pages = self
+            .s3
+            .list_objects_v2()
+            .bucket(&self.bucket)
+            .prefix(prefix)
+            .into_paginator()
+            .send();
+        let mut keys = Vec::new();
+        while let Some(page) = pages.next().await {
+            let page = page.map_err(s3_error)?;
+            keys.extend(page.contents().iter().filter_map(|o| o.key().map(str::to_string)));
+        }
+        keys.sort();
+        Ok(keys)
+    }
+
+    async fn delete_object(&self, key: &str) -> Result<(), StoreError> {
+        self.s3
+            .delete_object()
+            .bucket(&self.bucket)
+            .key(key)
+            .send()
+            .await
+            .map(|_| ())
+            .map_err(s3_error)
     }
 
     async fn presign(&self, key: &str) -> Result<String, StoreError> {
@@ -442,5 +521,84 @@ impl Backend for Dynamo {
             .await
             .map_err(|e| StoreError::Permanent(format!("presign: {e}")))?;
         Ok(req.uri().to_string())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::io::{BufRead, BufReader, Write};
+
+    /// An S3 endpoint that answers every request with `status` and an S3 error document of `code`.
+    fn s3_answering(status: &'static str, code: &'static str) -> String {
+        let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+        let url = format!("http://{}", listener.local_addr().unwrap());
+        std::thread::spawn(move || {
+            for stream in listener.incoming().flatten() {
+                let mut reader = BufReader::new(stream);
+                let mut line = String::new();
+                while reader.read_line(&mut line).is_ok_and(|n| n > 0) && line != "\r\n" {
+                    line.clear();
+                }
+                let body = format!("<?xml version=\"1.0\"?><Error><Code>{code}</Code><Message>m</Message></Error>");
+                let _ = write!(
+                    reader.get_mut(),
+                    "HTTP/1.1 {status}\r\nContent-Type: application/xml\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{body}",
+                    body.len()
+                );
+            }
+        });
+        url
+    }
+
+    fn backend(url: &str) -> Dynamo {
+        use aws_sdk_s3::config::{BehaviorVersion, Credentials, Region};
+        let s3 = aws_sdk_s3::Config::builder()
+            .behavior_version(BehaviorVersion::latest())
+            .region(Region::new("us-east-1"))
+            .credentials_provider(Credentials::new("k", "s", None, None, "test"))
+            .endpoint_url(url)
+            .force_path_style(true)
+            .http_client(aws_smithy_http_client::Builder::new().build_http())
+            .retry_config(aws_sdk_s3::config::retry::RetryConfig::disabled())
+            .build();
+        let dynamodb = aws_sdk_dynamodb::Config::builder()
+            .behavior_version(aws_sdk_dynamodb::config::BehaviorVersion::latest())
+            .region(aws_sdk_dynamodb::config::Region::new("us-east-1"))
+            .build();
+        Dynamo {
+            dynamodb: aws_sdk_dynamodb::Client::from_conf(dynamodb),
+            s3: aws_sdk_s3::Client::from_conf(s3),
+            table: "t".into(),
+            bucket: "b".into(),
+            presign_ttl: Duration::from_secs(60),
+        }
+    }
+
+    #[tokio::test]
+    async fn a_body_read_tells_missing_and_denied_apart_from_failures() {
+        let read = |status, code| async move { backend(&s3_answering(status, code)).read_object("bodies/p/e/x").await };
+        assert_eq!(read("404 Not Found", "NoSuchKey").await.unwrap(), ObjectRead::NoSuchKey);
+        assert_eq!(
+            read("403 Forbidden", "AccessDenied").await.unwrap(),
+            ObjectRead::AccessDenied,
+            "S3's answer for a missing key without s3:ListBucket"
+        );
+        assert!(
+            matches!(
+                read("403 Forbidden", "ExpiredToken").await,
+                Err(StoreError::Permanent(_))
+            ),
+            "bad credentials are a failure, never an absence"
+        );
+        assert!(matches!(
+            read("503 Service Unavailable", "SlowDown").await,
+            Err(StoreError::Transient(_))
+        ));
+        // The old reading keeps its meaning for the other callers: a denial is an error there.
+        let denied = backend(&s3_answering("403 Forbidden", "AccessDenied"))
+            .get_object("k")
+            .await;
+        assert!(matches!(denied, Err(StoreError::Permanent(_))), "{denied:?}");
     }
 }

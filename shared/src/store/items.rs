@@ -657,26 +657,6 @@ pub fn status_attribute() -> &'static str {
     attribute(Field::Status)
 }
 
-// ---- the register of project days
-
-pub fn project_day_partition(date: &str) -> (String, &'static str) {
-    (keys::project_day_pk(date), keys::PROJECT_DAY_PREFIX)
-}
-
-pub fn project_day_item(project: &str, date: &str, expires_at: i64) -> Item {
-    HashMap::from([
-        (PK.to_string(), s(keys::project_day_pk(date))),
-        (SK.to_string(), s(format!("{}{project}", keys::PROJECT_DAY_PREFIX))),
-        (EXPIRES_AT.to_string(), n(expires_at)),
-    ])
-}
-
-pub fn project_of_day(item: &Item) -> Option<String> {
-    string_attr(item, SK)?
-        .strip_prefix(keys::PROJECT_DAY_PREFIX)
-        .map(str::to_string)
-}
-
 // ---- API keys
 
 pub fn key_record(item: &Item) -> Option<KeyRecord> {

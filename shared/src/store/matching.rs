@@ -70,7 +70,9 @@ async fn feed_body<B: Backend>(
         None => {
             let key = keys::body_object_key(project, owner, &body.sha256);
             let mut read = 0;
-            if let Some(bytes) = backend.get_object(&key).await? {
+            // A body gone before its record (denied: the role may not list the bucket) holds
+            // nothing to match.
+            if let super::backend::ObjectRead::Found(bytes) = backend.read_object(&key).await? {
                 read = bytes.len() as u64;
                 m.json(&bytes);
             }

@@ -17,6 +17,10 @@ pub struct Memory {
     calls: Mutex<u64>,
     /// Every put of a record (old and new item), in order: the table's stream, for tests.
     changes: Mutex<Vec<(Option<Item>, Item)>>,
+    /// Answer a read of a missing object as S3 does for a caller without `s3:ListBucket`.
+    no_list_bucket: std::sync::atomic::AtomicBool,
+    /// Object writes under these prefixes fail, for tests of what a failure leaves.
+    failing_puts: Mutex<Vec<String>>,
 }
 
 impl super::MemoryStore {
@@ -39,6 +43,36 @@ impl Memory {
     /// An object's bytes, as a presigned URL would return them.
     pub fn object(&self, key: &str) -> Option<Vec<u8>> {
         self.objects.lock().unwrap().get(key).cloned()
+    }
+
+    /// Every object key under `prefix`, in order.
+    pub fn object_keys(&self, prefix: &str) -> Vec<String> {
+        let mut keys: Vec<String> = self
+            .objects
+            .lock()
+            .unwrap()
+            .keys()
+            .filter(|k| k.starts_with(prefix))
+            .cloned()
+            .collect();
+        keys.sort();
+        keys
+    }
+
+    /// Removes every object under `prefix` (a bucket lifecycle rule, for tests).
+    pub fn remove_objects(&self, prefix: &str) {
+        self.objects.lock().unwrap().retain(|k, _| !k.starts_with(prefix));
+    }
+
+    /// From now on a read of a missing object answers 403 AccessDenied, as S3 does when the
+    /// caller has no `s3:ListBucket` on the bucket.
+    pub fn deny_missing_objects(&self) {
+        self.no_list_bucket.store(true, std::sync::atomic::Ordering::SeqCst);
+    }
+
+    /// From now on every object write under `prefix` fails (permanently).
+    pub fn fail_puts_under(&self, prefix: &str) {
+        self.failing_puts.lock().unwrap().push(prefix.to_string());
     }
 
     /// Number of stored items, for tests that check nothing was written.
@@ -288,15 +322,74 @@ impl Backend for Memory {
         Ok(item.clone())
     }
 
+    async fn set_later(&self, u: &LaterUpdate) -> Result<bool, StoreError> {
+        self.call();
+        let mut items = self.items.lock().unwrap();
+        let k = (u.pk.clone(), u.sk.clone());
+        let later = match items.get(&k) {
+            None => u.create,
+            Some(it) => items::number_attr(it, u.attribute).is_none_or(|have| have < u.value),
+        };
+        if !later {
+            return Ok(false);
+        }
+        let old = items.get(&k).cloned();
+        let item = items.entry(k).or_insert_with(|| {
+            Item::from([
+                (PK.to_string(), AttributeValue::S(u.pk.clone())),
+                (SK.to_string(), AttributeValue::S(u.sk.clone())),
+            ])
+        });
+        item.insert(u.attribute.to_string(), AttributeValue::N(u.value.to_string()));
+        for (name, value) in &u.also {
+            item.insert(name.to_string(), value.clone());
+        }
+        let new = item.clone();
+        self.record_put(old.as_ref(), &new);
+        Ok(true)
+    }
+
     async fn put_object(&self, key: &str, bytes: Vec<u8>) -> Result<(), StoreError> {
         self.call();
+        if self
+            .failing_puts
+            .lock()
+            .unwrap()
+            .iter()
+            .any(|p| key.starts_with(p.as_str()))
+        {
+            return Err(StoreError::Permanent(format!("s3: injected failure writing {key}")));
+        }
         self.objects.lock().unwrap().insert(key.to_string(), bytes);
         Ok(())
     }
 
     async fn get_object(&self, key: &str) -> Result<Option<Vec<u8>>, StoreError> {
+        match self.read_object(key).await? {
+            ObjectRead::Found(bytes) => Ok(Some(bytes)),
+            ObjectRead::NoSuchKey => Ok(None),
+            ObjectRead::AccessDenied => Err(StoreError::Permanent(format!("s3: AccessDenied reading {key}"))),
+        }
+    }
+
+    async fn read_object(&self, key: &str) -> Result<ObjectRead, StoreError> {
         self.call();
-        Ok(self.objects.lock().unwrap().get(key).cloned())
+        Ok(match self.objects.lock().unwrap().get(key) {
+            Some(bytes) => ObjectRead::Found(bytes.clone()),
+            None if self.no_list_bucket.load(std::sync::atomic::Ordering::SeqCst) => ObjectRead::AccessDenied,
+            None => ObjectRead::NoSuchKey,
+        })
+    }
+
+    async fn list_objects(&self, prefix: &str) -> Result<Vec<String>, StoreError> {
+        self.call();
+        Ok(self.object_keys(prefix))
+    }
+
+    async fn delete_object(&self, key: &str) -> Result<(), StoreError> {
+        self.call();
+        self.objects.lock().unwrap().remove(key);
+        Ok(())
     }
 
     async fn presign(&self, key: &str) -> Result<String, StoreError> {

@@ -17,8 +17,12 @@
 //! | `CommitUnits` | ingest | BatchGetItem, PutItem, s3:PutObject |
 //! | `AppendLogs` | ingest | PutItem, s3:PutObject |
 //! | `ArchiveRecords` | archive | s3:GetObject (bodies), s3:PutObject (archive) |
-//! | `ExportRecords` | export | Query, s3:GetObject (bodies), s3:PutObject (exports) |
-//! | `NoteProjectDays` | ingest | PutItem (the register of project days) |
+//! | `ExportRecords` | export | Query, s3:GetObject (bodies), s3:PutObject, s3:ListBucket and s3:DeleteObject (exports), UpdateItem (the register) |
+//! | `NoteProjectDays` | ingest | UpdateItem (the register of project days), BatchGetItem (execution summaries) |
+//!
+//! A body read that S3 answers with 403 AccessDenied counts as a missing body (`ArchiveRecords`,
+//! `ExportRecords`): that is S3's answer for a missing key to a role without s3:ListBucket, and the
+//! template grants it on `bodies/` only where it can name the bucket.
 //! | `AdminKeys` | the `runledger` CLI | GetItem, Query, TransactWriteItems |
 //! | `KeepStats` | stats | UpdateItem, GetItem (counters) |
 //! | `ReadStats` | list (stats, exact totals) | Query, BatchGetItem (counters) |
@@ -30,6 +34,7 @@ mod backend;
 pub mod capacity;
 mod counters;
 pub mod dynamo;
+mod exports;
 mod items;
 mod keys;
 mod ledger;
@@ -250,18 +255,70 @@ pub trait ExportRecords: Sync {
         name: &str,
         bytes: Vec<u8>,
     ) -> impl Future<Output = Result<(), StoreError>> + Send;
-    /// The projects that stored records dated `date` (`YYYY-MM-DD`).
-    fn projects_on(&self, date: &str) -> impl Future<Output = Result<Vec<String>, StoreError>> + Send;
+    /// The names of every export object of a project and day, in order.
+    fn export_names(&self, project: &str, date: &str) -> impl Future<Output = Result<Vec<String>, StoreError>> + Send;
+    /// Deletes one export object of a project and day (one that is gone already is no failure).
+    fn delete_export(
+        &self,
+        project: &str,
+        date: &str,
+        name: &str,
+    ) -> impl Future<Output = Result<(), StoreError>> + Send;
+    /// The register's entries for `date` (`YYYY-MM-DD`): every project that stored records dated
+    /// on it, one Query of the day's partition.
+    fn project_days(&self, date: &str) -> impl Future<Output = Result<Vec<ProjectDay>, StoreError>> + Send;
+    /// Notes that the scheduled export wrote a project's day with every change made before `at_ms`
+    /// (epoch milliseconds); never moves the mark back.
+    fn mark_exported(
+        &self,
+        project: &str,
+        date: &str,
+        at_ms: i64,
+    ) -> impl Future<Output = Result<(), StoreError>> + Send;
+    /// Days a record lives.
+    fn retention_days(&self) -> i64;
 }
 
-/// The register of which projects have records on which day (what the daily export reads).
+/// A project's day in the register: when ingest last wrote one of its records dated that day, and
+/// as of when the scheduled export last wrote the day (epoch milliseconds).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct ProjectDay {
+    pub project: String,
+    pub date: String,
+    pub changed_at: Option<i64>,
+    pub exported_at: Option<i64>,
+}
+
+impl ProjectDay {
+    /// Whether the day has changed since the scheduled export last wrote it. An entry without
+    /// `changedAt` (written before the register kept it) counts as changed.
+    pub fn pending(&self) -> bool {
+        match (self.changed_at, self.exported_at) {
+            (_, None) => true,
+            (None, Some(_)) => false,
+            (Some(changed), Some(exported)) => changed > exported,
+        }
+    }
+}
+
+/// The register of which projects have records on which day and when they last changed (what the
+/// scheduled export reads).
 pub trait NoteProjectDays: Sync {
+    /// Notes that records of `project` dated `date` change at `at_ms` (epoch milliseconds): one
+    /// conditional UpdateItem that creates the entry and never moves `changedAt` back.
     fn note_project_day(
         &self,
         project: &str,
         date: &str,
+        at_ms: i64,
         expires_at: i64,
     ) -> impl Future<Output = Result<(), StoreError>> + Send;
+    /// The day (`YYYY-MM-DD` of `dateStarted`) of each stored execution among `(project,
+    /// execution)`: where an export puts its steps. Executions not stored yet are left out.
+    fn execution_days(
+        &self,
+        executions: &[(String, String)],
+    ) -> impl Future<Output = Result<HashMap<(String, String), String>, StoreError>> + Send;
 }
 
 pub trait AppendLogs: Sync {
