@@ -376,10 +376,11 @@ async fn an_sqs_batch_delivered_twice_stores_good_events_once_and_reports_reject
     ];
     let good2 = vec![execution(&p, &e2, "SUCCEEDED", &minutes_ago(4), json!({}))];
     let invalid = vec![execution(&p, &id(), "DONE", &minutes_ago(4), json!({}))];
+    let sent = chrono::Utc::now().timestamp_millis().to_string();
     let record = |id: &str, body: String| {
         json!({"messageId": id, "receiptHandle": "r", "body": body, "eventSource": "aws:sqs",
                                                 "eventSourceARN": "arn:aws:sqs:us-east-1:000000000000:ingest", "awsRegion": "us-east-1",
-                                                "attributes": {}, "messageAttributes": {}})
+                                                "attributes": {"SentTimestamp": sent.clone()}, "messageAttributes": {}})
     };
     let batch = json!({"Records": [
         record("m1", json!({"events": good1}).to_string()),

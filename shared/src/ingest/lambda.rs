@@ -150,9 +150,16 @@ pub async fn handle_invocation<S: Ingests>(
             refused = refused[m].is_some(),
             "sqs message rejected for good; kept"
         );
+        // Dated when the message was sent (SQS always says), so a redelivery is the same log.
+        let sent = message
+            .attributes
+            .get("SentTimestamp")
+            .and_then(|t| t.parse::<i64>().ok())
+            .and_then(DateTime::from_timestamp_millis)
+            .unwrap_or(now);
         for (index, project, code, text) in &rejections[m] {
             if let Some(project) = project {
-                notices.push((m, notice(project, &id, *index, code, text, &key, now)));
+                notices.push((m, notice(project, &id, *index, code, text, &key, sent)));
             }
         }
     }
@@ -223,9 +230,15 @@ mod tests {
     use serde_json::json;
 
     fn sqs(messages: &[(&str, String)]) -> Box<RawValue> {
+        let sent = (chrono::Utc::now() - chrono::Duration::minutes(1))
+            .timestamp_millis()
+            .to_string();
         let records: Vec<Value> = messages
             .iter()
-            .map(|(id, body)| json!({"messageId": id, "body": body, "eventSource": "aws:sqs"}))
+            .map(|(id, body)| {
+                json!({"messageId": id, "body": body, "eventSource": "aws:sqs",
+                "attributes": {"SentTimestamp": sent}})
+            })
             .collect();
         RawValue::from_string(json!({ "Records": records }).to_string()).unwrap()
     }
@@ -249,6 +262,8 @@ mod tests {
             ("m-good", good.to_string()),
         ]);
         for delivery in 0..2 {
+            // Each delivery at its own time: the notices still come out once.
+            let now = now + chrono::Duration::seconds(delivery);
             let InvocationResult::Sqs(r) = handle_invocation(&store, &settings, &batch, now).await.unwrap() else {
                 panic!("an SQS batch")
             };
