@@ -95,15 +95,36 @@ async fn feed_record<B: Backend>(
         m.text(text);
     }
     let bodies = items::bodies_of(item);
+    feed_bodies(
+        backend,
+        m,
+        project,
+        Some(execution),
+        [&bodies.input, &bodies.output, &bodies.error_details],
+        allowance,
+    )
+    .await
+}
+
+/// Feeds bodies in order until the matcher is done, stopping before a read once the allowance is
+/// spent (`None`: undecided). Answers the items read.
+async fn feed_bodies<B: Backend>(
+    backend: &B,
+    m: &mut Matcher<'_>,
+    project: &str,
+    owner: Option<&str>,
+    bodies: impl IntoIterator<Item = &Option<StoredBody>>,
+    allowance: (&Allowance, usize),
+) -> Result<Option<u64>, StoreError> {
     let mut cost = 0;
-    for body in [&bodies.input, &bodies.output, &bodies.error_details] {
+    for body in bodies {
         if m.done() {
             break;
         }
         if body.is_some() && allowance.0.spent(allowance.1) {
             return Ok(None);
         }
-        let (items, bytes) = feed_body(backend, m, project, Some(execution), body.as_ref()).await?;
+        let (items, bytes) = feed_body(backend, m, project, owner, body.as_ref()).await?;
         cost += items;
         allowance.0.take(bytes);
     }
@@ -308,19 +329,9 @@ impl<B: Backend> LogRefine<'_, B> {
                 m.text(code);
             }
         }
-        let mut cost = 0;
-        for body in [&record.error_details, &record.payload] {
-            if m.done() {
-                break;
-            }
-            if body.is_some() && allowance.0.spent(allowance.1) {
-                return Ok(None);
-            }
-            let (items, bytes) = feed_body(self.backend, &mut m, self.project, None, body.as_ref()).await?;
-            cost += items;
-            allowance.0.take(bytes);
-        }
-        Ok(Some((m.done(), cost)))
+        let bodies = [&record.error_details, &record.payload];
+        let cost = feed_bodies(self.backend, &mut m, self.project, None, bodies, allowance).await?;
+        Ok(cost.map(|cost| (m.done(), cost)))
     }
 }
 
