@@ -1,6 +1,7 @@
 //! Project API keys: `rl_{keyId}_{secret}`. The id is public and finds the key's item; only the
 //! SHA-256 of the secret is stored, and a key is shown once, at creation.
 
+pub use crate::model::api_key::KeyRecord;
 use crate::store::{AdminKeys, KeyAdminError};
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use base64::Engine;
@@ -9,19 +10,6 @@ use sha2::{Digest, Sha256};
 use subtle::ConstantTimeEq;
 
 pub const PREFIX: &str = "rl_";
-
-/// A key as stored: no secret.
-#[derive(Clone, Debug, PartialEq, Eq, serde::Serialize)]
-#[serde(rename_all = "camelCase")]
-pub struct KeyRecord {
-    pub key_id: String,
-    pub project_id: String,
-    pub name: String,
-    pub created_at: i64,
-    pub revoked_at: Option<i64>,
-    #[serde(skip)]
-    pub secret_hash: String,
-}
 
 /// A freshly minted key: the full token (shown once) and what gets stored.
 pub struct NewKey {

@@ -5,8 +5,8 @@
 use crate::error::ApiError;
 use crate::model::Status;
 use crate::params::StatsParams;
-use crate::stats::histogram::{Histogram, RELATIVE_ERROR};
-use crate::stats::{CounterSelection, Dimension, Family, Tally, FINISHED};
+use crate::model::counts::histogram::{Histogram, RELATIVE_ERROR};
+use crate::model::counts::{CounterSelection, Dimension, Family, Tally, FINISHED};
 use crate::store::ReadStats;
 use chrono::{DateTime, Utc};
 use serde::Serialize;

@@ -22,7 +22,7 @@ use crate::config::Settings;
 use crate::model::limits::MAX_LOG_INLINE_RAW_BYTES;
 use crate::retry;
 use crate::search::Fingerprints;
-use crate::stats::{Family, Interval};
+use crate::model::counts::{Family, Interval};
 use crate::store::{
     AppendLogs, CommitUnits, Ingests, LogWrite, NoteProjectDays, NoteWrites, StoreError, TokensCommit, UnitKey,
 };

@@ -2,7 +2,7 @@
 //! the store. Inserts and modifications of executions and event logs count; a removal is TTL's
 //! (nothing else deletes records) and counts nothing, as counters expire with what they count.
 
-use super::{BatchChanges, Counted, Sequence};
+use crate::model::counts::{BatchChanges, Counted, Sequence};
 use crate::store::{counted_record, ArchivedRecord, KeepStats, SetAside, StoreError};
 use crate::streams::{ItemFailure, StreamEvent, StreamRecord};
 use serde::Serialize;
@@ -199,8 +199,8 @@ pub async fn replay(store: &impl KeepStats, objects: &[Vec<u8>]) -> Result<Summa
         kept.push((shard, record));
     }
     kept.sort_by(|(a, r), (b, q)| {
-        (a, super::Sequence::of(&r.dynamodb.sequence_number))
-            .cmp(&(b, super::Sequence::of(&q.dynamodb.sequence_number)))
+        (a, Sequence::of(&r.dynamodb.sequence_number))
+            .cmp(&(b, Sequence::of(&q.dynamodb.sequence_number)))
     });
     let mut summary = Summary::default();
     for (shard, record) in &kept {

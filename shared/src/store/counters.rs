@@ -16,8 +16,8 @@ use crate::model::limits::{MAX_CLOCK_SKEW_HOURS, MAX_INTEGRATIONS};
 use crate::model::Status;
 use crate::query::{Count, ListQuery, LogQuery, ReadBudget};
 use crate::retry::{self, retrying};
-use crate::stats::CounterSelection;
-use crate::stats::{BatchChanges, Counter, CounterRow, Dimension, Family, Interval, Sequence, Tally};
+use crate::model::counts::CounterSelection;
+use crate::model::counts::{BatchChanges, Counter, CounterRow, Dimension, Family, Interval, Sequence, Tally};
 use chrono::{DateTime, Datelike, Duration, TimeZone, Timelike, Utc};
 use futures::stream::{self, StreamExt, TryStreamExt};
 use std::collections::BTreeMap;
@@ -298,7 +298,7 @@ pub fn log_selection(q: &LogQuery) -> Option<CounterSelection> {
     }
     let (dimension, values) = match (q.levels.is_empty(), q.types.is_empty()) {
         (true, true) => (Dimension::All, vec![String::new()]),
-        (false, true) => (Dimension::Level, crate::stats::level_values(&q.levels)),
+        (false, true) => (Dimension::Level, crate::model::counts::level_values(&q.levels)),
         (true, false) => (Dimension::Type, q.types.clone()),
         (false, false) => return None,
     };
@@ -345,7 +345,7 @@ where
     if from >= to {
         return Ok(Count { total: 0, exact: true });
     }
-    let parts = crate::stats::split(from, to, range.now - Duration::minutes(SETTLE_MINUTES));
+    let parts = crate::model::counts::split(from, to, range.now - Duration::minutes(SETTLE_MINUTES));
     let mut total = 0;
     // Exact only if the counters have taken in every put ingest made in their intervals: read the
     // `All` counters first (the stats function writes them last), strongly consistent, then the

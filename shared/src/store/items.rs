@@ -4,7 +4,7 @@
 
 use super::keys::{self, ListIndex, Source};
 use super::{RecordBodies, StoredUnit, UnitCommit, UnitKey};
-use crate::apikeys::KeyRecord;
+use crate::model::api_key::KeyRecord;
 use crate::bodies::{self, Encoding, Placement, StoredBody};
 use crate::dates;
 use crate::merge::{Fields, Ranked};

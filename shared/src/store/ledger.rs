@@ -11,7 +11,7 @@ use super::*;
 use crate::bodies::Body;
 use crate::model::limits::{STEPS_ORDERED_MAX, TRACE_MAX_ITEMS};
 use crate::query::ReadBudget;
-use crate::stats::Family;
+use crate::model::counts::Family;
 
 /// What the store needs of the settings.
 #[derive(Clone, Debug)]

@@ -51,13 +51,13 @@ pub use ledger::{Ledger, StoreConfig};
 pub use set_aside::SetAside;
 pub use stream::counted_record;
 
-use crate::apikeys::KeyRecord;
+use crate::model::api_key::KeyRecord;
 use crate::bodies::{Body, StoredBody};
 use crate::merge::Fields;
 use crate::model::{EventLog, ExecutionSummary, StepSummary};
 use crate::query::{Count, ListQuery, LogQuery, Page, Position, ReadBudget};
 use crate::search::Fingerprints;
-use crate::stats::{BatchChanges, CounterRow, CounterSelection, Family, Interval};
+use crate::model::counts::{BatchChanges, CounterRow, CounterSelection, Family, Interval};
 use chrono::{DateTime, Utc};
 use std::collections::HashMap;
 use std::future::Future;
