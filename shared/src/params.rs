@@ -3,11 +3,11 @@
 
 use crate::dates;
 use crate::error::ApiError;
+use crate::model::counts::{Dimension, Interval};
 use crate::model::limits::{DEFAULT_LIMIT, MAX_INTEGRATIONS, MAX_LIMIT};
 use crate::model::{Field, Level, LogField, Status};
 use crate::query::{ListQuery, LogQuery};
 use crate::search::Keywords;
-use crate::model::counts::{Dimension, Interval};
 use chrono::{DateTime, Utc};
 use sha2::{Digest, Sha256};
 

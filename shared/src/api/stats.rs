@@ -3,10 +3,10 @@
 //! function keeps: a 90-day range costs a few reads whatever number of executions it covers.
 
 use crate::error::ApiError;
-use crate::model::Status;
-use crate::params::StatsParams;
 use crate::model::counts::histogram::{Histogram, RELATIVE_ERROR};
 use crate::model::counts::{CounterSelection, Dimension, Family, Tally, FINISHED};
+use crate::model::Status;
+use crate::params::StatsParams;
 use crate::store::ReadStats;
 use chrono::{DateTime, Utc};
 use serde::Serialize;

@@ -19,10 +19,10 @@ pub use wire::{parse_any, parse_envelope, parse_event, parse_log, Envelope, Enve
 
 use crate::bodies::{Placement, StoredBody};
 use crate::config::Settings;
+use crate::model::counts::{Family, Interval};
 use crate::model::limits::MAX_LOG_INLINE_RAW_BYTES;
 use crate::retry;
 use crate::search::Fingerprints;
-use crate::model::counts::{Family, Interval};
 use crate::store::{
     AppendLogs, CommitUnits, Ingests, LogWrite, NoteProjectDays, NoteWrites, StoreError, TokensCommit, UnitKey,
 };

@@ -199,8 +199,7 @@ pub async fn replay(store: &impl KeepStats, objects: &[Vec<u8>]) -> Result<Summa
         kept.push((shard, record));
     }
     kept.sort_by(|(a, r), (b, q)| {
-        (a, Sequence::of(&r.dynamodb.sequence_number))
-            .cmp(&(b, Sequence::of(&q.dynamodb.sequence_number)))
+        (a, Sequence::of(&r.dynamodb.sequence_number)).cmp(&(b, Sequence::of(&q.dynamodb.sequence_number)))
     });
     let mut summary = Summary::default();
     for (shard, record) in &kept {

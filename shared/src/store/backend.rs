@@ -1,8 +1,9 @@
 //! What the store needs of a table and a bucket, in their own terms (items, key strings). DynamoDB
 //! with S3 and the in-memory tables implement it; `Ledger` builds every domain operation on it.
 
-use super::items::Item;
-use super::keys::ListIndex;
+use super::index::ListIndex;
+use super::table;
+use super::table::Item;
 use super::StoreError;
 use aws_sdk_dynamodb::types::AttributeValue;
 use std::future::Future;
@@ -57,14 +58,14 @@ pub struct GuardedPut {
 
 impl GuardedPut {
     pub fn new(mut item: Item, expected_version: Option<u64>) -> Self {
-        item.insert(super::items::WRITE_TOKEN.to_string(), super::items::write_token());
+        item.insert(table::WRITE_TOKEN.to_string(), table::write_token());
         GuardedPut { item, expected_version }
     }
 
     /// Whether `current`, the item found where the condition failed, is this put's own result.
     pub fn landed(&self, current: &Item) -> bool {
-        let token = self.item.get(super::items::WRITE_TOKEN);
-        token.is_some() && current.get(super::items::WRITE_TOKEN) == token
+        let token = self.item.get(table::WRITE_TOKEN);
+        token.is_some() && current.get(table::WRITE_TOKEN) == token
     }
 }
 

@@ -4,8 +4,9 @@
 use super::backend::{
     Backend, CollectionQuery, CounterUpdate, GuardedPut, IndexPage, IndexQuery, LaterUpdate, ObjectRead,
 };
-use super::items::{Item, PK, SK};
-use super::keys::ListIndex;
+use super::index::{index_entry, ListIndex};
+use super::table;
+use super::table::{Item, PK, SK};
 use super::StoreError;
 use aws_sdk_dynamodb::types::AttributeValue;
 use std::collections::HashMap;
@@ -48,14 +49,12 @@ pub fn read_units(sizes: impl IntoIterator<Item = usize>, consistent: bool) -> f
     }
 }
 
-pub use super::items::index_entry;
-
 /// The least an item could weigh: its values alone, without attribute names and without the
 /// store's bookkeeping (merge ranks, version, expiry). The floor `make bench` prints next to the
 /// real figures.
 pub fn data_size(item: &Item) -> usize {
     item.iter()
-        .filter(|(name, _)| !super::items::BOOKKEEPING.contains(&name.as_str()))
+        .filter(|(name, _)| !table::BOOKKEEPING.contains(&name.as_str()))
         .map(|(_, value)| value_size(value))
         .sum()
 }
@@ -148,7 +147,7 @@ impl<B> Metered<B> {
 }
 
 fn key_of(item: &Item) -> (String, String) {
-    let get = |n: &str| super::items::string_attr(item, n).unwrap_or("").to_string();
+    let get = |n: &str| table::string_attr(item, n).unwrap_or("").to_string();
     (get(PK), get(SK))
 }
 

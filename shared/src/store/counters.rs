@@ -10,14 +10,15 @@
 //! and per stream shard `w_{shard digest}`: the last sequence number the counter has taken in.
 
 use super::backend::{Backend, CollectionQuery, CounterUpdate};
-use super::items::{self, n, s, Item, EXPIRES_AT, PK, SK};
+use super::table;
+use super::table::{n, s, Item, EXPIRES_AT, PK, SK};
 use super::{CountsWritten, KeepStats, Ledger, NoteWrites, ReadStats, StoreError};
+use crate::model::counts::CounterSelection;
+use crate::model::counts::{BatchChanges, Counter, CounterRow, Dimension, Family, Interval, Sequence, Tally};
 use crate::model::limits::{MAX_CLOCK_SKEW_HOURS, MAX_INTEGRATIONS};
 use crate::model::Status;
 use crate::query::{Count, ListQuery, LogQuery, ReadBudget};
 use crate::retry::{self, retrying};
-use crate::model::counts::CounterSelection;
-use crate::model::counts::{BatchChanges, Counter, CounterRow, Dimension, Family, Interval, Sequence, Tally};
 use chrono::{DateTime, Datelike, Duration, TimeZone, Timelike, Utc};
 use futures::stream::{self, StreamExt, TryStreamExt};
 use std::collections::BTreeMap;
@@ -174,8 +175,8 @@ pub fn tally_of(item: &Item) -> Tally {
 }
 
 pub fn row_of(item: &Item) -> Option<CounterRow> {
-    let month = month_of_partition(items::string_attr(item, PK)?)?;
-    let (start, value) = parse_sort_key(month, items::string_attr(item, SK)?)?;
+    let month = month_of_partition(table::string_attr(item, PK)?)?;
+    let (start, value) = parse_sort_key(month, table::string_attr(item, SK)?)?;
     Some(CounterRow {
         value,
         start,
@@ -211,7 +212,7 @@ pub fn update(
 
 /// The mark a counter item holds for a shard.
 pub fn seen(item: &Item, mark: &str) -> Option<Sequence> {
-    items::string_attr(item, mark).map(|s| Sequence(s.to_string()))
+    table::string_attr(item, mark).map(|s| Sequence(s.to_string()))
 }
 
 /// The starts of a range, by the month partition that holds them: (partition, first, last).
@@ -547,7 +548,7 @@ impl<B: Backend> ReadStats for Ledger<B> {
                         let (page, more) = self.backend.query_collection(&q).await?;
                         let last = page
                             .last()
-                            .and_then(|it| items::string_attr(it, SK))
+                            .and_then(|it| table::string_attr(it, SK))
                             .map(str::to_string);
                         rows.extend(page.iter().filter_map(row_of));
                         match (more, last) {

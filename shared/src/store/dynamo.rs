@@ -1,7 +1,8 @@
 //! The DynamoDB and S3 backend.
 
 use super::backend::*;
-use super::items::{Item, PK, SK, VERSION};
+use super::table;
+use super::table::{Item, PK, SK, VERSION};
 use super::StoreError;
 use crate::retry;
 use aws_sdk_dynamodb::error::{ProvideErrorMetadata, SdkError};
@@ -353,7 +354,7 @@ impl Backend for Dynamo {
             .update_item()
             .table_name(&self.table)
             .set_key(Some(key(&u.pk, &u.sk)))
-            .expression_attribute_names("#x", super::items::EXPIRES_AT)
+            .expression_attribute_names("#x", table::EXPIRES_AT)
             .expression_attribute_values(":x", AttributeValue::N(u.expires_at.to_string()))
             .return_values(aws_sdk_dynamodb::types::ReturnValue::AllNew)
             .return_consumed_capacity(ReturnConsumedCapacity::Total);

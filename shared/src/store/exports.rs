@@ -1,35 +1,25 @@
 //! The store's side of the archive and the exports: records read whole (offloaded bodies from S3),
-//! archive and export objects, and the register of project days the scheduled export works from.
-//!
-//! The register: `pk = DAY#{YYYY-MM-DD}`, `sk = P#{projectId}`, with `changedAt` (when ingest last
-//! wrote a record of that project dated that day) and `exportedAt` (as of when the scheduled export
-//! last wrote the day), both epoch milliseconds that only move forward, and `exp`.
+//! and the archive and export objects (their S3 keys live here). The register of project days the
+//! scheduled export works from is `project_day`.
 
-use super::backend::{Backend, CollectionQuery, LaterUpdate, ObjectRead};
-use super::items::{self, Item};
-use super::keys;
+use super::backend::{Backend, CollectionQuery, ObjectRead};
+use super::body;
+use super::execution;
+use super::project_day;
+use super::step;
+use super::table;
 use super::*;
 use crate::model::limits::STEPS_ORDERED_MAX;
-use std::collections::{BTreeSet, HashMap};
 
-const CHANGED_AT: &str = "changedAt";
-const EXPORTED_AT: &str = "exportedAt";
-
-fn project_day_key(project: &str, date: &str) -> (String, String) {
-    (
-        keys::project_day_pk(date),
-        format!("{}{project}", keys::PROJECT_DAY_PREFIX),
-    )
+/// An archive object: Hive-style partitions by project and day, so Athena and BigQuery prune by
+/// both.
+fn archive_object_key(project: &str, date: &str, part: &str) -> String {
+    format!("archive/projectId={project}/date={date}/{part}.jsonl.gz")
 }
 
-fn project_day(date: &str, item: &Item) -> Option<ProjectDay> {
-    let project = items::string_attr(item, items::SK)?.strip_prefix(keys::PROJECT_DAY_PREFIX)?;
-    Some(ProjectDay {
-        project: project.to_string(),
-        date: date.to_string(),
-        changed_at: items::number_attr(item, CHANGED_AT),
-        exported_at: items::number_attr(item, EXPORTED_AT),
-    })
+/// An export object: the same Hive-style partitions as the archive, under `exports/`.
+pub fn export_object_key(project: &str, date: &str, name: &str) -> String {
+    format!("exports/projectId={project}/date={date}/{name}")
 }
 
 impl<B: Backend> Ledger<B> {
@@ -60,7 +50,7 @@ impl<B: Backend> Ledger<B> {
                     None
                 }
                 None => {
-                    let key = keys::body_object_key(&project, owner.as_deref(), &body.sha256);
+                    let key = body::body_object_key(&project, owner.as_deref(), &body.sha256);
                     match self.backend.read_object(&key).await? {
                         ObjectRead::Found(b) => Some(b),
                         ObjectRead::NoSuchKey => None,
@@ -102,7 +92,7 @@ impl<B: Backend> ArchiveRecords for Ledger<B> {
 
     async fn put_archive(&self, project: &str, date: &str, part: &str, bytes: Vec<u8>) -> Result<(), StoreError> {
         self.backend
-            .put_object(&keys::archive_object_key(project, date, part), bytes)
+            .put_object(&archive_object_key(project, date, part), bytes)
             .await
     }
 }
@@ -114,8 +104,8 @@ impl<B: Backend> ExportRecords for Ledger<B> {
         execution: &str,
         now_epoch: i64,
     ) -> Result<Vec<Archived>, StoreError> {
-        let pk = keys::execution_pk(project, execution);
-        let mut from = keys::SUMMARY_SK.to_string();
+        let pk = execution::execution_pk(project, execution);
+        let mut from = execution::SUMMARY_SK.to_string();
         let mut out = Vec::new();
         loop {
             let (found, more) = self
@@ -123,18 +113,18 @@ impl<B: Backend> ExportRecords for Ledger<B> {
                 .query_collection(&CollectionQuery {
                     pk: pk.clone(),
                     from: from.clone(),
-                    to: keys::STEPS_END.into(),
+                    to: step::STEPS_END.into(),
                     limit: 1 + STEPS_ORDERED_MAX as u32,
                     consistent: false,
                 })
                 .await?;
-            for it in found.iter().filter(|it| !items::is_expired(it, now_epoch)) {
+            for it in found.iter().filter(|it| !table::is_expired(it, now_epoch)) {
                 if let Some((record, bodies)) = super::stream::record(it) {
                     out.push(self.whole(record, bodies).await?);
                 }
             }
             match found.last() {
-                Some(last) if more => from = format!("{}\u{0}", items::sort_key(last)),
+                Some(last) if more => from = format!("{}\u{0}", table::sort_key(last)),
                 _ => return Ok(out),
             }
         }
@@ -151,12 +141,12 @@ impl<B: Backend> ExportRecords for Ledger<B> {
 
     async fn put_export(&self, project: &str, date: &str, name: &str, bytes: Vec<u8>) -> Result<(), StoreError> {
         self.backend
-            .put_object(&keys::export_object_key(project, date, name), bytes)
+            .put_object(&export_object_key(project, date, name), bytes)
             .await
     }
 
     async fn export_names(&self, project: &str, date: &str) -> Result<Vec<String>, StoreError> {
-        let folder = keys::export_object_key(project, date, "");
+        let folder = export_object_key(project, date, "");
         let found = self.backend.list_objects(&folder).await?;
         Ok(found
             .iter()
@@ -167,81 +157,19 @@ impl<B: Backend> ExportRecords for Ledger<B> {
 
     async fn delete_export(&self, project: &str, date: &str, name: &str) -> Result<(), StoreError> {
         self.backend
-            .delete_object(&keys::export_object_key(project, date, name))
+            .delete_object(&export_object_key(project, date, name))
             .await
     }
 
     async fn project_days(&self, date: &str) -> Result<Vec<ProjectDay>, StoreError> {
-        let found = self
-            .backend
-            .query_prefix(&keys::project_day_pk(date), keys::PROJECT_DAY_PREFIX)
-            .await?;
-        Ok(found.iter().filter_map(|it| project_day(date, it)).collect())
+        project_day::of_day(&self.backend, date).await
     }
 
     async fn mark_exported(&self, project: &str, date: &str, at_ms: i64) -> Result<(), StoreError> {
-        let (pk, sk) = project_day_key(project, date);
-        self.backend
-            .set_later(&LaterUpdate {
-                pk,
-                sk,
-                attribute: EXPORTED_AT,
-                value: at_ms,
-                also: Vec::new(),
-                create: false,
-            })
-            .await
-            .map(|_| ())
+        project_day::mark_exported(&self.backend, project, date, at_ms).await
     }
 
     fn retention_days(&self) -> i64 {
         self.config.retention_days
-    }
-}
-
-impl<B: Backend> NoteProjectDays for Ledger<B> {
-    async fn note_project_day(&self, project: &str, date: &str, at_ms: i64, expires_at: i64) -> Result<(), StoreError> {
-        let (pk, sk) = project_day_key(project, date);
-        // `false` (a later time is there already) is as good as written.
-        self.backend
-            .set_later(&LaterUpdate {
-                pk,
-                sk,
-                attribute: CHANGED_AT,
-                value: at_ms,
-                also: vec![(items::EXPIRES_AT, items::n(expires_at))],
-                create: true,
-            })
-            .await
-            .map(|_| ())
-    }
-
-    async fn execution_days(
-        &self,
-        executions: &[(String, String)],
-    ) -> Result<HashMap<(String, String), String>, StoreError> {
-        let wanted: BTreeSet<(String, String)> = executions
-            .iter()
-            .map(|(project, execution)| {
-                items::unit_keys(&UnitKey {
-                    project: project.clone(),
-                    execution: execution.clone(),
-                    step: None,
-                })
-            })
-            .collect();
-        if wanted.is_empty() {
-            return Ok(HashMap::new());
-        }
-        let wanted: Vec<(String, String)> = wanted.into_iter().collect();
-        let found = self.backend.batch_get(&wanted, false).await?;
-        Ok(found
-            .iter()
-            .filter_map(items::execution_from_item)
-            .filter_map(|(s, _)| {
-                let day = s.date_started.get(..10)?.to_string();
-                Some(((s.project_id, s.id), day))
-            })
-            .collect())
     }
 }

@@ -1,17 +1,23 @@
 //! The domain operations of the store, built on a backend.
 
 use super::backend::{Backend, CollectionQuery, GuardedPut, IndexQuery};
+use super::body;
 use super::counters;
-use super::items::{self, Item};
-use super::keys::{self, ListIndex, Source};
+use super::event_log;
+use super::execution;
+use super::index;
+use super::index::{ListIndex, Source};
 use super::listing::{self, Found, Keep, Plan, Refine, Window, RESPONSE_MAX_BYTES};
-use super::log_items;
 use super::matching::{ExecutionSearch, LogRefine};
+use super::step;
+use super::table;
+use super::table::Item;
+use super::tokens;
 use super::*;
 use crate::bodies::Body;
+use crate::model::counts::Family;
 use crate::model::limits::{STEPS_ORDERED_MAX, TRACE_MAX_ITEMS};
 use crate::query::ReadBudget;
-use crate::model::counts::Family;
 
 /// What the store needs of the settings.
 #[derive(Clone, Debug)]
@@ -128,7 +134,7 @@ impl<B: Backend> ListExecutions for Ledger<B> {
                 self.scan(&plan, &w, resume, budget, &search).await?
             }
         };
-        Ok(page_of(found, |it| items::summary_from_listing(&query.project, it)))
+        Ok(page_of(found, |it| execution::summary_from_listing(&query.project, it)))
     }
 
     async fn count_executions(&self, query: &ListQuery, budget: ReadBudget) -> Result<Count, StoreError> {
@@ -207,7 +213,7 @@ impl<B: Backend> ListLogs for Ledger<B> {
         let found = self
             .scan(&plan, &w, resume, budget, &self.log_refine(&plan, query))
             .await?;
-        Ok(page_of(found, log_items::log_from_item))
+        Ok(page_of(found, event_log::log_from_item))
     }
 
     async fn count_logs(&self, query: &LogQuery, budget: ReadBudget) -> Result<Count, StoreError> {
@@ -240,14 +246,14 @@ impl<B: Backend> Ledger<B> {
 
 impl<B: Backend> ReadTrace for Ledger<B> {
     async fn trace(&self, project: &str, trace: &str, now: DateTime<Utc>) -> Result<TraceRecord, StoreError> {
-        let partition = keys::trace_pk(project, trace);
+        let partition = index::trace_pk(project, trace);
         let oldest = now - chrono::Duration::days(self.config.retention_days);
         let newest = now + chrono::Duration::hours(crate::model::limits::MAX_CLOCK_SKEW_HOURS);
         let mut query = IndexQuery {
             index: ListIndex::Trace,
             partition,
-            from: keys::listing_sk_from(oldest),
-            to: keys::listing_sk_before(newest),
+            from: index::listing_sk_from(oldest),
+            to: index::listing_sk_before(newest),
             ascending: true,
             limit: TRACE_MAX_ITEMS as u32 + 1,
             filters: Vec::new(),
@@ -259,18 +265,18 @@ impl<B: Backend> ReadTrace for Ledger<B> {
         loop {
             // One Query while the trace fits a page (1 MB); a larger one pages on.
             let page = self.backend.query_index(&query).await?;
-            for it in page.items.iter().filter(|it| !items::is_expired(it, now.timestamp())) {
-                bytes += items::response_size(it);
+            for it in page.items.iter().filter(|it| !table::is_expired(it, now.timestamp())) {
+                bytes += table::response_size(it);
                 if record.executions.len() + record.logs.len() == TRACE_MAX_ITEMS || bytes > RESPONSE_MAX_BYTES {
                     record.truncated = true;
                     return Ok(record);
                 }
                 let inside =
-                    |source| items::in_partition(source, project, ListIndex::Trace, &query.partition, it, shards);
+                    |source| index::in_partition(source, project, ListIndex::Trace, &query.partition, it, shards);
                 if inside(Source::Executions) {
-                    record.executions.extend(items::summary_from_listing(project, it));
+                    record.executions.extend(execution::summary_from_listing(project, it));
                 } else if inside(Source::Logs) {
-                    record.logs.extend(log_items::log_from_item(it));
+                    record.logs.extend(event_log::log_from_item(it));
                 }
             }
             match page.last {
@@ -321,8 +327,8 @@ fn step_page(
 fn live_steps(found: &[Item], now_epoch: i64) -> Vec<(String, StepSummary)> {
     found
         .iter()
-        .filter(|it| keys::step_id_of(items::sort_key(it)).is_some() && !items::is_expired(it, now_epoch))
-        .filter_map(|it| Some((items::step_order(it)?, items::step_summary(it)?)))
+        .filter(|it| step::step_id_of(table::sort_key(it)).is_some() && !table::is_expired(it, now_epoch))
+        .filter_map(|it| Some((step::step_order(it)?, step::step_summary(it)?)))
         .collect()
 }
 
@@ -338,20 +344,20 @@ impl<B: Backend> ReadExecution for Ledger<B> {
         let (found, more) = self
             .backend
             .query_collection(&CollectionQuery {
-                pk: keys::execution_pk(project, execution),
-                from: keys::SUMMARY_SK.into(),
-                to: keys::STEPS_END.into(),
+                pk: execution::execution_pk(project, execution),
+                from: execution::SUMMARY_SK.into(),
+                to: step::STEPS_END.into(),
                 limit: 1 + STEPS_ORDERED_MAX as u32,
                 consistent: false,
             })
             .await?;
         let Some(head) = found
             .iter()
-            .find(|it| items::sort_key(it) == keys::SUMMARY_SK && !items::is_expired(it, now_epoch))
+            .find(|it| table::sort_key(it) == execution::SUMMARY_SK && !table::is_expired(it, now_epoch))
         else {
             return Ok(None);
         };
-        let Some((summary, bodies)) = items::execution_from_item(head) else {
+        let Some((summary, bodies)) = execution::execution_from_item(head) else {
             return Ok(None);
         };
         let steps = step_page(live_steps(&found, now_epoch), !more, None, steps);
@@ -360,7 +366,7 @@ impl<B: Backend> ReadExecution for Ledger<B> {
 
     async fn steps(&self, q: &StepsQuery<'_>) -> Result<Option<Page<StepSummary>>, StoreError> {
         let (resume, limit, now_epoch) = (q.resume, q.limit, q.now_epoch);
-        let pk = keys::execution_pk(q.project, q.execution);
+        let pk = execution::execution_pk(q.project, q.execution);
         let by_id = resume.and_then(|p| p.0.strip_prefix(BY_ID));
         if let Some(after) = by_id {
             // Past the first ordered read: page on in sort-key order after the last id.
@@ -368,8 +374,8 @@ impl<B: Backend> ReadExecution for Ledger<B> {
                 .backend
                 .query_collection(&CollectionQuery {
                     pk,
-                    from: format!("{}\u{0}", keys::step_sk(after)),
-                    to: keys::STEPS_END.into(),
+                    from: format!("{}\u{0}", step::step_sk(after)),
+                    to: step::STEPS_END.into(),
                     limit: limit as u32,
                     consistent: false,
                 })
@@ -384,15 +390,15 @@ impl<B: Backend> ReadExecution for Ledger<B> {
             .backend
             .query_collection(&CollectionQuery {
                 pk,
-                from: keys::SUMMARY_SK.into(),
-                to: keys::STEPS_END.into(),
+                from: execution::SUMMARY_SK.into(),
+                to: step::STEPS_END.into(),
                 limit: 1 + STEPS_ORDERED_MAX as u32,
                 consistent: false,
             })
             .await?;
         let exists = found
             .iter()
-            .any(|it| items::sort_key(it) == keys::SUMMARY_SK && !items::is_expired(it, now_epoch));
+            .any(|it| table::sort_key(it) == execution::SUMMARY_SK && !table::is_expired(it, now_epoch));
         if !exists {
             return Ok(None);
         }
@@ -411,11 +417,15 @@ impl<B: Backend> ReadStep for Ledger<B> {
     ) -> Result<Option<StepRecord>, StoreError> {
         let item = self
             .backend
-            .get_item(&keys::execution_pk(project, execution), &keys::step_sk(step), false)
+            .get_item(
+                &execution::execution_pk(project, execution),
+                &step::step_sk(step),
+                false,
+            )
             .await?;
         Ok(item
-            .filter(|it| !items::is_expired(it, now_epoch))
-            .and_then(|it| items::step_from_item(&it))
+            .filter(|it| !table::is_expired(it, now_epoch))
+            .and_then(|it| step::step_from_item(&it))
             .map(|(summary, bodies)| StepRecord {
                 summary,
                 execution_id: execution.to_string(),
@@ -428,22 +438,8 @@ impl<B: Backend> ReadStep for Ledger<B> {
 impl<B: Backend> LinkBodies for Ledger<B> {
     async fn presign(&self, body: &BodyLocation<'_>) -> Result<String, StoreError> {
         self.backend
-            .presign(&keys::body_object_key(body.project, body.execution, body.sha256))
+            .presign(&body::body_object_key(body.project, body.execution, body.sha256))
             .await
-    }
-}
-
-impl<B: Backend> Ledger<B> {
-    async fn key_record(&self, key_id: &str, consistent: bool) -> Result<Option<KeyRecord>, StoreError> {
-        let (pk, sk) = items::key_lookup(key_id);
-        let item = self.backend.get_item(&pk, &sk, consistent).await?;
-        Ok(item.as_ref().and_then(items::key_record))
-    }
-}
-
-impl<B: Backend> ReadKeys for Ledger<B> {
-    async fn api_key(&self, key_id: &str) -> Result<Option<KeyRecord>, StoreError> {
-        self.key_record(key_id, false).await
     }
 }
 
@@ -454,12 +450,12 @@ impl<B: Backend> CommitUnits for Ledger<B> {
         tokens: &[(String, String)],
         consistent: bool,
     ) -> Result<Loaded, StoreError> {
-        let mut wanted: Vec<(String, String)> = keys.iter().map(items::unit_keys).collect();
-        wanted.extend(tokens.iter().map(|(p, e)| items::tokens_key(p, e)));
+        let mut wanted: Vec<(String, String)> = keys.iter().map(execution::unit_keys).collect();
+        wanted.extend(tokens.iter().map(|(p, e)| tokens::tokens_key(p, e)));
         let found = self.backend.batch_get(&wanted, consistent).await?;
         let mut loaded = Loaded::default();
         for it in &found {
-            if let Some((key, fingerprints, version, expires_at)) = items::tokens_from_item(it) {
+            if let Some((key, fingerprints, version, expires_at)) = tokens::tokens_from_item(it) {
                 loaded.tokens.insert(
                     key,
                     StoredTokens {
@@ -468,8 +464,8 @@ impl<B: Backend> CommitUnits for Ledger<B> {
                         expires_at,
                     },
                 );
-            } else if let Some(key) = items::unit_key_of(it) {
-                loaded.units.insert(key, items::unit_from_item(it));
+            } else if let Some(key) = execution::unit_key_of(it) {
+                loaded.units.insert(key, execution::unit_from_item(it));
             }
         }
         Ok(loaded)
@@ -479,7 +475,7 @@ impl<B: Backend> CommitUnits for Ledger<B> {
         let version = t.expected_version.unwrap_or(0) + 1;
         self.backend
             .guarded_put(&GuardedPut::new(
-                items::tokens_item(&t.project, &t.execution, &t.fingerprints, version, t.expires_at),
+                tokens::tokens_item(&t.project, &t.execution, &t.fingerprints, version, t.expires_at),
                 t.expected_version,
             ))
             .await
@@ -488,7 +484,7 @@ impl<B: Backend> CommitUnits for Ledger<B> {
     async fn put_body(&self, key: &UnitKey, body: &Body) -> Result<(), StoreError> {
         self.backend
             .put_object(
-                &keys::body_object_key(&key.project, Some(&key.execution), &body.sha256),
+                &body::body_object_key(&key.project, Some(&key.execution), &body.sha256),
                 body.raw.clone(),
             )
             .await
@@ -497,7 +493,7 @@ impl<B: Backend> CommitUnits for Ledger<B> {
     async fn commit(&self, unit: &UnitCommit) -> Result<(), StoreError> {
         self.backend
             .guarded_put(&GuardedPut::new(
-                items::unit_item(unit, self.config.list_shards),
+                execution::unit_item(unit, self.config.list_shards),
                 unit.expected_version,
             ))
             .await
@@ -507,40 +503,17 @@ impl<B: Backend> CommitUnits for Ledger<B> {
 impl<B: Backend> AppendLogs for Ledger<B> {
     async fn put_log_body(&self, project: &str, body: &Body) -> Result<(), StoreError> {
         self.backend
-            .put_object(&keys::body_object_key(project, None, &body.sha256), body.raw.clone())
+            .put_object(&body::body_object_key(project, None, &body.sha256), body.raw.clone())
             .await
     }
 
     async fn append_log(&self, log: &LogWrite) -> Result<bool, StoreError> {
-        let item = log_items::log_item(log, self.config.list_shards)
+        let item = event_log::log_item(log, self.config.list_shards)
             .ok_or_else(|| StoreError::Permanent("an event log needs a valid timestamp".into()))?;
         match self.backend.guarded_put(&GuardedPut::new(item, None)).await {
             Ok(()) => Ok(true),
             Err(StoreError::Conflict) => Ok(false),
             Err(e) => Err(e),
         }
-    }
-}
-
-impl<B: Backend> AdminKeys for Ledger<B> {
-    async fn create_key(&self, record: &KeyRecord) -> Result<(), StoreError> {
-        self.backend.put_all_new(&items::key_items(record)).await
-    }
-
-    async fn key(&self, key_id: &str) -> Result<Option<KeyRecord>, StoreError> {
-        // The CLI reads its own writes.
-        self.key_record(key_id, true).await
-    }
-
-    async fn project_keys(&self, project: &str) -> Result<Vec<KeyRecord>, StoreError> {
-        let (pk, prefix) = items::project_keys(project);
-        let found = self.backend.query_prefix(&pk, prefix).await?;
-        Ok(found.iter().filter_map(items::key_record).collect())
-    }
-
-    async fn revoke_key(&self, record: &KeyRecord, now_epoch: i64) -> Result<(), StoreError> {
-        self.backend
-            .set_once(&items::key_entries(record), items::REVOKED_AT, now_epoch)
-            .await
     }
 }

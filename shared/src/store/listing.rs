@@ -5,9 +5,12 @@
 //! before they count as found, and its reads count against the budget too.
 
 use super::backend::{Backend, IndexQuery};
-use super::items::{self, Item};
-use super::keys::{self, ListIndex, Source};
-use super::log_items;
+use super::event_log;
+use super::execution;
+use super::index;
+use super::index::{ListIndex, Source};
+use super::table;
+use super::table::Item;
 use super::StoreError;
 use crate::model::limits::MAX_CLOCK_SKEW_HOURS;
 use crate::query::{Count, ListQuery, LogQuery, Position, ReadBudget};
@@ -77,8 +80,8 @@ fn values_for(q: &ListQuery, index: ListIndex) -> Vec<String> {
 
 fn filter_attribute(index: ListIndex) -> &'static str {
     match index.field() {
-        Some(f) => items::filter_attribute(f),
-        None => items::status_attribute(),
+        Some(f) => execution::filter_attribute(f),
+        None => execution::status_attribute(),
     }
 }
 
@@ -122,7 +125,7 @@ pub fn plan(q: &ListQuery) -> Plan {
         .dimensions
         .iter()
         .filter(|(field, _)| !ListIndex::DIMENSIONS.iter().any(|i| i.field() == Some(*field)))
-        .map(|(field, values)| (items::filter_attribute(*field), values.clone()))
+        .map(|(field, values)| (execution::filter_attribute(*field), values.clone()))
         .collect();
     plan_from(Source::Executions, ListIndex::Project, candidates, unindexed)
 }
@@ -146,11 +149,11 @@ pub fn plan_logs(q: &LogQuery) -> Plan {
             .filter(|(f, _)| *f == field)
             .flat_map(|(_, v)| v.clone())
             .collect();
-        Some((index, log_items::filter_attribute(field), values))
+        Some((index, event_log::filter_attribute(field), values))
     })
     .collect();
     let levels = q.levels.iter().map(|l| l.as_str().to_string()).collect();
-    let extra = vec![(log_items::LEVEL, levels), (log_items::TYPE, q.types.clone())];
+    let extra = vec![(event_log::LEVEL, levels), (event_log::TYPE, q.types.clone())];
     plan_from(Source::Logs, ListIndex::Table, candidates, extra)
 }
 
@@ -174,8 +177,8 @@ fn range(w: &Window, retention_days: i64, resume: Option<&str>, timeless: bool) 
     let hi = w
         .before
         .unwrap_or(w.now + Duration::hours(MAX_CLOCK_SKEW_HOURS) + Duration::milliseconds(1));
-    let mut from = keys::listing_sk_from(lo);
-    let mut to = keys::listing_sk_before(hi);
+    let mut from = index::listing_sk_from(lo);
+    let mut to = index::listing_sk_before(hi);
     if let Some(last) = resume {
         if w.ascending {
             from = from.max(last.to_string());
@@ -189,11 +192,11 @@ fn range(w: &Window, retention_days: i64, resume: Option<&str>, timeless: bool) 
     }
     let (first, last) = (time_of(&from).unwrap_or(lo), time_of(&to).unwrap_or(hi));
     let mut months: Vec<(String, String, String)> = Vec::new();
-    let all = keys::months(first, last);
+    let all = index::months(first, last);
     for (i, (bucket, start)) in all.iter().enumerate() {
-        let m_from = keys::listing_sk_from(*start).max(from.clone());
+        let m_from = index::listing_sk_from(*start).max(from.clone());
         let m_to = match all.get(i + 1) {
-            Some((_, next)) => keys::listing_sk_before(*next).min(to.clone()),
+            Some((_, next)) => index::listing_sk_before(*next).min(to.clone()),
             None => to.clone(),
         };
         months.push((bucket.clone(), m_from, m_to));
@@ -209,7 +212,7 @@ fn partitions(project: &str, bucket: &str, plan: &Plan, shards: u32) -> Vec<Stri
     for value in &plan.values {
         let shard_count = if plan.index.timeless() { 1 } else { shards };
         for shard in 0..shard_count {
-            out.push(keys::partition_key(
+            out.push(index::partition_key(
                 plan.source,
                 plan.index,
                 project,
@@ -308,7 +311,7 @@ pub fn query_limit(need: u64, share: u64, filtered: bool, examined: u64, matched
 }
 
 /// Bytes of records one page may carry: Lambda answers at most 6 MB, and JSON adds to the stored
-/// size (`items::response_size` estimates it).
+/// size (`table::response_size` estimates it).
 pub const RESPONSE_MAX_BYTES: usize = 5_000_000;
 
 /// What a listing read: entries (as refined) in order, where to resume, and how far it got.
@@ -368,7 +371,7 @@ pub async fn scan<B: Backend, R: Refine>(
                         start: resume
                             .filter(|r| m_from.as_str() <= *r && *r <= m_to.as_str())
                             .and_then(|r| {
-                                items::index_start(plan.source, w.project, plan.index, &partition, r, shards)
+                                index::index_start(plan.source, w.project, plan.index, &partition, r, shards)
                             }),
                         partition,
                         from: m_from.clone(),
@@ -407,17 +410,17 @@ pub async fn scan<B: Backend, R: Refine>(
                         page.items
                             .into_iter()
                             .filter(|it| {
-                                Some(items::listing_key(it)) != resume
-                                    && !items::is_expired(it, now_epoch)
-                                    && items::in_partition(plan.source, w.project, plan.index, partition, it, shards)
+                                Some(table::listing_key(it)) != resume
+                                    && !table::is_expired(it, now_epoch)
+                                    && index::in_partition(plan.source, w.project, plan.index, partition, it, shards)
                             })
-                            .map(|it| (items::listing_key(&it).to_string(), it)),
+                            .map(|it| (table::listing_key(&it).to_string(), it)),
                     );
                     match page.last {
                         Some(last) if !last.is_empty() => {
                             // LastEvaluatedKey holds only key attributes: the table's sort key is the
                             // listing key of an event log, `lsk` that of an index entry.
-                            cursor.frontier = Some(items::entry_key(&last, plan.index).to_string());
+                            cursor.frontier = Some(index::entry_key(&last, plan.index).to_string());
                             cursor.query.start = Some(last);
                         }
                         _ => cursor.done = true,
@@ -470,7 +473,7 @@ pub async fn scan<B: Backend, R: Refine>(
                         refined_to = keys.last().cloned();
                     }
                     for (k, it) in r.kept {
-                        bytes += items::response_size(&it);
+                        bytes += table::response_size(&it);
                         found.push((k, it));
                         if bytes > RESPONSE_MAX_BYTES && found.len() > 1 {
                             // A page ends before its response could pass Lambda's 6 MB limit; the
@@ -562,8 +565,8 @@ pub async fn count<B: Backend>(
                         .items
                         .iter()
                         .filter(|it| {
-                            !items::is_expired(it, now_epoch)
-                                && items::in_partition(plan.source, w.project, plan.index, &query.partition, it, shards)
+                            !table::is_expired(it, now_epoch)
+                                && index::in_partition(plan.source, w.project, plan.index, &query.partition, it, shards)
                         })
                         .count() as u64;
                     page

@@ -3,9 +3,17 @@
 //! candidates only, so a search is exact and reads bodies only where a match is likely.
 
 use super::backend::{Backend, CollectionQuery};
-use super::items::{self, Item};
+use super::body;
+use super::event_log;
+use super::execution;
+use super::index;
 use super::listing::{Refine, Refined};
-use super::{keys, log_items, StoreError};
+use super::record_error;
+use super::step;
+use super::table;
+use super::table::Item;
+use super::tokens;
+use super::StoreError;
 use crate::bodies::StoredBody;
 use crate::search::{Keywords, Matcher};
 use futures::stream::{self, StreamExt, TryStreamExt};
@@ -68,7 +76,7 @@ async fn feed_body<B: Backend>(
         }
         Some(Err(_)) => Ok((0, 0)),
         None => {
-            let key = keys::body_object_key(project, owner, &body.sha256);
+            let key = body::body_object_key(project, owner, &body.sha256);
             let mut read = 0;
             // A body gone before its record (denied: the role may not list the bucket) holds
             // nothing to match.
@@ -91,10 +99,10 @@ async fn feed_record<B: Backend>(
     item: &Item,
     allowance: (&Allowance, usize),
 ) -> Result<Option<u64>, StoreError> {
-    for text in items::error_texts(item) {
+    for text in record_error::error_texts(item) {
         m.text(text);
     }
-    let bodies = items::bodies_of(item);
+    let bodies = execution::bodies_of(item);
     feed_bodies(
         backend,
         m,
@@ -139,7 +147,7 @@ pub struct ExecutionSearch<'a, B> {
 }
 
 fn execution_of(lsk: &str) -> Option<&str> {
-    keys::parse_listing_sk(lsk).map(|(_, id)| id)
+    index::parse_listing_sk(lsk).map(|(_, id)| id)
 }
 
 impl<B: Backend> ExecutionSearch<'_, B> {
@@ -162,7 +170,7 @@ impl<B: Backend> ExecutionSearch<'_, B> {
         if m.done() {
             return Ok(Some((true, cost)));
         }
-        let mut from = keys::STEP_PREFIX.to_string();
+        let mut from = step::STEP_PREFIX.to_string();
         loop {
             if allowance.0.spent(allowance.1) {
                 return Ok(None);
@@ -170,9 +178,9 @@ impl<B: Backend> ExecutionSearch<'_, B> {
             let (steps, more) = self
                 .backend
                 .query_collection(&CollectionQuery {
-                    pk: keys::execution_pk(self.project, execution),
+                    pk: execution::execution_pk(self.project, execution),
                     from: from.clone(),
-                    to: keys::STEPS_END.into(),
+                    to: step::STEPS_END.into(),
                     limit: crate::model::limits::STEPS_ORDERED_MAX as u32,
                     consistent: false,
                 })
@@ -180,7 +188,7 @@ impl<B: Backend> ExecutionSearch<'_, B> {
             cost += steps.len().max(1) as u64;
             allowance
                 .0
-                .take(steps.iter().map(|s| items::response_size(s) as u64).sum());
+                .take(steps.iter().map(|s| table::response_size(s) as u64).sum());
             for step in &steps {
                 if m.done() {
                     return Ok(Some((true, cost)));
@@ -192,7 +200,7 @@ impl<B: Backend> ExecutionSearch<'_, B> {
             }
             // A page ends at 1 MB or 1,000 steps: go on after its last step.
             match steps.last() {
-                Some(last) if more && !m.done() => from = format!("{}\u{0}", items::sort_key(last)),
+                Some(last) if more && !m.done() => from = format!("{}\u{0}", table::sort_key(last)),
                 _ => return Ok(Some((m.done(), cost))),
             }
         }
@@ -210,7 +218,7 @@ impl<B: Backend> Refine for ExecutionSearch<'_, B> {
         let wanted: Vec<(String, String)> = entries
             .iter()
             .filter_map(|(k, _)| execution_of(k))
-            .map(|id| items::tokens_key(self.project, id))
+            .map(|id| tokens::tokens_key(self.project, id))
             .collect();
         let mut cost = wanted.len() as u64;
         let fingerprints: HashMap<String, crate::search::Fingerprints> = self
@@ -218,7 +226,7 @@ impl<B: Backend> Refine for ExecutionSearch<'_, B> {
             .batch_get(&wanted, false)
             .await?
             .iter()
-            .filter_map(items::tokens_from_item)
+            .filter_map(tokens::tokens_from_item)
             .map(|((_, execution), f, _, _)| (execution, f))
             .collect();
         // No fingerprints: the execution has no bodies and no error, so nothing to match.
@@ -242,7 +250,12 @@ impl<B: Backend> Refine for ExecutionSearch<'_, B> {
         let summary_keys: Vec<(String, String)> = candidates
             .iter()
             .filter_map(|(k, _)| execution_of(k))
-            .map(|id| (keys::execution_pk(self.project, id), keys::SUMMARY_SK.to_string()))
+            .map(|id| {
+                (
+                    execution::execution_pk(self.project, id),
+                    execution::SUMMARY_SK.to_string(),
+                )
+            })
             .collect();
         cost += summary_keys.len() as u64;
         let summaries: HashMap<String, Item> = self
@@ -250,7 +263,7 @@ impl<B: Backend> Refine for ExecutionSearch<'_, B> {
             .batch_get(&summary_keys, false)
             .await?
             .into_iter()
-            .filter_map(|it| Some((items::unit_key_of(&it)?.execution, it)))
+            .filter_map(|it| Some((execution::unit_key_of(&it)?.execution, it)))
             .collect();
         // Indexes, not references, into the stream: a closure over borrowed items would not be
         // general enough for the Send bound the capabilities promise.
@@ -302,7 +315,7 @@ impl<B: Backend> LogRefine<'_, B> {
         keywords: &Keywords,
         allowance: (&Allowance, usize),
     ) -> Result<Option<(bool, u64)>, StoreError> {
-        let Some(record) = log_items::log_from_item(item) else {
+        let Some(record) = event_log::log_from_item(item) else {
             return Ok(Some((false, 0)));
         };
         if !record.tokens.may_contain(keywords) {
@@ -347,8 +360,8 @@ impl<B: Backend> Refine for LogRefine<'_, B> {
             let wanted: Vec<(String, String)> = entries
                 .iter()
                 .map(|(_, it)| {
-                    let get = |n: &str| items::string_attr(it, n).unwrap_or("").to_string();
-                    (get(items::PK), get(items::SK))
+                    let get = |n: &str| table::string_attr(it, n).unwrap_or("").to_string();
+                    (get(table::PK), get(table::SK))
                 })
                 .collect();
             cost += wanted.len() as u64;
@@ -357,7 +370,7 @@ impl<B: Backend> Refine for LogRefine<'_, B> {
                 .batch_get(&wanted, false)
                 .await?
                 .into_iter()
-                .map(|it| (items::listing_key(&it).to_string(), it))
+                .map(|it| (table::listing_key(&it).to_string(), it))
                 .collect();
             entries
                 .into_iter()

@@ -4,7 +4,9 @@
 //! tests run the real store logic on it without an emulator.
 
 use super::backend::*;
-use super::items::{self, Item, PK, SK};
+use super::index;
+use super::table;
+use super::table::{Item, PK, SK};
 use super::StoreError;
 use aws_sdk_dynamodb::types::AttributeValue;
 use std::collections::{BTreeMap, HashMap};
@@ -30,7 +32,7 @@ impl super::MemoryStore {
 }
 
 fn keys_of(item: &Item) -> (String, String) {
-    let get = |n: &str| items::string_attr(item, n).unwrap_or("").to_string();
+    let get = |n: &str| table::string_attr(item, n).unwrap_or("").to_string();
     (get(PK), get(SK))
 }
 
@@ -116,7 +118,7 @@ impl Memory {
     fn index_entries(&self, q: &IndexQuery) -> Vec<Item> {
         let attr = q.index.key_attribute();
         let sort = |it: &Item| {
-            items::string_attr(it, q.index.sort_attribute())
+            table::string_attr(it, q.index.sort_attribute())
                 .unwrap_or("")
                 .to_string()
         };
@@ -125,15 +127,15 @@ impl Memory {
             .lock()
             .unwrap()
             .values()
-            .filter(|it| items::string_attr(it, attr) == Some(q.partition.as_str()))
+            .filter(|it| table::string_attr(it, attr) == Some(q.partition.as_str()))
             .filter(|it| {
                 let k = sort(it);
                 q.from <= k && k <= q.to
             })
-            .filter_map(|it| items::index_entry(it, q.index))
+            .filter_map(|it| index::index_entry(it, q.index))
             .collect();
         // Table key order, as DynamoDB keeps index entries with equal keys.
-        entries.sort_by_key(|it| (sort(it), items::string_attr(it, PK).unwrap_or("").to_string()));
+        entries.sort_by_key(|it| (sort(it), table::string_attr(it, PK).unwrap_or("").to_string()));
         if !q.ascending {
             entries.reverse();
         }
@@ -164,7 +166,7 @@ impl Memory {
             .filter(|it| {
                 q.filters
                     .iter()
-                    .all(|(a, values)| items::string_attr(it, a).is_some_and(|v| values.iter().any(|x| x == v)))
+                    .all(|(a, values)| table::string_attr(it, a).is_some_and(|v| values.iter().any(|x| x == v)))
             })
             .cloned()
             .collect();
@@ -180,7 +182,7 @@ impl Memory {
     }
 }
 
-fn key_attributes(item: &Item, index: super::keys::ListIndex) -> Item {
+fn key_attributes(item: &Item, index: index::ListIndex) -> Item {
     let keep = [PK, SK, index.key_attribute(), index.sort_attribute()];
     item.iter()
         .filter(|(k, _)| keep.contains(&k.as_str()))
@@ -236,7 +238,7 @@ impl Backend for Memory {
         self.call();
         let mut items = self.items.lock().unwrap();
         let k = keys_of(&put.item);
-        let current = items.get(&k).and_then(items::version);
+        let current = items.get(&k).and_then(table::version);
         let ok = match put.expected_version {
             None => !items.contains_key(&k),
             Some(v) => current == Some(v),
@@ -308,17 +310,17 @@ impl Backend for Memory {
             .entry((u.pk.clone(), u.sk.clone()))
             .or_insert_with(|| super::counters::new_item(u));
         let guarded = !u.mark.is_empty();
-        if guarded && items::string_attr(item, &u.mark).is_some_and(|seen| seen >= u.first.as_str()) {
+        if guarded && table::string_attr(item, &u.mark).is_some_and(|seen| seen >= u.first.as_str()) {
             return Err(StoreError::Conflict);
         }
         for (name, v) in &u.adds {
-            let now = items::number_attr(item, name).unwrap_or(0);
+            let now = table::number_attr(item, name).unwrap_or(0);
             item.insert(name.clone(), AttributeValue::N((now + v).to_string()));
         }
         if guarded {
             item.insert(u.mark.clone(), AttributeValue::S(u.last.clone()));
         }
-        item.insert(items::EXPIRES_AT.into(), AttributeValue::N(u.expires_at.to_string()));
+        item.insert(table::EXPIRES_AT.into(), AttributeValue::N(u.expires_at.to_string()));
         Ok(item.clone())
     }
 
@@ -328,7 +330,7 @@ impl Backend for Memory {
         let k = (u.pk.clone(), u.sk.clone());
         let later = match items.get(&k) {
             None => u.create,
-            Some(it) => items::number_attr(it, u.attribute).is_none_or(|have| have < u.value),
+            Some(it) => table::number_attr(it, u.attribute).is_none_or(|have| have < u.value),
         };
         if !later {
             return Ok(false);

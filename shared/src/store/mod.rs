@@ -30,34 +30,43 @@
 //! One implementation, `Ledger`, runs over a backend: DynamoDB and S3 (`dynamo`) or memory
 //! (`memory`, for fast handler tests).
 
+mod api_key;
 mod backend;
+mod body;
 pub mod capacity;
 mod counters;
 pub mod dynamo;
+mod event_log;
+mod execution;
 mod exports;
-mod items;
-mod keys;
+mod index;
 mod ledger;
 mod listing;
-mod log_items;
 mod matching;
 pub mod memory;
+mod project_day;
+mod record_error;
 mod set_aside;
+mod step;
 mod stream;
+mod table;
+mod tokens;
 
+pub use api_key::absent_item_key;
 pub use counters::value_bytes_max;
-pub use keys::ids_problem;
+pub use execution::ids_problem;
+pub use exports::export_object_key;
 pub use ledger::{Ledger, StoreConfig};
 pub use set_aside::SetAside;
 pub use stream::counted_record;
 
-use crate::model::api_key::KeyRecord;
 use crate::bodies::{Body, StoredBody};
 use crate::merge::Fields;
+use crate::model::api_key::KeyRecord;
+use crate::model::counts::{BatchChanges, CounterRow, CounterSelection, Family, Interval};
 use crate::model::{EventLog, ExecutionSummary, StepSummary};
 use crate::query::{Count, ListQuery, LogQuery, Page, Position, ReadBudget};
 use crate::search::Fingerprints;
-use crate::model::counts::{BatchChanges, CounterRow, CounterSelection, Family, Interval};
 use chrono::{DateTime, Utc};
 use std::collections::HashMap;
 use std::future::Future;
@@ -114,16 +123,6 @@ pub struct StepRecord {
     pub execution_id: String,
     pub project_id: String,
     pub bodies: RecordBodies,
-}
-
-/// The key of an item that never exists (an API-key lookup of an id no key has): what the
-/// minimal function `make bench` compares cold starts against reads, without knowing key formats.
-pub fn absent_item_key() -> std::collections::HashMap<String, aws_sdk_dynamodb::types::AttributeValue> {
-    let (pk, sk) = items::key_lookup("000000000000");
-    std::collections::HashMap::from([
-        (items::PK.to_string(), aws_sdk_dynamodb::types::AttributeValue::S(pk)),
-        (items::SK.to_string(), aws_sdk_dynamodb::types::AttributeValue::S(sk)),
-    ])
 }
 
 /// A page of one execution's steps.

@@ -1,8 +1,12 @@
 //! DynamoDB stream images (DynamoDB JSON, as Lambda delivers them) back into items, and items into
 //! the records the archive keeps.
 
-use super::items::{self, Item};
-use super::{keys, log_items, ArchivedRecord};
+use super::event_log;
+use super::execution;
+use super::step;
+use super::table;
+use super::table::Item;
+use super::ArchivedRecord;
 use aws_sdk_dynamodb::primitives::Blob;
 use aws_sdk_dynamodb::types::AttributeValue;
 use base64::Engine;
@@ -80,9 +84,9 @@ pub fn to_image(item: &Item) -> Value {
 /// The record an item holds, its bodies still as stored; `None` for items that are not records
 /// (token fingerprints, API keys).
 pub fn record(item: &Item) -> Option<(ArchivedRecord, super::RecordBodies)> {
-    let pk = items::string_attr(item, items::PK)?;
+    let pk = table::string_attr(item, table::PK)?;
     if pk.starts_with("LG#") {
-        let log = log_items::log_from_item(item)?;
+        let log = event_log::log_from_item(item)?;
         let bodies = super::RecordBodies {
             input: None,
             output: log.payload.clone(),
@@ -90,14 +94,14 @@ pub fn record(item: &Item) -> Option<(ArchivedRecord, super::RecordBodies)> {
         };
         return Some((ArchivedRecord::Log(log.entry), bodies));
     }
-    let key = items::unit_key_of(item)?;
-    let sk = items::sort_key(item);
-    if sk == keys::SUMMARY_SK {
-        let (summary, bodies) = items::execution_from_item(item)?;
+    let key = execution::unit_key_of(item)?;
+    let sk = table::sort_key(item);
+    if sk == execution::SUMMARY_SK {
+        let (summary, bodies) = execution::execution_from_item(item)?;
         return Some((ArchivedRecord::Execution(summary), bodies));
     }
-    keys::step_id_of(sk)?;
-    let (summary, bodies) = items::step_from_item(item)?;
+    step::step_id_of(sk)?;
+    let (summary, bodies) = step::step_from_item(item)?;
     Some((
         ArchivedRecord::Step {
             project_id: key.project,
@@ -123,8 +127,8 @@ mod tests {
         let item = image(&json!({"pk": {"S": "EX#p#e"}, "v": {"N": "3"}, "b": {"B": "AAEC"},
                                  "m": {"M": {"x": {"BOOL": true}}}, "l": {"L": [{"NULL": true}]}}))
         .unwrap();
-        assert_eq!(items::string_attr(&item, "pk"), Some("EX#p#e"));
-        assert_eq!(items::number_attr(&item, "v"), Some(3));
+        assert_eq!(table::string_attr(&item, "pk"), Some("EX#p#e"));
+        assert_eq!(table::number_attr(&item, "v"), Some(3));
         assert_eq!(item["b"].as_b().unwrap().as_ref(), [0, 1, 2]);
         assert!(item.contains_key("m") && item.contains_key("l"));
         assert!(record(&item).is_none(), "an item without a record's fields");

@@ -1,16 +1,16 @@
-//! Every key format of the table and the bucket. Private to the store: nothing outside `store/`
-//! builds or parses a key. The layout and its reasons are in docs/data-model.md.
+//! The listing indexes: their names, partition and sort keys, what each projects, which entries
+//! belong to a partition, and where a read resumes. Every partition-key format lives here; each
+//! entity says which of its attributes an index is keyed by and projects.
 
+use super::event_log;
+use super::event_log::{log_pk, LOG_FILTER_ATTRIBUTES, LOG_TRACE_ATTRIBUTES};
+use super::execution;
+use super::execution::{attribute, LISTING_ATTRIBUTES};
+use super::table::{s, string_attr, Item, LSK, PK, SK};
 use crate::model::{Field, LogField};
 use chrono::{DateTime, Datelike, TimeZone, Utc};
 use sha2::{Digest, Sha256};
-
-/// Sort key of an execution summary.
-pub const SUMMARY_SK: &str = "A";
-/// Prefix of step sort keys.
-pub const STEP_PREFIX: &str = "S#";
-/// Above every step sort key (`$` sorts right after `#`).
-pub const STEPS_END: &str = "S$";
+use std::collections::HashMap;
 
 /// The listing indexes, in the order a query prefers them (most selective first). `triggerType`
 /// has none: it takes a handful of values per project, so the project index with a filter serves
@@ -140,21 +140,6 @@ pub fn partition_key(
     }
 }
 
-/// The table partition of a project's event logs of one month (and shard).
-pub fn log_pk(project: &str, bucket: &str, shard: u32, shards: u32) -> String {
-    let mut key = format!("LG#{project}#{bucket}");
-    if shards > 1 {
-        key.push_str(&format!("#s{shard}"));
-    }
-    key
-}
-
-/// The project and month of a log partition key.
-pub fn parse_log_pk(pk: &str) -> Option<(&str, &str)> {
-    let mut parts = pk.strip_prefix("LG#")?.split('#');
-    Some((parts.next()?, parts.next()?))
-}
-
 /// The trace partition: every execution and event log of one trace, in time order.
 pub fn trace_pk(project: &str, trace: &str) -> String {
     hashed(&format!("R#{project}#{trace}"))
@@ -164,19 +149,6 @@ fn hashed(partition: &str) -> String {
     use base64::Engine;
     let digest = Sha256::digest(partition.as_bytes());
     base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(&digest[..12])
-}
-
-pub fn execution_pk(project: &str, execution_id: &str) -> String {
-    format!("EX#{project}#{execution_id}")
-}
-
-pub fn step_sk(step_id: &str) -> String {
-    format!("{STEP_PREFIX}{step_id}")
-}
-
-/// The step id of a step sort key.
-pub fn step_id_of(sk: &str) -> Option<&str> {
-    sk.strip_prefix(STEP_PREFIX)
 }
 
 /// Month bucket of a listing partition.
@@ -224,7 +196,7 @@ pub fn listing_partition(project: &str, bucket: &str, shard: u32, shards: u32, v
 /// base64url (16 characters). The readable form repeats the project and the value, which the
 /// summary and every index entry carry already; the digest keeps each summary about 300 bytes and
 /// each entry about 50 bytes smaller. Readers check every entry against the partition they asked
-/// for (`items::in_partition`), so even a digest collision could not leak a row.
+/// for (`in_partition`), so even a digest collision could not leak a row.
 pub fn listing_pk(project: &str, bucket: &str, shard: u32, shards: u32, value: Option<&str>) -> String {
     hashed(&listing_partition(project, bucket, shard, shards, value))
 }
@@ -252,79 +224,121 @@ pub fn listing_sk_before(t: DateTime<Utc>) -> String {
     format!("{:013}$", (t.timestamp_millis() - 1).max(0))
 }
 
-/// Step order: `dateStarted` millis then id, the same shape as a listing key.
-pub fn step_order_key(started_millis: i64, step_id: &str) -> String {
-    listing_sk(started_millis, step_id)
+/// The non-key attributes `index` projects.
+pub fn projection(index: ListIndex) -> Vec<&'static str> {
+    let mut out = LISTING_ATTRIBUTES.to_vec();
+    match index {
+        ListIndex::Trace => out.extend(LOG_TRACE_ATTRIBUTES),
+        ListIndex::User | ListIndex::Integration | ListIndex::Workflow => out.extend(LOG_FILTER_ATTRIBUTES),
+        _ => {}
+    }
+    out
 }
 
-pub fn api_key_pk(key_id: &str) -> String {
-    format!("KEY#{key_id}")
+/// The entry an item has in `index`: its keys and what the index projects (the whole item for the
+/// table); `None` when the item is not in the index.
+pub fn index_entry(item: &Item, index: ListIndex) -> Option<Item> {
+    item.get(index.key_attribute())?;
+    if index == ListIndex::Table {
+        return Some(item.clone());
+    }
+    let projected = projection(index);
+    Some(
+        item.iter()
+            .filter(|(k, _)| {
+                let k = k.as_str();
+                k == PK || k == SK || k == LSK || k == index.key_attribute() || projected.contains(&k)
+            })
+            .map(|(k, v)| (k.clone(), v.clone()))
+            .collect(),
+    )
 }
 
-pub const API_KEY_SK: &str = "KEY";
-
-pub fn project_keys_pk(project: &str) -> String {
-    format!("PROJECT#{project}")
+/// The listing key of an entry of `index`, or of a `LastEvaluatedKey` from it (which holds only key
+/// attributes: for the table, `pk` and `sk`).
+pub fn entry_key(item: &Item, index: ListIndex) -> &str {
+    string_attr(item, index.sort_attribute()).unwrap_or("")
 }
 
-pub fn project_key_sk(key_id: &str) -> String {
-    format!("KEY#{key_id}")
+/// Whether an entry belongs to `partition` of `index` and to the `source` family: recomputed from
+/// the entry itself, so neither a partition-key digest collision nor a trace partition (which
+/// holds both families) can put a foreign row in a listing.
+pub fn in_partition(
+    source: Source,
+    project: &str,
+    index: ListIndex,
+    partition: &str,
+    item: &Item,
+    shards: u32,
+) -> bool {
+    let Some((started, id)) = string_attr(item, LSK).and_then(parse_listing_sk) else {
+        return false;
+    };
+    let Some(t) = chrono::DateTime::from_timestamp_millis(started) else {
+        return false;
+    };
+    let bucket = month_bucket(t);
+    let shard = shard_of(id, shards);
+    let value = match source {
+        Source::Executions => {
+            if string_attr(item, PK) != Some(execution::execution_pk(project, id).as_str())
+                || string_attr(item, SK) != Some(execution::SUMMARY_SK)
+            {
+                return false;
+            }
+            match index {
+                ListIndex::Project | ListIndex::Table => None,
+                ListIndex::Status => string_attr(item, attribute(Field::Status)),
+                _ => index.field().and_then(|f| string_attr(item, attribute(f))),
+            }
+        }
+        Source::Logs => {
+            if string_attr(item, PK) != Some(event_log::log_pk(project, &bucket, shard, shards).as_str())
+                || string_attr(item, SK) != string_attr(item, LSK)
+            {
+                return false;
+            }
+            index.log_field().and_then(|f| event_log::text(item, f))
+        }
+    };
+    partition_key(source, index, project, &bucket, shard, shards, value) == partition
 }
 
-pub const PROJECT_KEY_SK_PREFIX: &str = "KEY#";
-
-/// An archive object: Hive-style partitions by project and day, so Athena and BigQuery prune by
-/// both.
-pub fn archive_object_key(project: &str, date: &str, part: &str) -> String {
-    format!("archive/projectId={project}/date={date}/{part}.jsonl.gz")
-}
-
-/// An export object: the same Hive-style partitions as the archive, under `exports/`.
-pub fn export_object_key(project: &str, date: &str, name: &str) -> String {
-    format!("exports/projectId={project}/date={date}/{name}")
-}
-
-/// The register of the projects that stored records on a day: one partition per day, one item per
-/// project, so the daily export finds them with one Query.
-pub fn project_day_pk(date: &str) -> String {
-    format!("DAY#{date}")
-}
-
-pub const PROJECT_DAY_PREFIX: &str = "P#";
-
-/// Sort key of an execution's token fingerprints (after its steps, so reading an execution with
-/// its steps never reads them).
-pub const TOKENS_SK: &str = "T";
-
-/// Why ids of these lengths would make a key past its limit (S3 object keys 1,024 bytes, DynamoDB
-/// partition keys 2,048 and sort keys 1,024); `None` when every key they become part of fits.
-pub fn ids_problem(project: &str, execution: &str, step: Option<&str>) -> Option<String> {
-    let digest = "0".repeat(64);
-    let checks = [
-        (
-            "a stored body's S3 key",
-            body_object_key(project, Some(execution), &digest).len(),
-            1024,
-        ),
-        ("an execution's key", execution_pk(project, execution).len(), 2048),
-        ("a listing key", listing_sk(0, execution).len(), 1024),
-        ("a step's key", step.map_or(0, |s| step_sk(s).len()), 1024),
-    ];
-    checks
-        .into_iter()
-        .find(|(_, len, max)| len > max)
-        .map(|(what, len, max)| format!("the ids make {what} {len} bytes long; the limit is {max}"))
-}
-
-/// S3 object key of an offloaded body: content addressed, so retries rewrite the same object.
-/// Event-log bodies sit under `log` (never an execution's own folder: ids have no `/`, and a body
-/// is content addressed, so even an execution named `log` would only share identical bytes).
-pub fn body_object_key(project: &str, execution_id: Option<&str>, sha256_hex: &str) -> String {
-    format!("bodies/{project}/{}/{sha256_hex}", execution_id.unwrap_or("log"))
+/// A position just at `lsk` in `partition`, as `ExclusiveStartKey`: a read resumes strictly after
+/// it. `None` when `lsk` is a bound rather than an entry's key.
+pub fn index_start(
+    source: Source,
+    project: &str,
+    index: ListIndex,
+    partition: &str,
+    lsk: &str,
+    shards: u32,
+) -> Option<Item> {
+    let (millis, id) = parse_listing_sk(lsk)?;
+    let (pk, sk) = match source {
+        Source::Executions => (execution::execution_pk(project, id), execution::SUMMARY_SK.to_string()),
+        // The table is read partition by partition (month and shard): the start key names the one
+        // being read, wherever the entry at `lsk` lives.
+        Source::Logs if index == ListIndex::Table => (partition.to_string(), lsk.to_string()),
+        Source::Logs => {
+            let bucket = month_bucket(chrono::DateTime::from_timestamp_millis(millis)?);
+            (
+                event_log::log_pk(project, &bucket, shard_of(id, shards), shards),
+                lsk.to_string(),
+            )
+        }
+    };
+    let mut start = HashMap::from([(PK.to_string(), s(pk)), (SK.to_string(), s(sk))]);
+    if index != ListIndex::Table {
+        start.insert(index.key_attribute().to_string(), s(partition));
+        start.insert(LSK.to_string(), s(lsk));
+    }
+    Some(start)
 }
 
 #[cfg(test)]
 mod tests {
+    use super::super::event_log::parse_log_pk;
     use super::*;
     use crate::dates::parse;
 
@@ -390,12 +404,5 @@ mod tests {
         let names: Vec<String> = months(from, to).into_iter().map(|(m, _)| m).collect();
         assert_eq!(names, ["2026-10", "2026-11", "2026-12", "2027-01"]);
         assert!(months(to, from).is_empty());
-    }
-
-    #[test]
-    fn step_keys_sort_between_the_summary_and_the_end() {
-        assert!(SUMMARY_SK < step_sk("0").as_str());
-        assert!(step_sk("\u{10ffff}").as_str() < STEPS_END);
-        assert_eq!(step_id_of(&step_sk("a#b")), Some("a#b"));
     }
 }

@@ -1,19 +1,46 @@
 //! Event-log items: one item per event log, in its project's month partition of the table, sorted
 //! by time, entered in the user, integration, workflow and trace indexes when it names those.
 
-use super::items::{
-    self, body_attr, body_from_attr, error_value, fingerprints_attr, millis_string, n, s, string_attr, Item,
-    ERROR_CODE, ERROR_DETAILS, ERROR_MESSAGE, ERROR_MESSAGE_FULL, EXPIRES_AT, LSK, PK, SK,
-};
-use super::keys::{self, ListIndex, Source};
+use super::body::{body_attr, body_from_attr};
+use super::index;
+use super::index::{ListIndex, Source};
+use super::record_error::{error_value, ERROR_CODE, ERROR_DETAILS, ERROR_MESSAGE, ERROR_MESSAGE_FULL};
+use super::table::{millis_string, n, s, string_attr, Item, EXPIRES_AT, LSK, PK, SK};
+use super::tokens;
+use super::tokens::fingerprints_attr;
 use super::{LogRecord, LogWrite};
 use crate::model::records::{error_summary, listing_message};
 use crate::model::{EventLog, Level, LogField};
 use std::collections::{BTreeMap, HashMap};
 
+/// The table partition of a project's event logs of one month (and shard).
+pub fn log_pk(project: &str, bucket: &str, shard: u32, shards: u32) -> String {
+    let mut key = format!("LG#{project}#{bucket}");
+    if shards > 1 {
+        key.push_str(&format!("#s{shard}"));
+    }
+    key
+}
+
+/// The project and month of a log partition key.
+pub fn parse_log_pk(pk: &str) -> Option<(&str, &str)> {
+    let mut parts = pk.strip_prefix("LG#")?.split('#');
+    Some((parts.next()?, parts.next()?))
+}
+
+/// What the indexes event logs are filtered in project besides: level and type.
+pub const LOG_FILTER_ATTRIBUTES: [&str; 2] = [LEVEL, TYPE];
+
+/// What the trace index projects besides: every list field of an event log, so one Query returns a
+/// whole trace (the log's full error stays in the table; the trace carries the listing message).
+pub const LOG_TRACE_ATTRIBUTES: [&str; 10] = TRACE_ATTRIBUTES;
+
 pub const LEVEL: &str = "lv";
+
 pub const TYPE: &str = "ty";
+
 const MESSAGE: &str = "lm";
+
 const PAYLOAD: &str = "pl";
 
 /// Projected by the trace index (with the listing attributes, which cover the fields logs share
@@ -54,10 +81,10 @@ fn millis_of(w: &LogWrite) -> Option<i64> {
 /// The table key of a log: its month partition and its listing key.
 pub fn log_key(project: &str, timestamp_millis: i64, id: &str, shards: u32) -> Option<(String, String)> {
     let t = chrono::DateTime::from_timestamp_millis(timestamp_millis)?;
-    let bucket = keys::month_bucket(t);
+    let bucket = index::month_bucket(t);
     Some((
-        keys::log_pk(project, &bucket, keys::shard_of(id, shards), shards),
-        keys::listing_sk(timestamp_millis, id),
+        log_pk(project, &bucket, index::shard_of(id, shards), shards),
+        index::listing_sk(timestamp_millis, id),
     ))
 }
 
@@ -65,8 +92,8 @@ pub fn log_item(w: &LogWrite, shards: u32) -> Option<Item> {
     let e = &w.entry;
     let millis = millis_of(w)?;
     let (pk, sk) = log_key(&e.project_id, millis, &e.id, shards)?;
-    let bucket = keys::month_bucket(chrono::DateTime::from_timestamp_millis(millis)?);
-    let shard = keys::shard_of(&e.id, shards);
+    let bucket = index::month_bucket(chrono::DateTime::from_timestamp_millis(millis)?);
+    let shard = index::shard_of(&e.id, shards);
     let mut item: Item = HashMap::from([
         (PK.to_string(), s(pk)),
         (SK.to_string(), s(&sk)),
@@ -98,7 +125,7 @@ pub fn log_item(w: &LogWrite, shards: u32) -> Option<Item> {
         item.insert(PAYLOAD.into(), body_attr(b));
     }
     if !w.tokens.is_empty() {
-        item.insert(items::TOKENS_ATTRIBUTE.into(), fingerprints_attr(&w.tokens));
+        item.insert(tokens::TOKENS_ATTRIBUTE.into(), fingerprints_attr(&w.tokens));
     }
     for index in [
         ListIndex::User,
@@ -109,7 +136,7 @@ pub fn log_item(w: &LogWrite, shards: u32) -> Option<Item> {
         let Some(value) = index.log_field().and_then(|f| e.field(f)) else {
             continue;
         };
-        let partition = keys::partition_key(Source::Logs, index, &e.project_id, &bucket, shard, shards, Some(value));
+        let partition = index::partition_key(Source::Logs, index, &e.project_id, &bucket, shard, shards, Some(value));
         item.insert(index.key_attribute().to_string(), s(partition));
     }
     Some(item)
@@ -118,8 +145,8 @@ pub fn log_item(w: &LogWrite, shards: u32) -> Option<Item> {
 /// An event log from its item, or from a trace-index entry (which carries the listing message of
 /// its error, not the whole error).
 pub fn log_from_item(item: &Item) -> Option<LogRecord> {
-    let (project, _) = keys::parse_log_pk(string_attr(item, PK)?)?;
-    let (millis, id) = keys::parse_listing_sk(string_attr(item, SK)?)?;
+    let (project, _) = parse_log_pk(string_attr(item, PK)?)?;
+    let (millis, id) = index::parse_listing_sk(string_attr(item, SK)?)?;
     let mut fields = BTreeMap::new();
     for f in LogField::ALL {
         if let Some(v) = text(item, f) {
@@ -141,7 +168,7 @@ pub fn log_from_item(item: &Item) -> Option<LogRecord> {
         },
         payload: item.get(PAYLOAD).and_then(body_from_attr),
         error_details,
-        tokens: items::fingerprints_of(item),
+        tokens: tokens::fingerprints_of(item),
     })
 }
 
@@ -187,8 +214,8 @@ mod tests {
         assert_eq!(back.entry, w.entry);
         assert_eq!(back.payload, w.payload);
         assert_eq!(back.tokens, tokens);
-        let trace = keys::trace_pk("p1", "t-1");
-        assert!(items::in_partition(
+        let trace = index::trace_pk("p1", "t-1");
+        assert!(index::in_partition(
             Source::Logs,
             "p1",
             ListIndex::Trace,
@@ -196,7 +223,7 @@ mod tests {
             &item,
             1
         ));
-        assert!(!items::in_partition(
+        assert!(!index::in_partition(
             Source::Executions,
             "p1",
             ListIndex::Trace,
@@ -204,8 +231,8 @@ mod tests {
             &item,
             1
         ));
-        let table = keys::log_pk("p1", "2026-11", 0, 1);
-        assert!(items::in_partition(
+        let table = log_pk("p1", "2026-11", 0, 1);
+        assert!(index::in_partition(
             Source::Logs,
             "p1",
             ListIndex::Table,
