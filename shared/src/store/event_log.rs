@@ -2,15 +2,16 @@
 //! by time, entered in the user, integration, workflow and trace indexes when it names those.
 
 use super::body::{body_attr, body_from_attr};
+use super::execution;
 use super::index;
 use super::index::{ListIndex, Source};
-use super::record_error::{error_value, ERROR_CODE, ERROR_DETAILS, ERROR_MESSAGE, ERROR_MESSAGE_FULL};
+use super::record_error::{self, error_value};
 use super::table::{millis_string, n, s, string_attr, Item, EXPIRES_AT, LSK, PK, SK};
 use super::tokens;
 use super::tokens::fingerprints_attr;
 use super::{LogRecord, LogWrite};
-use crate::model::records::{error_summary, listing_message};
-use crate::model::{EventLog, Level, LogField};
+use crate::model::records::error_summary;
+use crate::model::{EventLog, Field, Level, LogField};
 use std::collections::{BTreeMap, HashMap};
 
 /// The table partition of a project's event logs of one month (and shard).
@@ -28,41 +29,45 @@ pub fn parse_log_pk(pk: &str) -> Option<(&str, &str)> {
     Some((parts.next()?, parts.next()?))
 }
 
-/// What the indexes event logs are filtered in project besides: level and type.
-pub const LOG_FILTER_ATTRIBUTES: [&str; 2] = [LEVEL, TYPE];
-
-/// What the trace index projects besides: every list field of an event log, so one Query returns a
-/// whole trace (the log's full error stays in the table; the trace carries the listing message).
-pub const LOG_TRACE_ATTRIBUTES: [&str; 10] = TRACE_ATTRIBUTES;
-
-pub const LEVEL: &str = "lv";
-
-pub const TYPE: &str = "ty";
-
+const LEVEL: &str = "lv";
+const TYPE: &str = "ty";
 const MESSAGE: &str = "lm";
-
 const PAYLOAD: &str = "pl";
 
-/// Projected by the trace index (with the listing attributes, which cover the fields logs share
-/// with executions: `u`, `w`, `tr`, `i`, `s`, `ec`, `em`, `exp`).
-pub const TRACE_ATTRIBUTES: [&str; 10] = [LEVEL, TYPE, MESSAGE, "pe", "cc", "cf", "wh", "ei", "en", PAYLOAD];
+/// What the indexes event logs are filtered in project besides: level and type.
+pub const FILTERED: [&str; 2] = [LEVEL, TYPE];
 
-/// The attribute of an optional field; those an execution also has share its attribute, so the
+/// What the trace index projects besides the listing attributes (which cover the fields logs share
+/// with executions: `u`, `w`, `tr`, `i`, `s`, the listed error and `exp`): every other list field
+/// of an event log, so one Query returns a whole trace (the log's full error stays in the table;
+/// the trace carries the listing message).
+pub const TRACED: [&str; 10] = [LEVEL, TYPE, MESSAGE, "pe", "cc", "cf", "wh", "ei", "en", PAYLOAD];
+
+/// The attribute of an optional field; those an execution also has are its attributes, so the
 /// indexes project them once for both.
 fn attribute(f: LogField) -> &'static str {
     match f {
-        LogField::EndUserId => "u",
+        LogField::EndUserId => execution::attribute(Field::UserId),
         LogField::PersonaId => "pe",
         LogField::ConnectCredentialId => "cc",
         LogField::ConnectCredentialConfigId => "cf",
-        LogField::WorkflowId => "w",
-        LogField::TraceId => "tr",
-        LogField::IntegrationId => "i",
+        LogField::WorkflowId => execution::attribute(Field::WorkflowId),
+        LogField::TraceId => execution::attribute(Field::TraceId),
+        LogField::IntegrationId => execution::attribute(Field::Integration),
         LogField::WebhookId => "wh",
         LogField::EventId => "ei",
         LogField::EventName => "en",
-        LogField::Status => "s",
+        LogField::Status => execution::attribute(Field::Status),
     }
+}
+
+/// The attributes a level or type filter tests.
+pub(super) fn level_attribute() -> &'static str {
+    LEVEL
+}
+
+pub(super) fn type_attribute() -> &'static str {
+    TYPE
 }
 
 pub fn text(item: &Item, f: LogField) -> Option<&str> {
@@ -109,17 +114,10 @@ pub fn log_item(w: &LogWrite, shards: u32) -> Option<Item> {
         }
     }
     if let Some(err) = &e.error {
-        if let Some(code) = &err.code {
-            item.insert(ERROR_CODE.into(), s(code));
-        }
-        let short = listing_message(&err.message);
-        if short != err.message {
-            item.insert(ERROR_MESSAGE_FULL.into(), s(&err.message));
-        }
-        item.insert(ERROR_MESSAGE.into(), s(short));
+        record_error::put_error(&mut item, err);
     }
     if let Some(b) = &w.error_details {
-        item.insert(ERROR_DETAILS.into(), body_attr(b));
+        record_error::put_details(&mut item, b);
     }
     if let Some(b) = &w.payload {
         item.insert(PAYLOAD.into(), body_attr(b));
@@ -153,7 +151,7 @@ pub fn log_from_item(item: &Item) -> Option<LogRecord> {
             fields.insert(f.wire_name(), v.to_string());
         }
     }
-    let error_details = item.get(ERROR_DETAILS).and_then(body_from_attr);
+    let error_details = record_error::details(item);
     let error = error_value(item, error_details.as_ref()).and_then(|v| error_summary(&v));
     Some(LogRecord {
         entry: EventLog {

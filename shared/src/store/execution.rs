@@ -5,7 +5,7 @@
 use super::body::{body_attr, body_from_attr, body_object_key};
 use super::index;
 use super::index::{listing_sk, ListIndex, Source};
-use super::record_error::{error_value, ERROR_CODE, ERROR_DETAILS, ERROR_MESSAGE, ERROR_MESSAGE_FULL};
+use super::record_error::{self, error_value, ERROR_MESSAGE};
 use super::step;
 use super::step::step_sk;
 use super::table::{
@@ -13,8 +13,8 @@ use super::table::{
 };
 use super::{RecordBodies, StoredUnit, UnitCommit, UnitKey};
 use crate::merge::{Fields, Ranked};
-use crate::model::records::{error_summary, listing_message, run_duration};
-use crate::model::{ErrorSummary, ExecutionSummary, Field, Kind, RecordKind, Status};
+use crate::model::records::{error_summary, run_duration};
+use crate::model::{ExecutionSummary, Field, Kind, RecordKind, Status};
 use aws_sdk_dynamodb::types::AttributeValue;
 use serde_json::json;
 use std::collections::HashMap;
@@ -57,7 +57,7 @@ const DURATION: &str = "rd";
 
 /// The attributes every listing index projects besides its keys: the list fields, and the expiry
 /// so listings hide expired records before TTL deletes them.
-pub const LISTING_ATTRIBUTES: [&str; 13] = [
+pub const LISTED: [&str; 13] = [
     "w",
     "wn",
     "u",
@@ -68,8 +68,8 @@ pub const LISTING_ATTRIBUTES: [&str; 13] = [
     "tc",
     DURATION,
     "de",
-    ERROR_CODE,
-    ERROR_MESSAGE,
+    record_error::LISTED[0],
+    record_error::LISTED[1],
     EXPIRES_AT,
 ];
 
@@ -148,14 +148,7 @@ pub fn unit_item(commit: &UnitCommit, list_shards: u32) -> Item {
             }
             Kind::Error => {
                 if let Some(e) = error_summary(v) {
-                    if let Some(code) = e.code {
-                        item.insert(ERROR_CODE.into(), s(code));
-                    }
-                    let short = listing_message(&e.message);
-                    if short != e.message {
-                        item.insert(ERROR_MESSAGE_FULL.into(), s(&e.message));
-                    }
-                    item.insert(ERROR_MESSAGE.into(), s(short));
+                    record_error::put_error(&mut item, &e);
                 }
             }
             Kind::Body => {}
@@ -164,7 +157,7 @@ pub fn unit_item(commit: &UnitCommit, list_shards: u32) -> Item {
     for (attr, body) in [
         (attribute(Field::Input), &commit.bodies.input),
         (attribute(Field::Output), &commit.bodies.output),
-        (ERROR_DETAILS, &commit.bodies.error_details),
+        (record_error::DETAILS, &commit.bodies.error_details),
     ] {
         if let Some(b) = body {
             item.insert(attr.into(), body_attr(b));
@@ -231,7 +224,7 @@ pub(super) fn bodies_of(item: &Item) -> RecordBodies {
     RecordBodies {
         input: body(attribute(Field::Input)),
         output: body(attribute(Field::Output)),
-        error_details: body(ERROR_DETAILS),
+        error_details: body(record_error::DETAILS),
     }
 }
 
@@ -314,10 +307,7 @@ pub fn summary_from_listing(project: &str, item: &Item) -> Option<ExecutionSumma
         run_duration: number_attr(item, DURATION).map(|c| c as u64),
         date_started: millis_string(started)?,
         date_ended: number_attr(item, attribute(Field::DateEnded)).and_then(millis_string),
-        error: string_attr(item, ERROR_MESSAGE).map(|m| ErrorSummary {
-            code: text(ERROR_CODE),
-            message: m.to_string(),
-        }),
+        error: record_error::listed(item),
     })
 }
 

@@ -3,9 +3,9 @@
 //! entity says which of its attributes an index is keyed by and projects.
 
 use super::event_log;
-use super::event_log::{log_pk, LOG_FILTER_ATTRIBUTES, LOG_TRACE_ATTRIBUTES};
+use super::event_log::log_pk;
 use super::execution;
-use super::execution::{attribute, LISTING_ATTRIBUTES};
+use super::execution::{attribute, LISTED};
 use super::table::{s, string_attr, Item, LSK, PK, SK};
 use crate::model::{Field, LogField};
 use chrono::{DateTime, Datelike, TimeZone, Utc};
@@ -63,7 +63,7 @@ impl ListIndex {
     /// The item attribute holding this index's partition key.
     pub fn key_attribute(self) -> &'static str {
         match self {
-            ListIndex::Table => "pk",
+            ListIndex::Table => PK,
             ListIndex::Project => "gP",
             ListIndex::Integration => "gI",
             ListIndex::User => "gU",
@@ -77,8 +77,8 @@ impl ListIndex {
     /// is its listing key too).
     pub fn sort_attribute(self) -> &'static str {
         match self {
-            ListIndex::Table => "sk",
-            _ => "lsk",
+            ListIndex::Table => SK,
+            _ => LSK,
         }
     }
 
@@ -226,10 +226,10 @@ pub fn listing_sk_before(t: DateTime<Utc>) -> String {
 
 /// The non-key attributes `index` projects.
 pub fn projection(index: ListIndex) -> Vec<&'static str> {
-    let mut out = LISTING_ATTRIBUTES.to_vec();
+    let mut out = LISTED.to_vec();
     match index {
-        ListIndex::Trace => out.extend(LOG_TRACE_ATTRIBUTES),
-        ListIndex::User | ListIndex::Integration | ListIndex::Workflow => out.extend(LOG_FILTER_ATTRIBUTES),
+        ListIndex::Trace => out.extend(event_log::TRACED),
+        ListIndex::User | ListIndex::Integration | ListIndex::Workflow => out.extend(event_log::FILTERED),
         _ => {}
     }
     out

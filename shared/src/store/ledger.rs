@@ -2,7 +2,7 @@
 
 use super::backend::{Backend, CollectionQuery, GuardedPut, IndexQuery};
 use super::body;
-use super::counters;
+use super::counter;
 use super::event_log;
 use super::execution;
 use super::index;
@@ -138,7 +138,7 @@ impl<B: Backend> ListExecutions for Ledger<B> {
     }
 
     async fn count_executions(&self, query: &ListQuery, budget: ReadBudget) -> Result<Count, StoreError> {
-        let Some(selection) = counters::execution_selection(query) else {
+        let Some(selection) = counter::execution_selection(query) else {
             return self.count_executions_by_reading(query, budget).await;
         };
         let read_edge = |after, before, budget| {
@@ -147,7 +147,7 @@ impl<B: Backend> ListExecutions for Ledger<B> {
             async move { self.count_executions_by_reading(&edge, budget).await }
         };
         let range = self.total_range(query.after, query.before, query.now);
-        counters::total(
+        counter::total(
             self,
             &selection,
             Family::Executions,
@@ -166,8 +166,8 @@ impl<B: Backend> Ledger<B> {
         after: Option<DateTime<Utc>>,
         before: Option<DateTime<Utc>>,
         now: DateTime<Utc>,
-    ) -> counters::TotalRange {
-        counters::TotalRange {
+    ) -> counter::TotalRange {
+        counter::TotalRange {
             after,
             before,
             now,
@@ -217,7 +217,7 @@ impl<B: Backend> ListLogs for Ledger<B> {
     }
 
     async fn count_logs(&self, query: &LogQuery, budget: ReadBudget) -> Result<Count, StoreError> {
-        let Some(selection) = counters::log_selection(query) else {
+        let Some(selection) = counter::log_selection(query) else {
             return self.count_logs_by_reading(query, budget).await;
         };
         let read_edge = |after, before, budget| {
@@ -226,7 +226,7 @@ impl<B: Backend> ListLogs for Ledger<B> {
             async move { self.count_logs_by_reading(&edge, budget).await }
         };
         let range = self.total_range(query.after, query.before, query.now);
-        counters::total(self, &selection, Family::Logs, &[], range, budget, read_edge).await
+        counter::total(self, &selection, Family::Logs, &[], range, budget, read_edge).await
     }
 }
 

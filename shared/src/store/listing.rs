@@ -153,7 +153,10 @@ pub fn plan_logs(q: &LogQuery) -> Plan {
     })
     .collect();
     let levels = q.levels.iter().map(|l| l.as_str().to_string()).collect();
-    let extra = vec![(event_log::LEVEL, levels), (event_log::TYPE, q.types.clone())];
+    let extra = vec![
+        (event_log::level_attribute(), levels),
+        (event_log::type_attribute(), q.types.clone()),
+    ];
     plan_from(Source::Logs, ListIndex::Table, candidates, extra)
 }
 

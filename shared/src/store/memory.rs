@@ -308,7 +308,7 @@ impl Backend for Memory {
         let mut items = self.items.lock().unwrap();
         let item = items
             .entry((u.pk.clone(), u.sk.clone()))
-            .or_insert_with(|| super::counters::new_item(u));
+            .or_insert_with(|| super::counter::new_item(u));
         let guarded = !u.mark.is_empty();
         if guarded && table::string_attr(item, &u.mark).is_some_and(|seen| seen >= u.first.as_str()) {
             return Err(StoreError::Conflict);

@@ -34,7 +34,7 @@ mod api_key;
 mod backend;
 mod body;
 pub mod capacity;
-mod counters;
+mod counter;
 pub mod dynamo;
 mod event_log;
 mod execution;
@@ -53,7 +53,7 @@ mod table;
 mod tokens;
 
 pub use api_key::absent_item_key;
-pub use counters::value_bytes_max;
+pub use counter::value_bytes_max;
 pub use execution::ids_problem;
 pub use exports::export_object_key;
 pub use ledger::{Ledger, StoreConfig};
