@@ -6,6 +6,14 @@ use super::table::{n, number_attr, s, string_attr, Item, PK, SK};
 use super::{AdminKeys, Ledger, ReadKeys, StoreError};
 use crate::model::api_key::KeyRecord;
 
+#[derive(Debug, thiserror::Error)]
+pub enum KeyAdminError {
+    #[error("no key with id {0}")]
+    NotFound(String),
+    #[error("{0}")]
+    Store(#[from] StoreError),
+}
+
 pub fn api_key_pk(key_id: &str) -> String {
     format!("KEY#{key_id}")
 }

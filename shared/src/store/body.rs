@@ -6,6 +6,15 @@ use aws_sdk_dynamodb::primitives::Blob;
 use aws_sdk_dynamodb::types::AttributeValue;
 use sha2::{Digest, Sha256};
 
+/// Where an offloaded body lives, for a presigned link.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct BodyLocation<'a> {
+    pub project: &'a str,
+    /// The execution whose body it is; `None` for an event log's.
+    pub execution: Option<&'a str>,
+    pub sha256: &'a str,
+}
+
 /// S3 object key of an offloaded body: content addressed, so retries rewrite the same object.
 /// Event-log bodies sit under `log` (never an execution's own folder: ids have no `/`, and a body
 /// is content addressed, so even an execution named `log` would only share identical bytes).

@@ -9,10 +9,31 @@ use super::record_error::{self, error_value};
 use super::table::{millis_string, n, s, string_attr, Item, EXPIRES_AT, LSK, PK, SK};
 use super::tokens;
 use super::tokens::fingerprints_attr;
-use super::{LogRecord, LogWrite};
+use crate::bodies::StoredBody;
 use crate::model::records::error_summary;
 use crate::model::{EventLog, Field, Level, LogField};
+use crate::search::Fingerprints;
 use std::collections::{BTreeMap, HashMap};
+
+/// An event log to store: the entry, its bodies as stored, and the fingerprints of its tokens.
+#[derive(Clone, Debug, PartialEq)]
+pub struct LogWrite {
+    pub entry: EventLog,
+    pub payload: Option<StoredBody>,
+    pub error_details: Option<StoredBody>,
+    pub tokens: Fingerprints,
+    /// Epoch seconds.
+    pub expires_at: i64,
+}
+
+/// An event log as stored.
+#[derive(Clone, Debug, PartialEq)]
+pub struct LogRecord {
+    pub entry: EventLog,
+    pub payload: Option<StoredBody>,
+    pub error_details: Option<StoredBody>,
+    pub tokens: Fingerprints,
+}
 
 /// The table partition of a project's event logs of one month (and shard).
 pub fn log_pk(project: &str, bucket: &str, shard: u32, shards: u32) -> String {

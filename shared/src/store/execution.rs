@@ -11,13 +11,69 @@ use super::step::step_sk;
 use super::table::{
     millis_string, n, number_attr, s, string_attr, value_millis, version, Item, EXPIRES_AT, LSK, PK, SK, VERSION,
 };
-use super::{RecordBodies, StoredUnit, UnitCommit, UnitKey};
+use super::tokens::StoredTokens;
+use crate::bodies::StoredBody;
 use crate::merge::{Fields, Ranked};
 use crate::model::records::{error_summary, run_duration};
-use crate::model::{ExecutionSummary, Field, Kind, RecordKind, Status};
+use crate::model::{ExecutionSummary, Field, Kind, RecordKind, Status, StepSummary};
+use crate::query::Page;
 use aws_sdk_dynamodb::types::AttributeValue;
 use serde_json::json;
 use std::collections::HashMap;
+
+/// The bodies of a record, as stored.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct RecordBodies {
+    pub input: Option<StoredBody>,
+    pub output: Option<StoredBody>,
+    pub error_details: Option<StoredBody>,
+}
+
+/// An execution as get returns it: the summary (full error message), its bodies, and the first
+/// page of its steps in `dateStarted` order.
+#[derive(Clone, Debug, PartialEq)]
+pub struct ExecutionRecord {
+    pub summary: ExecutionSummary,
+    pub bodies: RecordBodies,
+    pub steps: Page<StepSummary>,
+}
+
+/// A record ingest merges into: an execution summary, or one step of an execution.
+#[derive(Clone, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub struct UnitKey {
+    pub project: String,
+    pub execution: String,
+    pub step: Option<String>,
+}
+
+/// A record as stored, with what a commit needs to replace it.
+#[derive(Clone, Debug, PartialEq)]
+pub struct StoredUnit {
+    pub fields: Fields,
+    pub bodies: RecordBodies,
+    pub version: u64,
+    /// Epoch seconds; fixed at the first write.
+    pub expires_at: i64,
+}
+
+/// A merged record to write, guarded by the version that was read (`None`: must not exist yet).
+#[derive(Clone, Debug, PartialEq)]
+pub struct UnitCommit {
+    pub key: UnitKey,
+    pub fields: Fields,
+    pub bodies: RecordBodies,
+    pub expected_version: Option<u64>,
+    pub expires_at: i64,
+}
+
+/// What ingest reads before it merges: the units, and the fingerprints of the executions that
+/// gain tokens.
+#[derive(Clone, Debug, Default)]
+pub struct Loaded {
+    pub units: HashMap<UnitKey, StoredUnit>,
+    /// By (project, execution).
+    pub tokens: HashMap<(String, String), StoredTokens>,
+}
 
 /// Sort key of an execution summary.
 pub const SUMMARY_SK: &str = "A";

@@ -2,14 +2,36 @@
 //! and the archive and export objects (their S3 keys live here). The register of project days the
 //! scheduled export works from is `project_day`.
 
-use super::backend::{Backend, CollectionQuery, ObjectRead};
+use super::backend::{Backend, ObjectRead};
 use super::body;
-use super::execution;
 use super::project_day;
 use super::step;
 use super::table;
 use super::*;
-use crate::model::limits::STEPS_ORDERED_MAX;
+
+/// A record the archive keeps.
+#[derive(Clone, Debug, PartialEq)]
+pub enum ArchivedRecord {
+    Execution(ExecutionSummary),
+    Step {
+        project_id: String,
+        execution_id: String,
+        summary: StepSummary,
+    },
+    Log(EventLog),
+}
+
+/// A deleted record, whole: its fields and the bytes of every body (`input` and `output` of an
+/// execution or step; `payload` of an event log in `output`).
+#[derive(Clone, Debug, PartialEq)]
+pub struct Archived {
+    pub record: ArchivedRecord,
+    pub input: Option<Vec<u8>>,
+    pub output: Option<Vec<u8>>,
+    pub error_details: Option<Vec<u8>>,
+    /// Bodies the record named whose S3 objects were already gone (by digest).
+    pub missing: Vec<String>,
+}
 
 /// An archive object: Hive-style partitions by project and day, so Athena and BigQuery prune by
 /// both.
@@ -104,27 +126,17 @@ impl<B: Backend> ExportRecords for Ledger<B> {
         execution: &str,
         now_epoch: i64,
     ) -> Result<Vec<Archived>, StoreError> {
-        let pk = execution::execution_pk(project, execution);
-        let mut from = execution::SUMMARY_SK.to_string();
+        let mut query = step::with_steps(project, execution);
         let mut out = Vec::new();
         loop {
-            let (found, more) = self
-                .backend
-                .query_collection(&CollectionQuery {
-                    pk: pk.clone(),
-                    from: from.clone(),
-                    to: step::STEPS_END.into(),
-                    limit: 1 + STEPS_ORDERED_MAX as u32,
-                    consistent: false,
-                })
-                .await?;
+            let (found, more) = self.backend.query_collection(&query).await?;
             for it in found.iter().filter(|it| !table::is_expired(it, now_epoch)) {
                 if let Some((record, bodies)) = super::stream::record(it) {
                     out.push(self.whole(record, bodies).await?);
                 }
             }
             match found.last() {
-                Some(last) if more => from = format!("{}\u{0}", table::sort_key(last)),
+                Some(last) if more => query.from = format!("{}\u{0}", table::sort_key(last)),
                 _ => return Ok(out),
             }
         }

@@ -1,6 +1,6 @@
 //! The domain operations of the store, built on a backend.
 
-use super::backend::{Backend, CollectionQuery, GuardedPut, IndexQuery};
+use super::backend::{Backend, GuardedPut, IndexQuery};
 use super::body;
 use super::counter;
 use super::event_log;
@@ -9,14 +9,13 @@ use super::index;
 use super::index::{ListIndex, Source};
 use super::listing::{self, Found, Keep, Plan, Refine, Window, RESPONSE_MAX_BYTES};
 use super::matching::{ExecutionSearch, LogRefine};
-use super::step;
 use super::table;
 use super::table::Item;
 use super::tokens;
 use super::*;
 use crate::bodies::Body;
 use crate::model::counts::Family;
-use crate::model::limits::{STEPS_ORDERED_MAX, TRACE_MAX_ITEMS};
+use crate::model::limits::TRACE_MAX_ITEMS;
 use crate::query::ReadBudget;
 
 /// What the store needs of the settings.
@@ -284,154 +283,6 @@ impl<B: Backend> ReadTrace for Ledger<B> {
                 _ => return Ok(record),
             }
         }
-    }
-}
-
-/// Step positions: `d:{order key}` while an execution's steps fit one ordered read, otherwise
-/// `i:{step id}` (id order, each page sorted by `dateStarted`).
-const ORDERED: &str = "d:";
-const BY_ID: &str = "i:";
-
-fn step_page(
-    mut steps: Vec<(String, StepSummary)>,
-    complete: bool,
-    after: Option<&str>,
-    limit: usize,
-) -> Page<StepSummary> {
-    if complete {
-        steps.sort_by(|a, b| a.0.cmp(&b.0));
-        let start = after.map_or(0, |a| steps.partition_point(|(k, _)| k.as_str() <= a));
-        let rest = &steps[start..];
-        let page: Vec<(String, StepSummary)> = rest.iter().take(limit).cloned().collect();
-        let next = (rest.len() > limit).then(|| Position(format!("{ORDERED}{}", page[page.len() - 1].0)));
-        Page {
-            items: page.into_iter().map(|(_, s)| s).collect(),
-            next,
-            partial: false,
-            reached: None,
-        }
-    } else {
-        // Sort-key (id) order: take the first `limit`, then order the page by dateStarted.
-        let mut page: Vec<(String, StepSummary)> = steps.into_iter().take(limit).collect();
-        let last_id = page.last().map(|(_, s)| s.id.clone());
-        page.sort_by(|a, b| a.0.cmp(&b.0));
-        Page {
-            items: page.into_iter().map(|(_, s)| s).collect(),
-            next: last_id.map(|id| Position(format!("{BY_ID}{id}"))),
-            partial: false,
-            reached: None,
-        }
-    }
-}
-
-fn live_steps(found: &[Item], now_epoch: i64) -> Vec<(String, StepSummary)> {
-    found
-        .iter()
-        .filter(|it| step::step_id_of(table::sort_key(it)).is_some() && !table::is_expired(it, now_epoch))
-        .filter_map(|it| Some((step::step_order(it)?, step::step_summary(it)?)))
-        .collect()
-}
-
-impl<B: Backend> ReadExecution for Ledger<B> {
-    async fn execution(
-        &self,
-        project: &str,
-        execution: &str,
-        steps: usize,
-        now_epoch: i64,
-    ) -> Result<Option<ExecutionRecord>, StoreError> {
-        // The summary sorts first and the steps right after it: one Query reads both.
-        let (found, more) = self
-            .backend
-            .query_collection(&CollectionQuery {
-                pk: execution::execution_pk(project, execution),
-                from: execution::SUMMARY_SK.into(),
-                to: step::STEPS_END.into(),
-                limit: 1 + STEPS_ORDERED_MAX as u32,
-                consistent: false,
-            })
-            .await?;
-        let Some(head) = found
-            .iter()
-            .find(|it| table::sort_key(it) == execution::SUMMARY_SK && !table::is_expired(it, now_epoch))
-        else {
-            return Ok(None);
-        };
-        let Some((summary, bodies)) = execution::execution_from_item(head) else {
-            return Ok(None);
-        };
-        let steps = step_page(live_steps(&found, now_epoch), !more, None, steps);
-        Ok(Some(ExecutionRecord { summary, bodies, steps }))
-    }
-
-    async fn steps(&self, q: &StepsQuery<'_>) -> Result<Option<Page<StepSummary>>, StoreError> {
-        let (resume, limit, now_epoch) = (q.resume, q.limit, q.now_epoch);
-        let pk = execution::execution_pk(q.project, q.execution);
-        let by_id = resume.and_then(|p| p.0.strip_prefix(BY_ID));
-        if let Some(after) = by_id {
-            // Past the first ordered read: page on in sort-key order after the last id.
-            let (found, more) = self
-                .backend
-                .query_collection(&CollectionQuery {
-                    pk,
-                    from: format!("{}\u{0}", step::step_sk(after)),
-                    to: step::STEPS_END.into(),
-                    limit: limit as u32,
-                    consistent: false,
-                })
-                .await?;
-            let mut page = step_page(live_steps(&found, now_epoch), false, None, limit);
-            if !more {
-                page.next = None;
-            }
-            return Ok(Some(page));
-        }
-        let (found, more) = self
-            .backend
-            .query_collection(&CollectionQuery {
-                pk,
-                from: execution::SUMMARY_SK.into(),
-                to: step::STEPS_END.into(),
-                limit: 1 + STEPS_ORDERED_MAX as u32,
-                consistent: false,
-            })
-            .await?;
-        let exists = found
-            .iter()
-            .any(|it| table::sort_key(it) == execution::SUMMARY_SK && !table::is_expired(it, now_epoch));
-        if !exists {
-            return Ok(None);
-        }
-        let after = resume.and_then(|p| p.0.strip_prefix(ORDERED));
-        Ok(Some(step_page(live_steps(&found, now_epoch), !more, after, limit)))
-    }
-}
-
-impl<B: Backend> ReadStep for Ledger<B> {
-    async fn step(
-        &self,
-        project: &str,
-        execution: &str,
-        step: &str,
-        now_epoch: i64,
-    ) -> Result<Option<StepRecord>, StoreError> {
-        let item = self
-            .backend
-            .get_item(
-                &execution::execution_pk(project, execution),
-                &step::step_sk(step),
-                false,
-            )
-            .await?;
-        Ok(item
-            .filter(|it| !table::is_expired(it, now_epoch))
-            .and_then(|it| step::step_from_item(&it))
-            .map(|(summary, bodies)| StepRecord {
-                summary,
-                execution_id: execution.to_string(),
-                project_id: project.to_string(),
-                bodies,
-            }))
     }
 }
 

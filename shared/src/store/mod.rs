@@ -53,20 +53,27 @@ mod table;
 mod tokens;
 
 pub use api_key::absent_item_key;
+pub use api_key::KeyAdminError;
+pub use body::BodyLocation;
 pub use counter::value_bytes_max;
+pub use counter::CountsWritten;
+pub use event_log::{LogRecord, LogWrite};
 pub use execution::ids_problem;
+pub use execution::{ExecutionRecord, Loaded, RecordBodies, StoredUnit, UnitCommit, UnitKey};
 pub use exports::export_object_key;
+pub use exports::{Archived, ArchivedRecord};
 pub use ledger::{Ledger, StoreConfig};
+pub use project_day::ProjectDay;
 pub use set_aside::SetAside;
+pub use step::{StepRecord, StepsQuery};
 pub use stream::counted_record;
+pub use tokens::{StoredTokens, TokensCommit};
 
-use crate::bodies::{Body, StoredBody};
-use crate::merge::Fields;
+use crate::bodies::Body;
 use crate::model::api_key::KeyRecord;
 use crate::model::counts::{BatchChanges, CounterRow, CounterSelection, Family, Interval};
 use crate::model::{EventLog, ExecutionSummary, StepSummary};
 use crate::query::{Count, ListQuery, LogQuery, Page, Position, ReadBudget};
-use crate::search::Fingerprints;
 use chrono::{DateTime, Utc};
 use std::collections::HashMap;
 use std::future::Future;
@@ -98,70 +105,6 @@ impl StoreError {
     pub fn is_retryable(&self) -> bool {
         !matches!(self, StoreError::Permanent(_) | StoreError::TooLarge(_))
     }
-}
-
-/// The bodies of a record, as stored.
-#[derive(Clone, Debug, Default, PartialEq, Eq)]
-pub struct RecordBodies {
-    pub input: Option<StoredBody>,
-    pub output: Option<StoredBody>,
-    pub error_details: Option<StoredBody>,
-}
-
-/// An execution as get returns it: the summary (full error message), its bodies, and the first
-/// page of its steps in `dateStarted` order.
-#[derive(Clone, Debug, PartialEq)]
-pub struct ExecutionRecord {
-    pub summary: ExecutionSummary,
-    pub bodies: RecordBodies,
-    pub steps: Page<StepSummary>,
-}
-
-#[derive(Clone, Debug, PartialEq)]
-pub struct StepRecord {
-    pub summary: StepSummary,
-    pub execution_id: String,
-    pub project_id: String,
-    pub bodies: RecordBodies,
-}
-
-/// A page of one execution's steps.
-#[derive(Clone, Debug)]
-pub struct StepsQuery<'a> {
-    pub project: &'a str,
-    pub execution: &'a str,
-    pub resume: Option<&'a Position>,
-    pub limit: usize,
-    pub now_epoch: i64,
-}
-
-/// Where an offloaded body lives, for a presigned link.
-#[derive(Clone, Debug, PartialEq, Eq)]
-pub struct BodyLocation<'a> {
-    pub project: &'a str,
-    /// The execution whose body it is; `None` for an event log's.
-    pub execution: Option<&'a str>,
-    pub sha256: &'a str,
-}
-
-/// An event log to store: the entry, its bodies as stored, and the fingerprints of its tokens.
-#[derive(Clone, Debug, PartialEq)]
-pub struct LogWrite {
-    pub entry: EventLog,
-    pub payload: Option<StoredBody>,
-    pub error_details: Option<StoredBody>,
-    pub tokens: Fingerprints,
-    /// Epoch seconds.
-    pub expires_at: i64,
-}
-
-/// An event log as stored.
-#[derive(Clone, Debug, PartialEq)]
-pub struct LogRecord {
-    pub entry: EventLog,
-    pub payload: Option<StoredBody>,
-    pub error_details: Option<StoredBody>,
-    pub tokens: Fingerprints,
 }
 
 /// Everything of one trace, each family in time order.
@@ -196,30 +139,6 @@ pub trait ReadTrace: Sync {
         trace: &str,
         now: DateTime<Utc>,
     ) -> impl Future<Output = Result<TraceRecord, StoreError>> + Send;
-}
-
-/// A record the archive keeps.
-#[derive(Clone, Debug, PartialEq)]
-pub enum ArchivedRecord {
-    Execution(ExecutionSummary),
-    Step {
-        project_id: String,
-        execution_id: String,
-        summary: StepSummary,
-    },
-    Log(EventLog),
-}
-
-/// A deleted record, whole: its fields and the bytes of every body (`input` and `output` of an
-/// execution or step; `payload` of an event log in `output`).
-#[derive(Clone, Debug, PartialEq)]
-pub struct Archived {
-    pub record: ArchivedRecord,
-    pub input: Option<Vec<u8>>,
-    pub output: Option<Vec<u8>>,
-    pub error_details: Option<Vec<u8>>,
-    /// Bodies the record named whose S3 objects were already gone (by digest).
-    pub missing: Vec<String>,
 }
 
 pub trait ArchiveRecords: Sync {
@@ -276,28 +195,6 @@ pub trait ExportRecords: Sync {
     ) -> impl Future<Output = Result<(), StoreError>> + Send;
     /// Days a record lives.
     fn retention_days(&self) -> i64;
-}
-
-/// A project's day in the register: when ingest last wrote one of its records dated that day, and
-/// as of when the scheduled export last wrote the day (epoch milliseconds).
-#[derive(Clone, Debug, PartialEq, Eq)]
-pub struct ProjectDay {
-    pub project: String,
-    pub date: String,
-    pub changed_at: Option<i64>,
-    pub exported_at: Option<i64>,
-}
-
-impl ProjectDay {
-    /// Whether the day has changed since the scheduled export last wrote it. An entry without
-    /// `changedAt` (written before the register kept it) counts as changed.
-    pub fn pending(&self) -> bool {
-        match (self.changed_at, self.exported_at) {
-            (_, None) => true,
-            (None, Some(_)) => false,
-            (Some(changed), Some(exported)) => changed > exported,
-        }
-    }
 }
 
 /// The register of which projects have records on which day and when they last changed (what the
@@ -376,63 +273,6 @@ pub trait ReadKeys: Sync {
     fn api_key(&self, key_id: &str) -> impl Future<Output = Result<Option<KeyRecord>, StoreError>> + Send;
 }
 
-/// A record ingest merges into: an execution summary, or one step of an execution.
-#[derive(Clone, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
-pub struct UnitKey {
-    pub project: String,
-    pub execution: String,
-    pub step: Option<String>,
-}
-
-/// A record as stored, with what a commit needs to replace it.
-#[derive(Clone, Debug, PartialEq)]
-pub struct StoredUnit {
-    pub fields: Fields,
-    pub bodies: RecordBodies,
-    pub version: u64,
-    /// Epoch seconds; fixed at the first write.
-    pub expires_at: i64,
-}
-
-/// A merged record to write, guarded by the version that was read (`None`: must not exist yet).
-#[derive(Clone, Debug, PartialEq)]
-pub struct UnitCommit {
-    pub key: UnitKey,
-    pub fields: Fields,
-    pub bodies: RecordBodies,
-    pub expected_version: Option<u64>,
-    pub expires_at: i64,
-}
-
-/// An execution's token fingerprints as stored: what its bodies, its steps' bodies and their errors
-/// hold, for keyword search.
-#[derive(Clone, Debug, PartialEq)]
-pub struct StoredTokens {
-    pub fingerprints: Fingerprints,
-    pub version: u64,
-    /// Epoch seconds.
-    pub expires_at: i64,
-}
-
-/// Fingerprints to write for an execution, guarded by the version read (`None`: must not exist).
-#[derive(Clone, Debug, PartialEq)]
-pub struct TokensCommit {
-    pub project: String,
-    pub execution: String,
-    pub fingerprints: Fingerprints,
-    pub expected_version: Option<u64>,
-    pub expires_at: i64,
-}
-
-/// What ingest reads before it merges: the units, and the fingerprints of the executions that
-/// gain tokens.
-#[derive(Clone, Debug, Default)]
-pub struct Loaded {
-    pub units: HashMap<UnitKey, StoredUnit>,
-    /// By (project, execution).
-    pub tokens: HashMap<(String, String), StoredTokens>,
-}
-
 pub trait CommitUnits: Sync {
     /// The stored state of each unit that exists, and of the fingerprints of each execution in
     /// `tokens` (one read for both). `consistent`: a strongly consistent read, used after a lost
@@ -451,14 +291,6 @@ pub trait CommitUnits: Sync {
     fn commit(&self, unit: &UnitCommit) -> impl Future<Output = Result<(), StoreError>> + Send;
 }
 
-#[derive(Debug, thiserror::Error)]
-pub enum KeyAdminError {
-    #[error("no key with id {0}")]
-    NotFound(String),
-    #[error("{0}")]
-    Store(#[from] StoreError),
-}
-
 pub trait AdminKeys: Sync {
     /// Stores a new key's lookup and listing entries together.
     fn create_key(&self, record: &KeyRecord) -> impl Future<Output = Result<(), StoreError>> + Send;
@@ -466,15 +298,6 @@ pub trait AdminKeys: Sync {
     fn project_keys(&self, project: &str) -> impl Future<Output = Result<Vec<KeyRecord>, StoreError>> + Send;
     /// Marks both entries revoked (the first revocation time is kept).
     fn revoke_key(&self, record: &KeyRecord, now_epoch: i64) -> impl Future<Output = Result<(), StoreError>> + Send;
-}
-
-/// What one stream batch did to the counters.
-#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
-pub struct CountsWritten {
-    /// Counter items updated.
-    pub written: usize,
-    /// Counters whose changes had all been taken in already (a batch delivered again).
-    pub skipped: usize,
 }
 
 pub trait KeepStats: Sync {

@@ -7,8 +7,30 @@
 
 use super::backend::{Backend, LaterUpdate};
 use super::table::{self, Item};
-use super::{execution, Ledger, NoteProjectDays, ProjectDay, StoreError, UnitKey};
+use super::{execution, Ledger, NoteProjectDays, StoreError, UnitKey};
 use std::collections::{BTreeSet, HashMap};
+
+/// A project's day in the register: when ingest last wrote one of its records dated that day, and
+/// as of when the scheduled export last wrote the day (epoch milliseconds).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct ProjectDay {
+    pub project: String,
+    pub date: String,
+    pub changed_at: Option<i64>,
+    pub exported_at: Option<i64>,
+}
+
+impl ProjectDay {
+    /// Whether the day has changed since the scheduled export last wrote it. An entry without
+    /// `changedAt` (written before the register kept it) counts as changed.
+    pub fn pending(&self) -> bool {
+        match (self.changed_at, self.exported_at) {
+            (_, None) => true,
+            (None, Some(_)) => false,
+            (Some(changed), Some(exported)) => changed > exported,
+        }
+    }
+}
 
 const PREFIX: &str = "P#";
 const CHANGED_AT: &str = "changedAt";

@@ -9,6 +9,26 @@ use aws_sdk_dynamodb::primitives::Blob;
 use aws_sdk_dynamodb::types::AttributeValue;
 use std::collections::HashMap;
 
+/// An execution's token fingerprints as stored: what its bodies, its steps' bodies and their errors
+/// hold, for keyword search.
+#[derive(Clone, Debug, PartialEq)]
+pub struct StoredTokens {
+    pub fingerprints: Fingerprints,
+    pub version: u64,
+    /// Epoch seconds.
+    pub expires_at: i64,
+}
+
+/// Fingerprints to write for an execution, guarded by the version read (`None`: must not exist).
+#[derive(Clone, Debug, PartialEq)]
+pub struct TokensCommit {
+    pub project: String,
+    pub execution: String,
+    pub fingerprints: Fingerprints,
+    pub expected_version: Option<u64>,
+    pub expires_at: i64,
+}
+
 /// Sort key of an execution's token fingerprints (after its steps, so reading an execution with
 /// its steps never reads them).
 pub const TOKENS_SK: &str = "T";

@@ -271,6 +271,15 @@ mod total;
 
 pub use total::{execution_selection, log_selection, total, TotalRange};
 
+/// What one stream batch did to the counters.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct CountsWritten {
+    /// Counter items updated.
+    pub written: usize,
+    /// Counters whose changes had all been taken in already (a batch delivered again).
+    pub skipped: usize,
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
