@@ -6,14 +6,17 @@
 //! 36-character ids and 1 KB bodies.
 
 use runledger::api::http::Service;
-use runledger::api::{auth, ApiRequest, Endpoint};
+use runledger::api::{ApiRequest, Endpoint};
 use runledger::apikeys::KeyAdmin;
+use runledger::aws::Clients;
 use runledger::ingest::{ingest, Report};
-use runledger::metrics::{take_consumed, take_round_trips, total_for};
+use runledger::metrics::{total_for, Metrics};
+use runledger::process::Process;
 use runledger::store::capacity::Usage;
 use runledger::store::MeteredStore;
 use runledger_tests::*;
 use serde_json::{json, Value};
+use std::sync::Arc;
 
 fn kib_body(seed: u64) -> Value {
     let mut x = seed;
@@ -96,7 +99,16 @@ async fn main() {
         return;
     }
     let clients = runledger::aws::clients(&settings).await;
+    // What the store reports (the capacity DynamoDB consumed, search candidates) goes to the same
+    // metrics as the clients' round trips.
+    let metrics = Arc::clone(&clients.metrics);
+    metrics.scope(bench(settings, clients)).await;
+}
+
+/// Every section but the counters' alone, against the emulators.
+async fn bench(settings: runledger::config::Settings, clients: Clients) {
     let store = MeteredStore::metered(&clients, &settings);
+    let metrics = &clients.metrics;
     let meter = || store.backend.take();
     let now = chrono::Utc::now;
     let mut all_met = true;
@@ -108,16 +120,16 @@ async fn main() {
     );
     let (p, e) = (id(), id());
     meter();
-    take_round_trips();
-    take_consumed();
+    metrics.take_round_trips();
+    metrics.take_consumed();
     let mut reported = 0.0;
     let mut sum = Usage::default();
     for (name, ev) in lifecycle(&p, &e) {
         let outcomes = ingest(&store, &settings, &raw(&[ev]), now()).await;
         assert_eq!(Report::from_outcomes(&outcomes).accepted, 1, "{outcomes:?}");
         let u = meter();
-        let calls = total_for(&take_round_trips(), "DynamoDB");
-        let consumed = take_consumed();
+        let calls = total_for(&metrics.take_round_trips(), "DynamoDB");
+        let consumed = metrics.take_consumed();
         reported += consumed;
         println!(
             "{name:<6} {:>9} {:>9} {:>10} {:>9.1} {calls:>6} {consumed:>13.1}",
@@ -157,7 +169,7 @@ async fn main() {
     let events: Vec<Value> = lifecycle(&p2, &e2).into_iter().map(|(_, v)| v).collect();
     ingest(&store, &settings, &raw(&events), now()).await;
     let u = meter();
-    let calls = total_for(&take_round_trips(), "DynamoDB");
+    let calls = total_for(&metrics.take_round_trips(), "DynamoDB");
     println!(
         "same lifecycle in one envelope: {} write units (table {}, indexes {}; floor {}), {:.1} read units, {calls} DynamoDB calls",
         u.table_wcu + u.index_wcu,
@@ -199,7 +211,7 @@ async fn main() {
         ingest(&store, &settings, &raw(chunk), now()).await;
     }
     let key = create_key(&p3).await;
-    auth::clear_cache();
+    let process = Process::new(Arc::clone(metrics));
     let request = |path: String, query: &[(&str, &str)]| ApiRequest {
         method: "GET".into(),
         path,
@@ -264,17 +276,18 @@ async fn main() {
         "request", "status", "calls", "RCU", "floor RCU", "KB read", "items", "DDB-L RCU"
     );
     meter();
-    take_round_trips();
-    take_consumed();
+    metrics.take_round_trips();
+    metrics.take_consumed();
     for (name, endpoint, req) in cases {
         let resp = Service {
             settings: &settings,
             store: &store,
+            process: &process,
         }
         .respond(endpoint, &req, now())
         .await;
         let u = meter();
-        let calls = total_for(&take_round_trips(), "DynamoDB");
+        let calls = total_for(&metrics.take_round_trips(), "DynamoDB");
         let body: Value = serde_json::from_str(&resp.body).unwrap_or(Value::Null);
         let items = ["workflowExecutions", "stepExecutions", "steps"]
             .iter()
@@ -286,7 +299,7 @@ async fn main() {
             u.rcu,
             u.floor_rcu,
             u.bytes_read as f64 / 1024.0,
-            take_consumed()
+            metrics.take_consumed()
         );
         assert_eq!(resp.status, 200, "{name}: {}", resp.body);
         match name {
@@ -322,7 +335,7 @@ async fn main() {
             _ => {}
         }
     }
-    all_met &= logs_and_search(&store, &settings).await;
+    all_met &= logs_and_search(&store, &settings, metrics).await;
     all_met &= stats_and_totals(&settings).await;
     println!();
     println!(
@@ -347,7 +360,7 @@ fn record_body(n: u64, account: u64) -> Value {
 }
 
 /// Event logs, traces and keyword search; `true` when every target is met.
-async fn logs_and_search(store: &MeteredStore, settings: &runledger::config::Settings) -> bool {
+async fn logs_and_search(store: &MeteredStore, settings: &runledger::config::Settings, metrics: &Arc<Metrics>) -> bool {
     let meter = || store.backend.take();
     let now = chrono::Utc::now;
     let mut all_met = true;
@@ -357,7 +370,7 @@ async fn logs_and_search(store: &MeteredStore, settings: &runledger::config::Set
     let trace = id();
     let user = id();
     meter();
-    take_round_trips();
+    metrics.take_round_trips();
     let one = log_event(
         &p,
         &id(),
@@ -367,7 +380,7 @@ async fn logs_and_search(store: &MeteredStore, settings: &runledger::config::Set
     );
     ingest(store, settings, &raw(&[one]), now()).await;
     let u = meter();
-    let calls = total_for(&take_round_trips(), "DynamoDB");
+    let calls = total_for(&metrics.take_round_trips(), "DynamoDB");
     println!(
         "ingest one event log (trace, user, integration): {} write units (table {}, indexes {}; floor {}), {calls} DynamoDB call",
         u.table_wcu + u.index_wcu,
@@ -398,7 +411,7 @@ async fn logs_and_search(store: &MeteredStore, settings: &runledger::config::Set
     }
     ingest(store, settings, &raw(&events), now()).await;
     let key = create_key(&p).await;
-    auth::clear_cache();
+    let process = Process::new(Arc::clone(metrics));
     let request = |path: String, query: &[(&str, &str)]| ApiRequest {
         method: "GET".into(),
         path,
@@ -407,7 +420,11 @@ async fn logs_and_search(store: &MeteredStore, settings: &runledger::config::Set
         base_url: "http://127.0.0.1:9000".into(),
         request_id: "bench".into(),
     };
-    let service = Service { settings, store };
+    let service = Service {
+        settings,
+        store,
+        process: &process,
+    };
     // Warm the key cache.
     service
         .respond(
@@ -454,11 +471,11 @@ async fn logs_and_search(store: &MeteredStore, settings: &runledger::config::Set
         "request", "status", "calls", "RCU", "KB read", "items"
     );
     meter();
-    take_round_trips();
+    metrics.take_round_trips();
     for (name, endpoint, req) in cases {
         let resp = service.respond(endpoint, &req, now()).await;
         let u = meter();
-        let calls = total_for(&take_round_trips(), "DynamoDB");
+        let calls = total_for(&metrics.take_round_trips(), "DynamoDB");
         let body: Value = serde_json::from_str(&resp.body).unwrap_or(Value::Null);
         assert_eq!(resp.status, 200, "{name}: {}", resp.body);
         let items = body["eventLogs"].as_array().map_or(0, Vec::len)
@@ -503,7 +520,12 @@ async fn logs_and_search(store: &MeteredStore, settings: &runledger::config::Set
     }
     println!("(loaded in {:.0} s)", started.elapsed().as_secs_f64());
     let key = create_key(&p).await;
-    auth::clear_cache();
+    let process = Process::new(Arc::clone(metrics));
+    let service = Service {
+        settings,
+        store,
+        process: &process,
+    };
     let list_path = format!("/v1/projects/{p}/workflow-executions");
     let day_ago = runledger::dates::format(now() - chrono::Duration::days(1) - chrono::Duration::minutes(10));
     for (label, q) in [
@@ -517,8 +539,8 @@ async fn logs_and_search(store: &MeteredStore, settings: &runledger::config::Set
         ];
         let (mut calls, mut rcu, mut found, mut pages) = (0, 0.0, 0, 0);
         meter();
-        take_round_trips();
-        runledger::metrics::take_search();
+        metrics.take_round_trips();
+        metrics.take_search();
         loop {
             let pairs: Vec<(&str, &str)> = query.iter().map(|(a, b)| (a.as_str(), b.as_str())).collect();
             let req = ApiRequest {
@@ -536,7 +558,7 @@ async fn logs_and_search(store: &MeteredStore, settings: &runledger::config::Set
             found += body["workflowExecutions"].as_array().map_or(0, Vec::len);
             let u = meter();
             rcu += u.rcu;
-            calls += total_for(&take_round_trips(), "DynamoDB");
+            calls += total_for(&metrics.take_round_trips(), "DynamoDB");
             let Some(next) = body["nextLink"].as_str() else { break };
             query = url::Url::parse(next)
                 .unwrap()
@@ -544,7 +566,7 @@ async fn logs_and_search(store: &MeteredStore, settings: &runledger::config::Set
                 .map(|(a, b)| (a.into_owned(), b.into_owned()))
                 .collect();
         }
-        let (candidates, matched) = runledger::metrics::take_search();
+        let (candidates, matched) = metrics.take_search();
         let false_share = if candidates == 0 {
             0.0
         } else {
@@ -630,7 +652,6 @@ async fn stats_and_totals(settings: &runledger::config::Settings) -> bool {
             (from + records.len(), batches)
         }
     };
-    take_round_trips();
     let (end, batches) = feed(0, 100).await;
     let u = meter();
     println!(
@@ -670,7 +691,7 @@ async fn stats_and_totals(settings: &runledger::config::Settings) -> bool {
 
     // Reads: an exact total over 90 days, and stats requests.
     let k = KeyAdmin { store: &store }.create(&p, "bench", 0).await.unwrap().token;
-    auth::clear_cache();
+    let process = Process::default();
     let path = format!("/v1/projects/{p}");
     let req = |route: &str, query: &[(&str, &str)]| ApiRequest {
         method: "GET".into(),
@@ -752,6 +773,7 @@ async fn stats_and_totals(settings: &runledger::config::Settings) -> bool {
         let resp = Service {
             settings,
             store: &store,
+            process: &process,
         }
         .respond(endpoint, &r, now)
         .await;

@@ -7,7 +7,8 @@
 
 use runledger::api::http::Service;
 use runledger::api::{ApiRequest, Endpoint};
-use runledger::metrics::{take_consumed, take_round_trips, total_for};
+use runledger::metrics::total_for;
+use runledger::process::Process;
 use runledger::store::MeteredStore;
 use runledger_tests::volume::{shape, stable_id, EXECUTION, TRACE};
 use runledger_tests::*;
@@ -33,6 +34,8 @@ async fn main() {
     let settings = settings();
     let clients = runledger::aws::clients(&settings).await;
     let store = MeteredStore::metered(&clients, &settings);
+    let process = Process::new(clients.metrics.clone());
+    let metrics = &process.metrics;
 
     // An execution with an event log and trace (every third has one), and its workflow's failures.
     let n = 3 * (loaded / 6);
@@ -51,6 +54,7 @@ async fn main() {
     let service = Service {
         settings: &settings,
         store: &store,
+        process: &process,
     };
     let stored = service
         .respond(
@@ -117,19 +121,20 @@ async fn main() {
         // One call first: the key lookup is cached after it, as in a warm function.
         let _ = service.respond(*endpoint, req, chrono::Utc::now()).await;
         store.backend.take();
-        take_round_trips();
-        take_consumed();
+        metrics.take_round_trips();
+        metrics.take_consumed();
         let mut times = Vec::new();
         let mut last = (0u16, Value::Null);
         for _ in 0..RUNS {
             let t = Instant::now();
-            let resp = service.respond(*endpoint, req, chrono::Utc::now()).await;
+            // In the metrics' scope: the capacity DynamoDB reports is counted in them.
+            let resp = metrics.scope(service.respond(*endpoint, req, chrono::Utc::now())).await;
             times.push(t.elapsed().as_secs_f64() * 1000.0);
             last = (resp.status, serde_json::from_str(&resp.body).unwrap_or(Value::Null));
         }
         let u = store.backend.take();
-        let calls = total_for(&take_round_trips(), "DynamoDB") as f64 / RUNS as f64;
-        let consumed = take_consumed() / RUNS as f64;
+        let calls = total_for(&metrics.take_round_trips(), "DynamoDB") as f64 / RUNS as f64;
+        let consumed = metrics.take_consumed() / RUNS as f64;
         let (examined, rcu) = (u.examined as f64 / RUNS as f64, u.rcu / RUNS as f64);
         let body = &last.1;
         let items = ["workflowExecutions", "eventLogs", "steps", "buckets"]

@@ -1,7 +1,7 @@
 //! API keys against the emulator: shown once, stored as hashes, listed without secrets, revoked,
 //! rotated; and what the API answers for each.
 
-use runledger::api::auth::{authorize, clear_cache};
+use runledger::api::auth::{authorize, KeyCache};
 use runledger::apikeys::KeyAdmin;
 use runledger_tests::*;
 
@@ -23,11 +23,13 @@ async fn keys_are_listed_without_secrets_revoked_and_rotated() {
         assert!(!printed.contains(&key.record.secret_hash), "nor its hash");
     }
 
-    clear_cache();
+    // A fresh key cache (a new instance) before each check: a cached key would hide a revocation
+    // for up to a minute.
+    let cache = KeyCache::default();
     let bearer = |t: &str| format!("Bearer {t}");
-    assert!(authorize(&store, Some(&bearer(&first.token)), &p).await.is_ok());
+    assert!(authorize(&store, &cache, Some(&bearer(&first.token)), &p).await.is_ok());
     assert_eq!(
-        authorize(&store, Some(&bearer(&first.token)), "elsewhere")
+        authorize(&store, &cache, Some(&bearer(&first.token)), "elsewhere")
             .await
             .unwrap_err()
             .status(),
@@ -35,26 +37,30 @@ async fn keys_are_listed_without_secrets_revoked_and_rotated() {
     );
 
     admin.revoke(&first.record.key_id, now).await.unwrap();
-    clear_cache();
+    let cache = KeyCache::default();
     assert_eq!(
-        authorize(&store, Some(&bearer(&first.token)), &p)
+        authorize(&store, &cache, Some(&bearer(&first.token)), &p)
             .await
             .unwrap_err()
             .status(),
         401
     );
-    assert!(authorize(&store, Some(&bearer(&second.token)), &p).await.is_ok());
+    assert!(authorize(&store, &cache, Some(&bearer(&second.token)), &p)
+        .await
+        .is_ok());
 
     let rotated = admin.rotate(&second.record.key_id, now).await.unwrap();
-    clear_cache();
+    let cache = KeyCache::default();
     assert_eq!(
-        authorize(&store, Some(&bearer(&second.token)), &p)
+        authorize(&store, &cache, Some(&bearer(&second.token)), &p)
             .await
             .unwrap_err()
             .status(),
         401
     );
-    assert!(authorize(&store, Some(&bearer(&rotated.token)), &p).await.is_ok());
+    assert!(authorize(&store, &cache, Some(&bearer(&rotated.token)), &p)
+        .await
+        .is_ok());
     let names: Vec<(String, bool)> = admin
         .list(&p)
         .await

@@ -3,17 +3,20 @@
 
 use crate::config::{ConfigError, Settings};
 use crate::cursor::CursorKey;
-use crate::metrics::RoundTripCounter;
+use crate::metrics::Metrics;
 use aws_config::retry::RetryConfig;
 use aws_config::timeout::TimeoutConfig;
 use aws_config::BehaviorVersion;
 use aws_smithy_http_client::tls::{rustls_provider::CryptoMode, Provider};
+use std::sync::Arc;
 use std::time::Duration;
 
 #[derive(Clone, Debug)]
 pub struct Clients {
     pub dynamodb: aws_sdk_dynamodb::Client,
     pub s3: aws_sdk_s3::Client,
+    /// Both clients count their round trips here.
+    pub metrics: Arc<Metrics>,
 }
 
 pub async fn clients(settings: &Settings) -> Clients {
@@ -24,18 +27,19 @@ pub async fn clients(settings: &Settings) -> Clients {
 /// through a fault-injecting proxy this way).
 pub async fn clients_for(settings: &Settings, endpoint_url: Option<&str>) -> Clients {
     let shared = sdk_config(endpoint_url).await;
+    let metrics = Arc::new(Metrics::default());
     let dynamodb = aws_sdk_dynamodb::Client::from_conf(
         aws_sdk_dynamodb::config::Builder::from(&shared)
-            .interceptor(RoundTripCounter)
+            .interceptor(metrics.counter())
             .build(),
     );
     let s3 = aws_sdk_s3::Client::from_conf(
         aws_sdk_s3::config::Builder::from(&shared)
-            .interceptor(RoundTripCounter)
+            .interceptor(metrics.counter())
             .force_path_style(settings.s3_force_path_style)
             .build(),
     );
-    Clients { dynamodb, s3 }
+    Clients { dynamodb, s3, metrics }
 }
 
 /// The cursor keys kept in Secrets Manager under `arn`, read once at init. The secret is

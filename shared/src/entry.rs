@@ -1,17 +1,19 @@
-//! Entry points of the function binaries: set up tracing and clients once, then serve. Each function
-//! hands its route the store typed as the whole store, but the route's `respond_*` bounds it to the
-//! capabilities that route uses (and the template grants the function exactly those).
+//! Entry points of the function binaries: set up tracing, clients and the instance's state
+//! (`Process`) once, then serve. Each function hands its route the store typed as the whole store,
+//! but the route's `respond_*` bounds it to the capabilities that route uses (and the template
+//! grants the function exactly those).
 
 use crate::api::http::{self, Service};
 use crate::api::Endpoint;
 use crate::config::Settings;
+use crate::process::Process;
 use crate::store::DynamoStore;
 use lambda_http::lambda_runtime::Diagnostic;
 use lambda_http::{service_fn, Error, LambdaEvent, Request};
 use serde_json::value::RawValue;
 use tracing::Instrument;
 
-async fn setup(cursors: bool) -> Result<&'static (Settings, DynamoStore), Error> {
+async fn setup(cursors: bool) -> Result<&'static (Settings, DynamoStore, Process), Error> {
     crate::telemetry::init();
     let mut settings = Settings::from_env_for(cursors)?;
     if cursors && settings.cursor_keys.is_empty() {
@@ -21,18 +23,23 @@ async fn setup(cursors: bool) -> Result<&'static (Settings, DynamoStore), Error>
     }
     let clients = crate::aws::clients(&settings).await;
     let store = DynamoStore::dynamo(&clients, &settings);
+    let process = Process::new(clients.metrics.clone());
     // Lives as long as the process; handlers borrow it.
-    Ok(Box::leak(Box::new((settings, store))))
+    Ok(Box::leak(Box::new((settings, store, process))))
 }
 
 macro_rules! serve_route {
     ($name:ident, $endpoint:expr, $method:ident, $cursors:expr) => {
         pub async fn $name() -> Result<(), Error> {
-            let (settings, store) = setup($cursors).await?;
-            let service = Service { settings, store };
+            let (settings, store, process) = setup($cursors).await?;
+            let service = Service {
+                settings,
+                store,
+                process,
+            };
             crate::api::adapter::run(move |req: Request| async move {
                 Ok::<_, Error>(
-                    http::handle($endpoint, req, |api, now| async move {
+                    http::handle(process, $endpoint, req, |api, now| async move {
                         service.$method(&api, now).await
                     })
                     .await,
@@ -52,39 +59,56 @@ serve_route!(serve_step, Endpoint::Step, step, false);
 /// Serves the ingest function: direct invocations and SQS batches. It issues no cursors, so it
 /// holds no cursor key.
 pub async fn serve_ingest() -> Result<(), Error> {
-    let (settings, store) = setup(false).await?;
-    lambda_http::lambda_runtime::run(service_fn(move |event: LambdaEvent<Box<RawValue>>| async move {
+    let (settings, store, process) = setup(false).await?;
+    lambda_http::lambda_runtime::run(service_fn(move |event: LambdaEvent<Box<RawValue>>| {
         let span = tracing::info_span!("invocation", requestId = %event.context.request_id);
-        let _enter = span.enter();
-        crate::metrics::take_round_trips();
-        let started = std::time::Instant::now();
-        let result = crate::ingest::handle_invocation(store, settings, &event.payload, chrono::Utc::now()).await;
-        let calls = crate::metrics::take_round_trips();
-        match result {
-            Ok(r) => {
-                if let crate::ingest::InvocationResult::Direct(report) = &r {
-                    tracing::info!(
-                        accepted = report.accepted,
-                        duplicates = report.duplicates,
-                        rejected = report.rejected.len(),
-                        durationMs = started.elapsed().as_millis() as u64,
-                        dynamodbCalls = crate::metrics::total_for(&calls, "DynamoDB"),
-                        calls = ?calls,
-                        "ingest"
-                    );
-                }
-                Ok(r.to_json())
-            }
-            Err(e) => {
-                tracing::warn!(error = %e, "invalid invocation payload");
-                Err(Diagnostic {
-                    error_type: "InvalidEnvelope".into(),
-                    error_message: e.to_string(),
-                })
-            }
-        }
+        ingest_invocation(store, settings, process, event).instrument(span)
     }))
     .await
+}
+
+/// One invocation of the ingest function, logged with its round trips.
+async fn ingest_invocation(
+    store: &DynamoStore,
+    settings: &Settings,
+    process: &Process,
+    event: LambdaEvent<Box<RawValue>>,
+) -> Result<serde_json::Value, Diagnostic> {
+    let metrics = &process.metrics;
+    metrics.take_round_trips();
+    let started = std::time::Instant::now();
+    let result = metrics
+        .scope(crate::ingest::handle_invocation(
+            store,
+            settings,
+            &event.payload,
+            chrono::Utc::now(),
+        ))
+        .await;
+    let calls = metrics.take_round_trips();
+    match result {
+        Ok(r) => {
+            if let crate::ingest::InvocationResult::Direct(report) = &r {
+                tracing::info!(
+                    accepted = report.accepted,
+                    duplicates = report.duplicates,
+                    rejected = report.rejected.len(),
+                    durationMs = started.elapsed().as_millis() as u64,
+                    dynamodbCalls = crate::metrics::total_for(&calls, "DynamoDB"),
+                    calls = ?calls,
+                    "ingest"
+                );
+            }
+            Ok(r.to_json())
+        }
+        Err(e) => {
+            tracing::warn!(error = %e, "invalid invocation payload");
+            Err(Diagnostic {
+                error_type: "InvalidEnvelope".into(),
+                error_message: e.to_string(),
+            })
+        }
+    }
 }
 
 /// Serves a function fed by the table's stream: each invocation's batch is parsed and handed to
@@ -94,7 +118,7 @@ where
     F: Fn(&'static DynamoStore, crate::streams::StreamEvent, std::time::Instant) -> Fut + Copy + Send + 'static,
     Fut: std::future::Future<Output = serde_json::Value> + Send,
 {
-    let (_, store) = setup(false).await?;
+    let (_, store, _) = setup(false).await?;
     lambda_http::lambda_runtime::run(service_fn(move |event: LambdaEvent<serde_json::Value>| async move {
         let span = tracing::info_span!("invocation", requestId = %event.context.request_id);
         let started = std::time::Instant::now();
@@ -192,72 +216,79 @@ pub async fn serve_stats() -> Result<(), Error> {
 /// "format"?}`, or on its daily schedule (any other payload, e.g. `{}`) for the previous UTC day
 /// of every project with records on it. Answers `{"manifests": [...]}`.
 pub async fn serve_export() -> Result<(), Error> {
-    let (_, store) = setup(false).await?;
-    lambda_http::lambda_runtime::run(service_fn(move |event: LambdaEvent<serde_json::Value>| async move {
+    let (_, store, _) = setup(false).await?;
+    lambda_http::lambda_runtime::run(service_fn(move |event: LambdaEvent<serde_json::Value>| {
         let span = tracing::info_span!("invocation", requestId = %event.context.request_id);
-        let _enter = span.enter();
-        let started = std::time::Instant::now();
-        let now = chrono::Utc::now();
-        let failed = |error_type: &str, error_message: String| {
-            tracing::warn!(error = %error_message, "export failed");
-            Err(Diagnostic {
-                error_type: error_type.into(),
-                error_message,
-            })
-        };
-        if event.payload.get("projectId").is_none() {
-            // The schedule: every changed project day; any failure fails the invocation, so it is
-            // retried and in the end recorded in the failure queue, after every other day was done.
-            // A deadline before the start is none (the local emulator sends a bogus one).
-            let deadline = chrono::DateTime::from_timestamp_millis(event.context.deadline as i64).filter(|d| *d > now);
-            let run = crate::export::export_changed(store, now, deadline).await;
+        export_invocation(store, event).instrument(span)
+    }))
+    .await
+}
+
+/// One invocation of the export function.
+async fn export_invocation(
+    store: &DynamoStore,
+    event: LambdaEvent<serde_json::Value>,
+) -> Result<serde_json::Value, Diagnostic> {
+    let started = std::time::Instant::now();
+    let now = chrono::Utc::now();
+    let failed = |error_type: &str, error_message: String| {
+        tracing::warn!(error = %error_message, "export failed");
+        Err(Diagnostic {
+            error_type: error_type.into(),
+            error_message,
+        })
+    };
+    if event.payload.get("projectId").is_none() {
+        // The schedule: every changed project day; any failure fails the invocation, so it is
+        // retried and in the end recorded in the failure queue, after every other day was done.
+        // A deadline before the start is none (the local emulator sends a bogus one).
+        let deadline = chrono::DateTime::from_timestamp_millis(event.context.deadline as i64).filter(|d| *d > now);
+        let run = crate::export::export_changed(store, now, deadline).await;
+        tracing::info!(
+            onDemand = false,
+            pending = run.pending,
+            deferred = run.deferred,
+            days = run.manifests.len(),
+            rows = run.manifests.iter().map(|m| m.rows).sum::<u64>(),
+            failures = run.failures.len(),
+            durationMs = started.elapsed().as_millis() as u64,
+            "export"
+        );
+        if let Some(first) = run.failures.first() {
+            let days: Vec<String> = run
+                .failures
+                .iter()
+                .map(|f| format!("{}/{}", f.project_id.as_deref().unwrap_or("*"), f.date))
+                .collect();
+            return failed(
+                "ExportFailed",
+                format!(
+                    "{} project day(s) failed ({}); the first: {}",
+                    days.len(),
+                    days.join(", "),
+                    first.error
+                ),
+            );
+        }
+        return Ok(serde_json::to_value(&run).unwrap_or_default());
+    }
+    let result = match serde_json::from_value::<crate::export::ExportRequest>(event.payload) {
+        Ok(req) => crate::export::export(store, &req, now).await,
+        Err(e) => Err(crate::export::ExportError::Invalid(e.to_string())),
+    };
+    match result {
+        Ok(exported) => {
             tracing::info!(
-                onDemand = false,
-                pending = run.pending,
-                deferred = run.deferred,
-                days = run.manifests.len(),
-                rows = run.manifests.iter().map(|m| m.rows).sum::<u64>(),
-                failures = run.failures.len(),
+                onDemand = true,
+                days = exported.manifests.len(),
+                kept = exported.kept_days.len(),
+                rows = exported.manifests.iter().map(|m| m.rows).sum::<u64>(),
                 durationMs = started.elapsed().as_millis() as u64,
                 "export"
             );
-            if let Some(first) = run.failures.first() {
-                let days: Vec<String> = run
-                    .failures
-                    .iter()
-                    .map(|f| format!("{}/{}", f.project_id.as_deref().unwrap_or("*"), f.date))
-                    .collect();
-                return failed(
-                    "ExportFailed",
-                    format!(
-                        "{} project day(s) failed ({}); the first: {}",
-                        days.len(),
-                        days.join(", "),
-                        first.error
-                    ),
-                );
-            }
-            return Ok(serde_json::to_value(&run).unwrap_or_default());
+            Ok(serde_json::to_value(&exported).unwrap_or_default())
         }
-        let result = match serde_json::from_value::<crate::export::ExportRequest>(event.payload) {
-            Ok(req) => crate::export::export(store, &req, now).await,
-            Err(e) => Err(crate::export::ExportError::Invalid(e.to_string())),
-        };
-        match result {
-            Ok(exported) => {
-                tracing::info!(
-                    onDemand = true,
-                    days = exported.manifests.len(),
-                    kept = exported.kept_days.len(),
-                    rows = exported.manifests.iter().map(|m| m.rows).sum::<u64>(),
-                    durationMs = started.elapsed().as_millis() as u64,
-                    "export"
-                );
-                Ok(serde_json::to_value(&exported).unwrap_or_default())
-            }
-            Err(e @ crate::export::ExportError::Invalid(_)) => failed("InvalidExportRequest", e.to_string()),
-            Err(e) => failed("ExportFailed", e.to_string()),
-        }
-    }))
-    .await
+        Err(e @ crate::export::ExportError::Invalid(_)) => failed("InvalidExportRequest", e.to_string()),
+        Err(e) => failed("ExportFailed", e.to_string()),
+    }
 }

@@ -22,6 +22,7 @@ pub mod merge;
 pub mod metrics;
 pub mod model;
 pub mod params;
+pub mod process;
 pub mod query;
 pub mod retry;
 pub mod search;

@@ -2,14 +2,45 @@
 //! `events/*.json` fixtures. No emulator: these are the fast tests of the API rules.
 
 use runledger::api::http::{api_request, Service};
-use runledger::api::{auth, ApiRequest, Endpoint};
+use runledger::api::{ApiRequest, Endpoint};
 use runledger::apikeys::KeyAdmin;
 use runledger::config::Settings;
 use runledger::ingest::{ingest, parse_envelope, Outcome, Report};
+use runledger::process::Process;
 use runledger::store::{MemoryStore, StoreConfig};
 use serde_json::{json, Value};
-/// The handlers share a per-process key cache: tests that count reads must not overlap.
-static SERIAL: tokio::sync::Mutex<()> = tokio::sync::Mutex::const_new(());
+
+/// A store and the state one function instance keeps between requests (its key cache): each test
+/// builds its own, so tests that count reads cannot disturb each other.
+struct Instance {
+    store: MemoryStore,
+    process: Process,
+}
+
+impl Instance {
+    fn new(store: MemoryStore) -> Self {
+        Instance {
+            store,
+            process: Process::default(),
+        }
+    }
+
+    fn service<'a>(&'a self, settings: &'a Settings) -> Service<'a, MemoryStore> {
+        Service {
+            settings,
+            store: &self.store,
+            process: &self.process,
+        }
+    }
+}
+
+impl std::ops::Deref for Instance {
+    type Target = MemoryStore;
+
+    fn deref(&self) -> &MemoryStore {
+        &self.store
+    }
+}
 
 fn now() -> chrono::DateTime<chrono::Utc> {
     runledger::dates::parse("2026-11-25T12:00:00Z").unwrap()
@@ -19,11 +50,11 @@ fn fixture(name: &str) -> String {
     std::fs::read_to_string(format!("{}/../events/{name}", env!("CARGO_MANIFEST_DIR"))).unwrap()
 }
 
-fn store() -> MemoryStore {
-    MemoryStore::memory(StoreConfig {
+fn store() -> Instance {
+    Instance::new(MemoryStore::memory(StoreConfig {
         retention_days: 90,
         list_shards: 1,
-    })
+    }))
 }
 
 async fn key(store: &MemoryStore, project: &str) -> String {
@@ -47,12 +78,12 @@ fn get(path: &str, query: &[(&str, &str)], key: &str) -> ApiRequest {
     }
 }
 
-async fn call(store: &MemoryStore, endpoint: Endpoint, req: &ApiRequest) -> (u16, Value) {
+async fn call(store: &Instance, endpoint: Endpoint, req: &ApiRequest) -> (u16, Value) {
     call_with(store, &Settings::defaults(), endpoint, req).await
 }
 
-async fn call_with(store: &MemoryStore, settings: &Settings, endpoint: Endpoint, req: &ApiRequest) -> (u16, Value) {
-    let r = Service { settings, store }.respond(endpoint, req, now()).await;
+async fn call_with(store: &Instance, settings: &Settings, endpoint: Endpoint, req: &ApiRequest) -> (u16, Value) {
+    let r = store.service(settings).respond(endpoint, req, now()).await;
     (r.status, serde_json::from_str(&r.body).unwrap())
 }
 
@@ -95,7 +126,6 @@ fn ids(page: &Value, list: &str) -> Vec<String> {
 
 #[tokio::test]
 async fn the_fixtures_round_trip_through_list_get_steps_and_step_detail() {
-    let _g = SERIAL.lock().await;
     let store = store();
     load_fixture(&store).await;
     let k = key(&store, "demo").await;
@@ -138,16 +168,12 @@ async fn the_fixtures_round_trip_through_list_get_steps_and_step_detail() {
 
 #[tokio::test]
 async fn get_step_detail_and_a_one_filter_page_are_one_read_each() {
-    let _g = SERIAL.lock().await;
     let store = store();
     load_fixture(&store).await;
     let k = key(&store, "demo").await;
     let settings = Settings::defaults();
     // Warm the key cache, so only the route's own reads are counted.
-    let service = Service {
-        settings: &settings,
-        store: &store,
-    };
+    let service = store.service(&settings);
     service.list(&request("list.json", &k), now()).await;
     for (name, endpoint) in [
         ("list.json", Endpoint::List),
@@ -167,7 +193,6 @@ async fn get_step_detail_and_a_one_filter_page_are_one_read_each() {
 
 #[tokio::test]
 async fn a_combined_filter_over_a_large_range_pages_partially_to_the_exact_result() {
-    let _g = SERIAL.lock().await;
     let store = store();
     let p = "big";
     // 400 executions of one workflow over 80 days; every 37th failed.
@@ -229,7 +254,6 @@ async fn a_combined_filter_over_a_large_range_pages_partially_to_the_exact_resul
 
 #[tokio::test]
 async fn a_selective_filter_fills_a_page_in_a_few_queries() {
-    let _g = SERIAL.lock().await;
     let store = store();
     let p = "sel";
     // 2,500 executions of one workflow within a day, 5 % of them failed, as the issue measured.
@@ -266,7 +290,6 @@ async fn a_selective_filter_fills_a_page_in_a_few_queries() {
 
 #[tokio::test]
 async fn count_is_exact_within_its_budget_and_a_lower_bound_beyond_it() {
-    let _g = SERIAL.lock().await;
     let store = store();
     let events: Vec<Value> = (0..120)
         .map(|n| {
@@ -347,7 +370,6 @@ async fn count_is_exact_within_its_budget_and_a_lower_bound_beyond_it() {
 
 #[tokio::test]
 async fn steps_beyond_the_first_hundred_are_paged_in_date_order() {
-    let _g = SERIAL.lock().await;
     let store = store();
     let mut events = vec![execution("st", "e1", 500, json!({}))];
     // Step ids in the opposite order of their start times.
@@ -387,8 +409,6 @@ async fn steps_beyond_the_first_hundred_are_paged_in_date_order() {
 
 #[tokio::test]
 async fn invented_keys_cost_a_read_each_and_never_lock_out_a_valid_key() {
-    let _g = SERIAL.lock().await;
-    auth::clear_cache();
     let store = store();
     let valid = key(&store, "p").await;
     let before = store.backend.calls();
@@ -424,12 +444,10 @@ async fn invented_keys_cost_a_read_each_and_never_lock_out_a_valid_key() {
     )
     .await;
     assert_eq!(status, 200, "{body}");
-    auth::clear_cache();
 }
 
 #[tokio::test]
 async fn the_first_date_started_is_kept_and_a_later_one_reported() {
-    let _g = SERIAL.lock().await;
     let store = store();
     load(&store, &[execution("ds", "e1", 60, json!({"status": "RUNNING"}))]).await;
     let report = load(&store, &[execution("ds", "e1", 30, json!({"status": "SUCCEEDED"}))]).await;
@@ -451,7 +469,6 @@ async fn the_first_date_started_is_kept_and_a_later_one_reported() {
 
 #[tokio::test]
 async fn bad_requests_get_clear_errors_and_bad_events_write_nothing() {
-    let _g = SERIAL.lock().await;
     let store = store();
     load_fixture(&store).await;
     let k = key(&store, "demo").await;
@@ -602,7 +619,6 @@ fn times(page: &Value, list: &str, field: &str) -> Vec<String> {
 
 #[tokio::test]
 async fn trigger_events_are_stored_once_listed_by_filter_and_traced_in_one_read() {
-    let _g = SERIAL.lock().await;
     let store = store();
     let first = load_logs_fixture(&store).await;
     assert!(first.iter().all(|o| *o == Outcome::Accepted), "{first:?}");
@@ -659,10 +675,7 @@ async fn trigger_events_are_stored_once_listed_by_filter_and_traced_in_one_read(
 
     // A webhook trigger event and the three executions it started, in time order, in one read.
     let settings = Settings::defaults();
-    let service = Service {
-        settings: &settings,
-        store: &store,
-    };
+    let service = store.service(&settings);
     service.trace(&request("trace.json", &k), now()).await;
     let before = store.backend.calls();
     let response = service.trace(&request("trace.json", &k), now()).await;
@@ -695,7 +708,6 @@ async fn trigger_events_are_stored_once_listed_by_filter_and_traced_in_one_read(
 
 #[tokio::test]
 async fn bad_log_events_are_rejected_with_reasons_and_write_nothing() {
-    let _g = SERIAL.lock().await;
     let store = store();
     let report = load(
         &store,
@@ -738,7 +750,6 @@ fn big_payload(needle: &str) -> Value {
 
 #[tokio::test]
 async fn search_finds_a_token_deep_in_a_large_payload_and_never_a_substring() {
-    let _g = SERIAL.lock().await;
     let store = store();
     let payload = big_payload("00Q5g000004XyZ");
     assert!(payload.to_string().len() > 1_000_000);
@@ -841,7 +852,6 @@ async fn search_finds_a_token_deep_in_a_large_payload_and_never_a_substring() {
 
 #[tokio::test]
 async fn a_search_reads_within_the_budget_and_says_how_far_it_got() {
-    let _g = SERIAL.lock().await;
     let store = store();
     let mut events = Vec::new();
     for i in 0..120 {
@@ -899,12 +909,11 @@ async fn a_search_reads_within_the_budget_and_says_how_far_it_got() {
 
 #[tokio::test]
 async fn event_logs_page_to_the_exact_result_within_a_small_budget_in_either_order() {
-    let _g = SERIAL.lock().await;
     for shards in [1, 3] {
-        let store = MemoryStore::memory(StoreConfig {
+        let store = Instance::new(MemoryStore::memory(StoreConfig {
             retention_days: 90,
             list_shards: shards,
-        });
+        }));
         let mut events = Vec::new();
         for i in 0..150i64 {
             let level = if i % 7 == 0 { "ERROR" } else { "INFO" };
@@ -978,7 +987,7 @@ async fn feed_stats(store: &MemoryStore, from: usize, batch: usize) -> usize {
 }
 
 /// Every match of a listing, by following nextCursor.
-async fn page_all(store: &MemoryStore, path: &str, list: &str, query: &[(&str, &str)], key: &str) -> Vec<Value> {
+async fn page_all(store: &Instance, path: &str, list: &str, query: &[(&str, &str)], key: &str) -> Vec<Value> {
     let mut out = Vec::new();
     let mut cursor: Option<String> = None;
     loop {
@@ -1012,7 +1021,6 @@ fn exact_quantile(mut values: Vec<f64>, q: f64) -> f64 {
 
 #[tokio::test]
 async fn stats_and_exact_totals_equal_paging_after_redelivered_batches_and_resent_events() {
-    let _g = SERIAL.lock().await;
     let store = store();
     let p = "stats";
     let integrations = ["salesforce", "hubspot", "slack"];

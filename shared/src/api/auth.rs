@@ -24,88 +24,87 @@ const UNKNOWN_MAX: usize = 4096;
 /// (secret hash, project, when it was read).
 type Verified = (String, String, Instant);
 
-/// Keyed by key id.
-static VERIFIED: Mutex<Option<HashMap<String, Verified>>> = Mutex::new(None);
-/// Key ids found unknown or revoked, and when.
-static UNKNOWN: Mutex<Option<HashMap<String, Instant>>> = Mutex::new(None);
+/// The keys one function instance has looked up, kept between its requests (in `Process`).
+#[derive(Debug, Default)]
+pub struct KeyCache {
+    /// Keyed by key id.
+    verified: Mutex<HashMap<String, Verified>>,
+    /// Key ids found unknown or revoked, and when.
+    unknown: Mutex<HashMap<String, Instant>>,
+}
 
 enum Cached {
     Key(String, String),
     Unknown,
 }
 
-fn cached(key_id: &str) -> Option<Cached> {
-    if let Ok(guard) = VERIFIED.lock() {
-        if let Some((hash, project, at)) = guard.as_ref().and_then(|m| m.get(key_id)) {
-            if at.elapsed() < CACHE_TTL {
-                return Some(Cached::Key(hash.clone(), project.clone()));
-            }
-        }
-    }
-    let guard = UNKNOWN.lock().ok()?;
-    let at = guard.as_ref()?.get(key_id)?;
-    (at.elapsed() < CACHE_TTL).then_some(Cached::Unknown)
-}
-
-fn remember(key_id: &str, hash: &str, project: &str) {
-    if let Ok(mut guard) = VERIFIED.lock() {
-        let map = guard.get_or_insert_with(HashMap::new);
-        if map.len() >= CACHE_MAX && !map.contains_key(key_id) {
-            map.retain(|_, (_, _, at)| at.elapsed() < CACHE_TTL);
-            if map.len() >= CACHE_MAX {
-                if let Some(oldest) = map.iter().min_by_key(|(_, (_, _, at))| *at).map(|(k, _)| k.clone()) {
-                    map.remove(&oldest);
+impl KeyCache {
+    fn cached(&self, key_id: &str) -> Option<Cached> {
+        if let Ok(map) = self.verified.lock() {
+            if let Some((hash, project, at)) = map.get(key_id) {
+                if at.elapsed() < CACHE_TTL {
+                    return Some(Cached::Key(hash.clone(), project.clone()));
                 }
             }
         }
-        map.insert(
-            key_id.to_string(),
-            (hash.to_string(), project.to_string(), Instant::now()),
-        );
+        let map = self.unknown.lock().ok()?;
+        let at = map.get(key_id)?;
+        (at.elapsed() < CACHE_TTL).then_some(Cached::Unknown)
     }
-}
 
-fn remember_unknown(key_id: &str) {
-    if let Ok(mut guard) = UNKNOWN.lock() {
-        let map = guard.get_or_insert_with(HashMap::new);
-        if map.len() >= UNKNOWN_MAX {
-            map.retain(|_, at| at.elapsed() < CACHE_TTL);
-            if map.len() >= UNKNOWN_MAX {
-                map.clear();
+    fn remember(&self, key_id: &str, hash: &str, project: &str) {
+        if let Ok(mut map) = self.verified.lock() {
+            if map.len() >= CACHE_MAX && !map.contains_key(key_id) {
+                map.retain(|_, (_, _, at)| at.elapsed() < CACHE_TTL);
+                if map.len() >= CACHE_MAX {
+                    if let Some(oldest) = map.iter().min_by_key(|(_, (_, _, at))| *at).map(|(k, _)| k.clone()) {
+                        map.remove(&oldest);
+                    }
+                }
             }
+            map.insert(
+                key_id.to_string(),
+                (hash.to_string(), project.to_string(), Instant::now()),
+            );
         }
-        map.insert(key_id.to_string(), Instant::now());
+    }
+
+    fn remember_unknown(&self, key_id: &str) {
+        if let Ok(mut map) = self.unknown.lock() {
+            if map.len() >= UNKNOWN_MAX {
+                map.retain(|_, at| at.elapsed() < CACHE_TTL);
+                if map.len() >= UNKNOWN_MAX {
+                    map.clear();
+                }
+            }
+            map.insert(key_id.to_string(), Instant::now());
+        }
     }
 }
 
-/// Forgets every cached key (tests, and revocation tooling run in-process).
-pub fn clear_cache() {
-    if let Ok(mut guard) = VERIFIED.lock() {
-        *guard = None;
-    }
-    if let Ok(mut guard) = UNKNOWN.lock() {
-        *guard = None;
-    }
-}
-
-/// Checks `Authorization: Bearer <key>` for `project`.
-pub async fn authorize<K: ReadKeys>(keys: &K, authorization: Option<&str>, project: &str) -> Result<(), ApiError> {
+/// Checks `Authorization: Bearer <key>` for `project`, looking keys up in `cache` first.
+pub async fn authorize<K: ReadKeys>(
+    keys: &K,
+    cache: &KeyCache,
+    authorization: Option<&str>,
+    project: &str,
+) -> Result<(), ApiError> {
     let token = authorization
         .and_then(|h| h.strip_prefix("Bearer ").or_else(|| h.strip_prefix("bearer ")))
         .map(str::trim)
         .ok_or_else(ApiError::unauthorized)?;
     let (key_id, secret) = apikeys::split(token).ok_or_else(ApiError::unauthorized)?;
-    let (hash, owner) = match cached(key_id) {
+    let (hash, owner) = match cache.cached(key_id) {
         Some(Cached::Key(hash, owner)) => (hash, owner),
         Some(Cached::Unknown) => return Err(ApiError::unauthorized()),
         None => {
             let record = keys.api_key(key_id).await.map_err(super::read_failed("api key"))?;
             let Some(record) = record.filter(|r| r.revoked_at.is_none()) else {
                 // Remembered as unknown: the same id is refused without a read for a minute.
-                remember_unknown(key_id);
+                cache.remember_unknown(key_id);
                 return Err(ApiError::unauthorized());
             };
-            remember(key_id, &record.secret_hash, &record.project_id);
+            cache.remember(key_id, &record.secret_hash, &record.project_id);
             (record.secret_hash, record.project_id)
         }
     };
@@ -134,15 +133,20 @@ mod tests {
         let now = chrono::Utc::now().timestamp();
         let used = admin.create("auth-p", "used", now).await.unwrap();
         let bearer = |t: &str| format!("Bearer {t}");
-        assert!(authorize(&store, Some(&bearer(&used.token)), "auth-p").await.is_ok());
+        let cache = KeyCache::default();
+        assert!(authorize(&store, &cache, Some(&bearer(&used.token)), "auth-p")
+            .await
+            .is_ok());
         // More invented ids than either cache holds, each refused as unknown, never rate limited.
         for i in 0..(UNKNOWN_MAX + CACHE_MAX + 240) {
             let invented = format!("Bearer {}{i:012x}_{}", crate::apikeys::PREFIX, "A".repeat(43));
-            let e = authorize(&store, Some(&invented), "auth-p").await.unwrap_err();
+            let e = authorize(&store, &cache, Some(&invented), "auth-p").await.unwrap_err();
             assert_eq!(e.status(), 401, "invented key {i}");
         }
         let reads = store.backend.calls();
-        assert!(authorize(&store, Some(&bearer(&used.token)), "auth-p").await.is_ok());
+        assert!(authorize(&store, &cache, Some(&bearer(&used.token)), "auth-p")
+            .await
+            .is_ok());
         assert_eq!(
             store.backend.calls(),
             reads,
@@ -150,7 +154,9 @@ mod tests {
         );
         let fresh = admin.create("auth-p", "fresh", now).await.unwrap();
         assert!(
-            authorize(&store, Some(&bearer(&fresh.token)), "auth-p").await.is_ok(),
+            authorize(&store, &cache, Some(&bearer(&fresh.token)), "auth-p")
+                .await
+                .is_ok(),
             "a key never used before is looked up and admitted"
         );
     }

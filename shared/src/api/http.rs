@@ -7,6 +7,7 @@ use super::{auth, get, list, logs, stats, step, steps, trace, ApiRequest, ApiRes
 use crate::config::Settings;
 use crate::error::ApiError;
 use crate::params::{self, ListParams, LogParams, PageParams, StatsParams};
+use crate::process::Process;
 use crate::store::{LinkBodies, ListExecutions, ListLogs, ReadExecution, ReadKeys, ReadStats, ReadStep, ReadTrace};
 use chrono::{DateTime, Utc};
 use lambda_http::{Body, Request, RequestExt, Response};
@@ -54,9 +55,11 @@ type Parser<P> = fn(&[(String, String)]) -> Result<P, ApiError>;
 pub struct Service<'a, S> {
     pub settings: &'a Settings,
     pub store: &'a S,
+    /// The instance's state kept between requests (its key cache).
+    pub process: &'a Process,
 }
 
-// Two references: copied into each request's handler (a derive would ask `S: Copy`).
+// Three references: copied into each request's handler (a derive would ask `S: Copy`).
 impl<S> Clone for Service<'_, S> {
     fn clone(&self) -> Self {
         *self
@@ -81,7 +84,13 @@ impl<'a, S: ReadKeys> Service<'a, S> {
                 "only GET is supported",
             ));
         }
-        auth::authorize(self.store, req.authorization.as_deref(), route.project()).await?;
+        auth::authorize(
+            self.store,
+            &self.process.keys,
+            req.authorization.as_deref(),
+            route.project(),
+        )
+        .await?;
         Ok(route)
     }
 
@@ -210,8 +219,9 @@ where
     }
 }
 
-/// One Lambda invocation of an HTTP function: `answer` is the function's `Service` method.
-pub async fn handle<F, Fut>(function: Endpoint, req: Request, answer: F) -> Response<Body>
+/// One Lambda invocation of an HTTP function: `answer` is the function's `Service` method; the
+/// round trips it makes are counted in `process`'s metrics.
+pub async fn handle<F, Fut>(process: &Process, function: Endpoint, req: Request, answer: F) -> Response<Body>
 where
     F: FnOnce(ApiRequest, DateTime<Utc>) -> Fut,
     Fut: Future<Output = ApiResponse>,
@@ -220,10 +230,11 @@ where
     let endpoint = Route::parse(&api.path).map_or(function, |r| r.endpoint());
     let span = tracing::info_span!("request", requestId = %api.request_id);
     let started = std::time::Instant::now();
-    crate::metrics::take_round_trips();
+    let metrics = &process.metrics;
+    metrics.take_round_trips();
     let request_id = api.request_id.clone();
-    let response = answer(api, Utc::now()).instrument(span.clone()).await;
-    let calls = crate::metrics::take_round_trips();
+    let response = metrics.scope(answer(api, Utc::now())).instrument(span.clone()).await;
+    let calls = metrics.take_round_trips();
     span.in_scope(|| {
         tracing::info!(
             endpoint = ?endpoint,
