@@ -63,12 +63,12 @@ test: tools
 	scripts/console-build --check
 	scripts/validate
 
-# Rust (fmt, clippy) and the scripts: shellcheck on every bash script, pyflakes on the Python ones.
+# Rust (fmt, clippy) and the scripts: ruff on every Python file, shellcheck on every shell one
+# (scripts/lint-scripts finds them by extension and shebang).
 lint: tools
 	cargo fmt --all --check
 	cargo clippy --workspace --all-targets -- -D warnings
-	.venv/bin/shellcheck -S warning .ci/run $$(grep -l '^#!/usr/bin/env bash' scripts/* 2>/dev/null)
-	.venv/bin/python -m pyflakes scripts/*.py
+	scripts/lint-scripts
 
 # SAM transform offline, cfn-lint on the template and its transform, and proof a broken one fails.
 validate: tools

@@ -30,7 +30,7 @@ import time
 import urllib.parse
 import uuid
 from dataclasses import dataclass, field
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -368,7 +368,7 @@ class Suite:
 
 
 def at(minutes_ago):
-    t = datetime.now(timezone.utc) - timedelta(minutes=minutes_ago)
+    t = datetime.now(UTC) - timedelta(minutes=minutes_ago)
     return t.isoformat(timespec="milliseconds").replace("+00:00", "Z")
 
 
@@ -524,7 +524,7 @@ def list_first_cursor(stack, w, route):
 
 
 def valid_value(kind, w, route):
-    yesterday = (datetime.now(timezone.utc) - timedelta(days=1)).strftime("%Y-%m-%d")
+    yesterday = (datetime.now(UTC) - timedelta(days=1)).strftime("%Y-%m-%d")
     if isinstance(kind, Choice):
         return kind.values[0]
     return {
@@ -549,8 +549,10 @@ def bad_values(kind):
                          ("hour 25", "2023-02-16T25:00:00"), ("epoch seconds", "1676505600"),
                          ("offset +25:00", "2023-02-16T00:00:00+25:00"), ("overlong", "2023-02-16" + "0" * 300)]
     if kind in (VALUE, LIST):
-        vals = common + [("257 characters", "x" * (MAX_TEXT + 1)), ("257 four-byte characters", EMOJI * (MAX_TEXT + 1)),
-                         ("NUL", "a\x00b"), ("control U+001F", "a\x1fb"), ("DEL", "a\x7fb"), ("C1 U+0085 inside", "a\x85b")]
+        vals = common + [("257 characters", "x" * (MAX_TEXT + 1)),
+                         ("257 four-byte characters", EMOJI * (MAX_TEXT + 1)),
+                         ("NUL", "a\x00b"), ("control U+001F", "a\x1fb"), ("DEL", "a\x7fb"),
+                         ("C1 U+0085 inside", "a\x85b")]
         if kind == LIST:
             vals += [(f"{MAX_LIST_VALUES + 1} values", ",".join(f"v{i}" for i in range(MAX_LIST_VALUES + 1))),
                      ("an empty item", "a,,b"), ("a trailing comma", "a,")]
@@ -578,7 +580,8 @@ def attack_params(stack, suite, w, route):
     path = w.path(route)
 
     def expect(name, raw_query, status, code, parameter=None, key=w.key):
-        suite.run(group, name, lambda: error_problem(stack.get(target(path, raw=raw_query), key), status, code, parameter))
+        suite.run(group, name,
+                  lambda: error_problem(stack.get(target(path, raw=raw_query), key), status, code, parameter))
 
     if not route.params:
         expect("any parameter -> 400 invalid_parameter", "limit=1", 400, "invalid_parameter", "limit")
@@ -597,7 +600,8 @@ def attack_params(stack, suite, w, route):
         if kind == CURSOR:
             continue  # attack_cursors
         for label, bad in bad_values(kind):
-            expect(f"{name} {label} -> 400 invalid_parameter", f"{name}={quote_value(bad)}", 400, "invalid_parameter", name)
+            expect(f"{name} {label} -> 400 invalid_parameter", f"{name}={quote_value(bad)}", 400, "invalid_parameter",
+                   name)
     if DATE in route.params.values():
         expect("afterDate later than beforeDate -> 400 (beforeDate)",
                "afterDate=2026-02-20&beforeDate=2026-02-10", 400, "invalid_parameter", "beforeDate")
@@ -728,7 +732,7 @@ def attack_path_ids(stack, suite, w, route):
 
 def http_event(path, raw_query="", key=None, headers=None, method="GET"):
     """An API Gateway HTTP API (v2) event as the gateway hands it to a function."""
-    now = datetime.now(timezone.utc)
+    now = datetime.now(UTC)
     h = {"accept": "application/json", "host": "127.0.0.1:9100", "user-agent": "runledger-abuse-check",
          "x-forwarded-proto": "http", "x-forwarded-port": "9100"}
     if key is not None:
@@ -849,7 +853,8 @@ def attack_console(stack, suite):
         return None
 
     suite.run(group, "GET /console -> 200 with a CSP: frame-ancestors 'none', no connect-src *", page)
-    for label, path in [("an unknown asset", "/console/assets/nope.js"), ("'..' out of the console", "/console/assets/..%2F..%2FCargo.toml"),
+    for label, path in [("an unknown asset", "/console/assets/nope.js"),
+                        ("'..' out of the console", "/console/assets/..%2F..%2FCargo.toml"),
                         ("a NUL", "/console/assets/app.js%00")]:
         def check(p=path):
             resp = stack.get(p)
@@ -868,7 +873,8 @@ def attack_console(stack, suite):
 
 
 def stored(stack, w, execution_id, project=None):
-    resp = stack.get(f"/v1/projects/{project or w.project}/workflow-executions/{urllib.parse.quote(execution_id, safe='')}", w.key)
+    quoted = urllib.parse.quote(execution_id, safe="")
+    resp = stack.get(f"/v1/projects/{project or w.project}/workflow-executions/{quoted}", w.key)
     if resp.status not in (200, 404):
         raise NoAnswer(f"GET {execution_id} answered {resp.status}: {resp.text[:300]}")
     return resp.status == 200
@@ -1061,15 +1067,17 @@ def attack_key_bytes(stack, suite, w):
                 if kind == "log" and log_ids(stack, w, [("traceId", f"tr-{id_}")]):
                     problem = (problem or "rejected") + ", and stored (listed)"
                 return problem
-            suite.run(group, f"{kind} {name} of {n} four-byte characters ({4 * n} bytes) -> rejected with a code, not stored", check)
+            suite.run(group, f"{kind} {name} of {n} four-byte characters ({4 * n} bytes) -> rejected with a code, "
+                      "not stored", check)
         else:
-            def check(index=index, id_=id_, kind=kind, name=name, value=value):
+            def check(index=index, id_=id_, kind=kind, name=name, value=value, where=where):
                 if index in rejected:
                     return f"rejected: {rejected[index]}"
                 param = name
                 found = (execution_ids if kind == "execution" else log_ids)(stack, w, [(param, value)])
                 return None if id_ in found else f"not found by {where}?{param}=<the value> (found {sorted(found)})"
-            suite.run(group, f"{kind} {name} of {n} four-byte characters ({4 * n} bytes) -> accepted, found by its filter", check)
+            suite.run(group, f"{kind} {name} of {n} four-byte characters ({4 * n} bytes) -> accepted, "
+                      "found by its filter", check)
             (w.executions if kind == "execution" else w.logs).add(id_)
 
 

@@ -16,12 +16,12 @@ failure stands:
 """
 
 import re
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 
 import schemathesis
 
 REJECTED_POSITIVE_DATA = "ST202"
-_EPOCH = datetime(1970, 1, 1, tzinfo=timezone.utc)
+_EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 # Year 0000, which the date pattern admits and datetime cannot hold, is read 400 years (one Gregorian
 # cycle, the same calendar) later and moved back.
 _CYCLE = timedelta(days=146097)
@@ -40,7 +40,7 @@ def _instant(text):
         t = datetime.fromisoformat(text)
     except ValueError:
         return None
-    t = t if t.tzinfo else t.replace(tzinfo=timezone.utc)
+    t = t if t.tzinfo else t.replace(tzinfo=UTC)
     return t - _EPOCH - shift
 
 
@@ -81,6 +81,7 @@ def filter_failure(context, failure, case, response):
         if str(error.get("message", "")).startswith("a stats range covers at most"):
             return False
     if error.get("code") == "invalid_parameter" and error.get("parameter") == "q":
-        if isinstance(query.get("q"), str) and _keyword_without_alphanumeric(query["q"]):
+        q = query.get("q")
+        if isinstance(q, str) and _keyword_without_alphanumeric(q):
             return False
     return True

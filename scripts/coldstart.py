@@ -49,7 +49,7 @@ import sys
 import threading
 import time
 import uuid
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 
@@ -103,7 +103,7 @@ def function_env(name):
 # --- events -----------------------------------------------------------------------------------
 
 def http_event(route, path, path_parameters, query=None):
-    now = datetime.now(timezone.utc)
+    now = datetime.now(UTC)
     query = query or {}
     event = {
         "version": "2.0",
@@ -173,7 +173,7 @@ def event_for(name):
             {"projectId": project, "executionId": execution, "stepExecutionId": step},
         )
     if name == "ingest":
-        started = datetime.now(timezone.utc) - timedelta(minutes=5)
+        started = datetime.now(UTC) - timedelta(minutes=5)
         stamp = lambda t: t.isoformat(timespec="milliseconds").replace("+00:00", "Z")  # noqa: E731
         return {
             "events": [
@@ -386,9 +386,9 @@ def measure(name, binary, warm, log_path):
                 rid, kind, payload, at = rt.results.get(timeout=0.05)
             except queue.Empty:
                 if proc.poll() is not None:
-                    raise Failed(f"the process exited with status {proc.returncode} during an invocation")
+                    raise Failed(f"the process exited with status {proc.returncode} during an invocation") from None
                 if time.monotonic() > deadline:
-                    raise Failed(f"no response within {TIMEOUT:.0f} s")
+                    raise Failed(f"no response within {TIMEOUT:.0f} s") from None
                 continue
             if kind == "init error":
                 raise Failed(f"init error: {payload}")

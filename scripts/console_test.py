@@ -32,7 +32,7 @@ import time
 import urllib.error
 import urllib.parse
 import urllib.request
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -138,10 +138,13 @@ def unlabelled_controls(page):
 # Text whose contrast with its background is under 4.5:1 (3:1 for large text); disabled controls are exempt.
 CONTRAST_JS = """() => {
   const parse = (c) => { const m = c.match(/rgba?\\(([^)]+)\\)/); if (!m) return null;
-    const p = m[1].split(/[ ,\\/]+/).filter(Boolean).map(Number); return [p[0], p[1], p[2], p.length > 3 ? p[3] : 1]; };
-  const lum = ([r, g, b]) => { const f = (v) => { v /= 255; return v <= 0.03928 ? v / 12.92 : ((v + 0.055) / 1.055) ** 2.4; };
+    const p = m[1].split(/[ ,\\/]+/).filter(Boolean).map(Number);
+    return [p[0], p[1], p[2], p.length > 3 ? p[3] : 1]; };
+  const lum = ([r, g, b]) => {
+    const f = (v) => { v /= 255; return v <= 0.03928 ? v / 12.92 : ((v + 0.055) / 1.055) ** 2.4; };
     return 0.2126 * f(r) + 0.7152 * f(g) + 0.0722 * f(b); };
-  const over = (top, bottom) => { const a = top[3]; return [0, 1, 2].map(i => top[i] * a + bottom[i] * (1 - a)).concat(1); };
+  const over = (top, bottom) => { const a = top[3];
+    return [0, 1, 2].map(i => top[i] * a + bottom[i] * (1 - a)).concat(1); };
   const background = (el) => { const layers = [];
     for (let e = el; e; e = e.parentElement) { const c = parse(getComputedStyle(e).backgroundColor);
       if (c && c[3] > 0) { layers.push(c); if (c[3] >= 1) break; } }
@@ -158,7 +161,10 @@ CONTRAST_JS = """() => {
     const l1 = lum(fg), l2 = lum(bg); const ratio = (Math.max(l1, l2) + 0.05) / (Math.min(l1, l2) + 0.05);
     const size = parseFloat(cs.fontSize); const bold = Number(cs.fontWeight) >= 700;
     const need = size >= 24 || (bold && size >= 18.66) ? 3 : 4.5; checked++;
-    if (ratio < need) bad.push(`${ratio.toFixed(2)}:1 "${n.textContent.trim().slice(0, 40)}" (${cs.color} on rgb(${bg.slice(0, 3).map(Math.round)}))`);
+    if (ratio < need) {
+      const text = n.textContent.trim().slice(0, 40), rgb = bg.slice(0, 3).map(Math.round);
+      bad.push(`${ratio.toFixed(2)}:1 "${text}" (${cs.color} on rgb(${rgb}))`);
+    }
   }
   return { bad, checked };
 }"""
@@ -174,7 +180,8 @@ PROBE_JS = """async (url) => {
   try { await fetch(url, { cache: 'no-store', credentials: 'omit' }); return { fetched: true }; }
   catch (e) {
     await new Promise((r) => setTimeout(r, 200));
-    return { fetched: false, error: String(e), violations: window.__cspViolations.filter((v) => v.blockedURI.startsWith(url)) };
+    return { fetched: false, error: String(e),
+             violations: window.__cspViolations.filter((v) => v.blockedURI.startsWith(url)) };
   }
 }"""
 
@@ -252,7 +259,7 @@ class ConsoleTest:
             # Any trace that has both an event log and an execution.
             logs = self.api.ok("/event-logs", {"limit": "200", "includeBody": "false"})["eventLogs"]
             trace = None
-            for tid in dict.fromkeys(l["traceId"] for l in logs if l.get("traceId")):
+            for tid in dict.fromkeys(e["traceId"] for e in logs if e.get("traceId")):
                 s, t = self.api.get(f"/traces/{urllib.parse.quote(tid, safe='')}")
                 if s == 200 and t["eventLogs"] and t["workflowExecutions"]:
                     trace = t
@@ -438,7 +445,7 @@ class ConsoleTest:
         page.wait_for_selector("#trace-summary", timeout=TIMEOUT_MS)
         logs = [b.get_attribute("data-id") for b in page.query_selector_all(".tl-row[data-kind='event-log']")]
         execs = [b.get_attribute("data-id") for b in page.query_selector_all(".tl-row[data-kind='execution']")]
-        want_logs = [l["id"] for l in trace["eventLogs"]]
+        want_logs = [e["id"] for e in trace["eventLogs"]]
         want_execs = [e["id"] for e in trace["workflowExecutions"]]
         check(sorted(logs) == sorted(want_logs), f"the trace timeline shows event logs {logs}, the API {want_logs}")
         check(sorted(execs) == sorted(want_execs), f"the trace timeline shows executions {execs}, the API {want_execs}")
@@ -447,7 +454,8 @@ class ConsoleTest:
         check(order[0] == "event-log", f"the trace timeline does not start with its trigger event: {order}")
         page.click(f".tl-row[data-id='{want_logs[0]}']")
         page.wait_for_selector("#trace-log-detail", timeout=TIMEOUT_MS)
-        check(trace["eventLogs"][0]["message"] in page.inner_text("#trace-log-detail"), "event log detail lacks its message")
+        check(trace["eventLogs"][0]["message"] in page.inner_text("#trace-log-detail"),
+              "event log detail lacks its message")
         self.ok(f"trace {trace['traceId']}: {len(logs)} event logs and {len(execs)} executions on one axis")
         self.check_a11y(page, "trace")
         self.shot(page, "trace.png")
@@ -464,9 +472,11 @@ class ConsoleTest:
         self.wait_results(page, "event logs")
         rows = page.query_selector_all("#event-logs-table tbody tr.row")
         api_page = self.api.ok("/event-logs", {"count": "true", "limit": "50"})
-        check(len(rows) == len(api_page["eventLogs"]), f"{len(rows)} event logs shown, the API gives {len(api_page['eventLogs'])}")
+        check(len(rows) == len(api_page["eventLogs"]),
+              f"{len(rows)} event logs shown, the API gives {len(api_page['eventLogs'])}")
         total = page.get_attribute("#result-total", "data-total")
-        check(total is not None and int(total) == api_page["total"], f"event log total {total} != API {api_page['total']}")
+        check(total is not None and int(total) == api_page["total"],
+              f"event log total {total} != API {api_page['total']}")
         # Next page shows the API's second page; Previous page the first again.
         if api_page.get("nextCursor"):
             second = self.api.ok("/event-logs", {"limit": "50", "cursor": api_page["nextCursor"]})
@@ -474,7 +484,7 @@ class ConsoleTest:
             page.wait_for_function("() => location.hash.includes('cursor=')", timeout=TIMEOUT_MS)
             self.wait_results(page, "event logs, second page")
             ids = [r.get_attribute("data-id") for r in page.query_selector_all("#event-logs-table tbody tr.row")]
-            check(ids == [l["id"] for l in second["eventLogs"]], "the second page differs from the API's")
+            check(ids == [e["id"] for e in second["eventLogs"]], "the second page differs from the API's")
             check(page.get_attribute("#result-total", "data-total") == str(api_page["total"]),
                   "the total is lost on the second page")
             page.get_by_role("button", name="Previous page").click()
@@ -513,11 +523,14 @@ class ConsoleTest:
         by_status = collections.Counter()
         for b in data.get("buckets", []):
             for g in b.get("groups", []):
-                bs = g.get("byStatus") or ({str(g["key"]).upper(): g["count"]} if data.get("groupBy") == "status" else {})
+                bs = g.get("byStatus")
+                if not bs:
+                    bs = {str(g["key"]).upper(): g["count"]} if data.get("groupBy") == "status" else {}
                 for k, v in bs.items():
                     by_status[k.upper()] += v
         shown = page.get_attribute("#stats-total", "data-total")
-        check(shown is not None and int(shown) == total, f"stats: the total shown ({shown}) != the sum of counts ({total})")
+        check(shown is not None and int(shown) == total,
+              f"stats: the total shown ({shown}) != the sum of counts ({total})")
         check(f"{total:,}" in page.inner_text("#stats-total"), f"stats: the summary does not read {total:,}")
         for st, n in by_status.items():
             if n:
@@ -556,7 +569,7 @@ class ConsoleTest:
         forged = {"$ref": {"url": FORGED_URL, "size": 11, "sha256": "0" * 64, "contentType": "application/json"}}
         rng = random.Random(exec_id)
         output = {"blob": "".join(rng.choice("0123456789abcdef") for _ in range(40000))}
-        started = datetime.now(timezone.utc).isoformat(timespec="milliseconds").replace("+00:00", "Z")
+        started = datetime.now(UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z")
         self.ingest([{"kind": "execution", "projectId": p, "id": exec_id, "workflowId": "console-bodies",
                       "status": "SUCCEEDED", "dateStarted": started, "dateEnded": started,
                       "input": forged, "output": output}])

@@ -107,7 +107,8 @@ class Handler(http.server.BaseHTTPRequestHandler):
         length = int(self.headers.get("Content-Length") or 0)
         body = self.rfile.read(length) if length else b""
         # http.client sets Content-Length from the body it sends, which may be a rewritten one.
-        headers = {k: v for k, v in self.headers.items() if k.lower() not in ("connection", "keep-alive", "content-length", "expect")}
+        headers = {k: v for k, v in self.headers.items()
+                   if k.lower() not in ("connection", "keep-alive", "content-length", "expect")}
         target = self.headers.get("X-Amz-Target", "")
         op = target.rsplit(".", 1)[-1] if target else "s3"
         rate = self.server.rate
@@ -123,7 +124,8 @@ class Handler(http.server.BaseHTTPRequestHandler):
             share = r / rate
             if share < 0.35:
                 self.fault("throttle")
-                return self.ddb_reply(400, ddb_error("ThrottlingException", "Rate of requests exceeds the allowed throughput."))
+                return self.ddb_reply(
+                    400, ddb_error("ThrottlingException", "Rate of requests exceeds the allowed throughput."))
             if share < 0.55:
                 self.fault("500")
                 return self.ddb_reply(500, ddb_error("InternalServerError", "Internal server error"))

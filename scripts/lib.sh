@@ -1,3 +1,4 @@
+# shellcheck shell=bash
 # Helpers shared by scripts/dev and scripts/test-stack; sourced, not run.
 # Background services run in their own process group (setsid); stopping one stops that group and
 # every process below it (cargo lambda watch starts the functions as its children).
@@ -40,9 +41,9 @@ start_bg() { # name logfile command...
   shift 2
   rm -f "$LOCAL/$name.pid"
   # The child records its own pid after setsid, so the pid file names the group leader.
+  # shellcheck disable=SC2016 # expanded by the child shell, not here
   setsid bash -c 'echo $$ >"$0"; exec "$@"' "$LOCAL/$name.pid" "$@" >"$logfile" 2>&1 </dev/null &
-  local i
-  for i in $(seq 50); do
+  for _ in $(seq 50); do
     [[ -s $LOCAL/$name.pid ]] && return 0
     sleep 0.1
   done
@@ -58,13 +59,13 @@ descendants() { # pid
 }
 
 stop_bg() { # name pattern
-  local file="$LOCAL/$1.pid" pid i p kids alive
+  local file="$LOCAL/$1.pid" pid p kids alive
   [[ -f $file ]] || return 0
   pid=$(<"$file")
   if running "$1" "$2"; then
     kids=$(descendants "$pid")
     kill -TERM -- "-$pid" 2>/dev/null || true
-    for i in $(seq 50); do
+    for _ in $(seq 50); do
       alive=0
       for p in "$pid" $kids; do kill -0 "$p" 2>/dev/null && alive=1; done
       ((alive)) || break
@@ -100,8 +101,8 @@ wait_http() { # name url timeout_seconds watched_service_name pattern logfile [c
 
 # Waits until a service started by start_bg answers url with any HTTP status.
 wait_listening() { # name url pattern
-  local name=$1 url=$2 pattern=$3 i
-  for i in $(seq 200); do
+  local name=$1 url=$2 pattern=$3
+  for _ in $(seq 200); do
     answers "$url" && { log "$name listening on $url"; return 0; }
     running "$name" "$pattern" || break
     sleep 0.3
@@ -241,6 +242,7 @@ export_bench_env() { # dynamodb_url moto_url
 start_pump() { # name env_file invoke_url
   local name=$1 env_file=$2 url=$3
   stop_bg "$name" stream_pump
+  # shellcheck disable=SC2016 # expanded by the child shell, not here
   start_bg "$name" "$LOCAL/$name.log" bash -c \
     'set -a; . "$1"; set +a; export RUNLEDGER_INVOKE_URL=$2; exec "$3" "$4" --name "$5"' \
     pump "$env_file" "$url" "$VENV/bin/python" "$ROOT/scripts/stream_pump.py" "$name"

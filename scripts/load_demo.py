@@ -19,7 +19,7 @@ import string
 import sys
 import uuid
 from collections import Counter
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 
 import boto3
 from botocore.config import Config
@@ -69,7 +69,7 @@ B62 = string.digits + string.ascii_letters
 
 
 def iso(t):
-    return t.astimezone(timezone.utc).strftime("%Y-%m-%dT%H:%M:%S.") + f"{t.microsecond // 1000:03d}Z"
+    return t.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%S.") + f"{t.microsecond // 1000:03d}Z"
 
 
 def ms(n):
@@ -377,7 +377,7 @@ class Demo:
             record_id = record
             body = {"event": "record.updated", "integration": integration,
                     "record": {"Id": record, "Company": "Acme Corp", "Status": "Working - Contacted"}}
-        common = dict(trace=trace, user=user, integration=integration, webhookId=self.webhook(integration))
+        common = {"trace": trace, "user": user, "integration": integration, "webhookId": self.webhook(integration)}
         self.log(t0 - ms(rng.randint(200, 900)), "INFO", "WEBHOOK_TRIGGER", "Webhook Trigger request received",
                  payload=body, **common)
         scope = "user" if n_executions > 1 else rng.choices(["user", "app", "resource"], weights=[70, 15, 15])[0]
@@ -422,7 +422,7 @@ class Demo:
         plan = self.executions(1, "api", trace)
         t0, wf = plan["started"], plan["workflows"][0]
         record_id, body = app_event_payload(rng, rng.choice(APP_EVENTS))
-        common = dict(trace=trace, user=plan["user"], integration=plan["integration"], workflow=wf)
+        common = {"trace": trace, "user": plan["user"], "integration": plan["integration"], "workflow": wf}
         self.log(t0 - ms(rng.randint(200, 900)), "INFO", "REQUEST_TRIGGER", "Request Trigger Started", payload={
             "method": "POST", "path": f"/projects/{self.project}/sdk/triggers/{wf}",
             "headers": {"content-type": "application/json", "user-agent": "node-fetch/2.7.0",
@@ -449,9 +449,9 @@ class Demo:
         plan = self.executions(n_executions, "event", trace)
         t0, name = plan["started"], rng.choice(APP_EVENTS)
         record_id, body = app_event_payload(rng, name)
-        common = dict(trace=trace, user=plan["user"], integration=plan["integration"],
-                      workflow=plan["workflows"][0] if n_executions == 1 and outcome == "ok" else None,
-                      eventId=new_id(rng), eventName=name)
+        common = {"trace": trace, "user": plan["user"], "integration": plan["integration"],
+                  "workflow": plan["workflows"][0] if n_executions == 1 and outcome == "ok" else None,
+                  "eventId": new_id(rng), "eventName": name}
         self.log(t0 - ms(rng.randint(200, 900)), "INFO", "APP_EVENT_TRIGGER", "App Event Trigger Started",
                  payload={"event": name, "payload": body}, **common)
         if outcome == "unsubscribed":
@@ -485,9 +485,9 @@ class Demo:
         rng, trace = self.rng, new_id(self.rng)
         plan = self.executions(1, "integration-enabled", trace)
         t0, user, integration = plan["started"], plan["user"], plan["integration"]
-        common = dict(trace=trace, user=user, integration=integration, workflow=plan["workflows"][0],
-                      connectCredentialId=self.credential(user, integration),
-                      connectCredentialConfigId=self.config(integration))
+        common = {"trace": trace, "user": user, "integration": integration, "workflow": plan["workflows"][0],
+                  "connectCredentialId": self.credential(user, integration),
+                  "connectCredentialConfigId": self.config(integration)}
         self.log(t0 - ms(rng.randint(200, 900)), "INFO", "INTEGRATION_ENABLED_TRIGGER",
                  "Integration Enabled Trigger Started",
                  payload={"integration": integration, "enabledAt": iso(t0 - ms(1000)),
@@ -509,8 +509,8 @@ class Demo:
     def credential_refresh(self):
         rng, at, user = self.rng, self.when(), self.user()
         integration = rng.choice(INTEGRATIONS)
-        common = dict(user=user, integration=integration, connectCredentialId=self.credential(user, integration),
-                      connectCredentialConfigId=self.config(integration))
+        common = {"user": user, "integration": integration, "connectCredentialId": self.credential(user, integration),
+                  "connectCredentialConfigId": self.config(integration)}
         self.log(at, "DEBUG", "CREDENTIAL_REFRESH", "Credential refresh attempted",
                  payload={"reason": "access token expires in less than 5 minutes",
                           "expiresAt": iso(at + timedelta(minutes=rng.randint(1, 4)))}, **common)
@@ -633,7 +633,7 @@ def main():
 
     url = os.environ.get("RUNLEDGER_INVOKE_URL", "http://127.0.0.1:9000")
     rng = random.Random(args.seed)
-    now = datetime.now(timezone.utc)
+    now = datetime.now(UTC)
     # The same content with or without logs (executions keep their trace ids).
     events = [e for e in build_demo(rng, args.project, now, args.executions) if args.logs or e["kind"] != "log"]
     n_logs = sum(e["kind"] == "log" for e in events)

@@ -53,7 +53,8 @@ def problems(template):
         for s in listing:
             prefix = s.get("Condition", {}).get("StringLike", {}).get("s3:prefix")
             need(prefix is not None, f"{role}: s3:ListBucket without an s3:prefix condition ({s.get('Sid')})")
-            need(all(is_bucket(x) for x in values(s["Resource"])), f"{role}: s3:ListBucket on something else than the bucket")
+            need(all(is_bucket(x) for x in values(s["Resource"])),
+                 f"{role}: s3:ListBucket on something else than the bucket")
             granted.update(values(prefix or []))
         need(prefixes <= granted, f"{role}: s3:ListBucket under {sorted(prefixes)} (has {sorted(granted)})")
         need(granted <= prefixes, f"{role}: s3:ListBucket beyond {sorted(prefixes)}: {sorted(granted - prefixes)}")
@@ -62,12 +63,14 @@ def problems(template):
     deletes = [s for s in export if "s3:DeleteObject" in actions(s)]
     need(deletes, "ExportFunctionRole: no s3:DeleteObject on exports/*")
     for s in deletes:
-        need(values(s["Resource"]) == [{"Fn::Sub": "${Bodies.Arn}/exports/*"}], "ExportFunctionRole: s3:DeleteObject beyond exports/*")
+        need(values(s["Resource"]) == [{"Fn::Sub": "${Bodies.Arn}/exports/*"}],
+             "ExportFunctionRole: s3:DeleteObject beyond exports/*")
 
     def updates_register(role):
-        return any("dynamodb:UpdateItem" in actions(s)
-                   and s.get("Condition", {}).get("ForAllValues:StringLike", {}).get("dynamodb:LeadingKeys") == ["DAY#*"]
-                   for s in statements(r, role))
+        def leading_keys(s):
+            return s.get("Condition", {}).get("ForAllValues:StringLike", {}).get("dynamodb:LeadingKeys")
+
+        return any("dynamodb:UpdateItem" in actions(s) and leading_keys(s) == ["DAY#*"] for s in statements(r, role))
 
     need(updates_register("ExportFunctionRole"), "ExportFunctionRole: no UpdateItem on DAY#* (exportedAt)")
     need(updates_register("IngestFunctionRole"), "IngestFunctionRole: no UpdateItem on DAY#* (changedAt)")
@@ -94,7 +97,8 @@ def problems(template):
 
 
 def main():
-    template = json.load(open(sys.argv[1]))
+    with open(sys.argv[1]) as f:
+        template = json.load(f)
     found = problems(template)
     if found:
         sys.exit("policy check:\n  " + "\n  ".join(found))

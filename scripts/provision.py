@@ -264,7 +264,7 @@ def main():
     template = load_template(args.template)
     resolve = Resolver(template, region)
     resources = template.get("Resources") or {}
-    for logical_id, res in resources.items():
+    for res in resources.values():
         kind = res.get("Type")
         if kind == "AWS::DynamoDB::Table":
             provision_table(client("dynamodb", args.endpoint_url, region), resolve(res["Properties"]))

@@ -20,11 +20,13 @@ sweep hands those to the archive itself.
 State in .local/<name>/: `position` (the stream and the last sequence number handed on in each of
 its shards) and `drained` (epoch seconds of the last poll that found nothing new: everything
 written before it has been delivered). While a file `hold` there is younger than 60 s, nothing is
-delivered: tests hold the stream back to see what readers answer while the consumers trail. A new pump on the same stream resumes after `position`;
-on a new stream it starts from the oldest record. Consumers skip what they took in already.
+delivered: tests hold the stream back to see what readers answer while the consumers trail. A new
+pump on the same stream resumes after `position`; on a new stream it starts from the oldest record.
+Consumers skip what they took in already.
 
 Usage: scripts/stream_pump.py [--name stream-pump] [--once]
-Environment: AWS_ENDPOINT_URL_DYNAMODB and AWS_ENDPOINT_URL_DYNAMODB_STREAMS (or AWS_ENDPOINT_URL), AWS_REGION, TABLE_NAME, and RUNLEDGER_INVOKE_URL or PUBLIC_BASE_URL.
+Environment: AWS_ENDPOINT_URL_DYNAMODB and AWS_ENDPOINT_URL_DYNAMODB_STREAMS (or AWS_ENDPOINT_URL),
+AWS_REGION, TABLE_NAME, and RUNLEDGER_INVOKE_URL or PUBLIC_BASE_URL.
 """
 
 import argparse
@@ -94,7 +96,8 @@ TTL_IDENTITY = {"type": "Service", "principalId": "dynamodb.amazonaws.com"}
 def lambda_record(raw, stream_arn):
     """A GetRecords record as Lambda hands it to a function."""
     raw = dict(raw)
-    if raw.get("eventName") == DDB_LOCAL_TTL_EVENT and "OldImage" in raw["dynamodb"] and "NewImage" not in raw["dynamodb"]:
+    if (raw.get("eventName") == DDB_LOCAL_TTL_EVENT
+            and "OldImage" in raw["dynamodb"] and "NewImage" not in raw["dynamodb"]):
         raw["eventName"] = "REMOVE"
         raw["userIdentity"] = TTL_IDENTITY
     data = dict(raw["dynamodb"])
@@ -195,7 +198,9 @@ class Shards:
                     SequenceNumber=self.last[shard],
                 )
             else:
-                it = self.streams.get_shard_iterator(StreamArn=self.arn, ShardId=shard, ShardIteratorType="TRIM_HORIZON")
+                it = self.streams.get_shard_iterator(
+                    StreamArn=self.arn, ShardId=shard, ShardIteratorType="TRIM_HORIZON",
+                )
             self.iterators[shard] = it["ShardIterator"]
         return self.iterators[shard]
 

@@ -28,7 +28,7 @@ import shutil
 import sys
 import time
 import uuid
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from pathlib import Path
 
 import boto3
@@ -42,7 +42,7 @@ STATE = ROOT / ".local" / "ttl-sweep"
 
 def when(text):
     t = datetime.fromisoformat(text.replace("Z", "+00:00"))
-    return t if t.tzinfo else t.replace(tzinfo=timezone.utc)
+    return t if t.tzinfo else t.replace(tzinfo=UTC)
 
 
 def stream_json(value):
@@ -82,8 +82,8 @@ def main():
     invoke_url = os.environ.get("RUNLEDGER_INVOKE_URL") or os.environ.get("PUBLIC_BASE_URL")
     if not invoke_url or not has_local_endpoints():
         sys.exit("ttl-sweep: no stack: run make dev first (needs the local endpoints and the invoke address)")
-    creds = dict(region_name=region, aws_access_key_id=os.environ.get("AWS_ACCESS_KEY_ID", "test"),
-                 aws_secret_access_key=os.environ.get("AWS_SECRET_ACCESS_KEY", "test"))
+    creds = {"region_name": region, "aws_access_key_id": os.environ.get("AWS_ACCESS_KEY_ID", "test"),
+             "aws_secret_access_key": os.environ.get("AWS_SECRET_ACCESS_KEY", "test")}
     ddb = boto3.client("dynamodb", endpoint_url=local_endpoint("dynamodb"), **creds)
     s3 = boto3.client("s3", endpoint_url=local_endpoint("s3"), **creds)
     lam = boto3.client("lambda", endpoint_url=invoke_url, **creds,
