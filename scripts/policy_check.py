@@ -10,6 +10,10 @@ CloudFormation the SAM transform makes of infra/template.yaml (scripts/validate 
 - the export schedule has a retry policy and a dead-letter queue, failed runs land in the same
   queue, and an alarm watches it.
 
+That each function's DynamoDB and S3 grants are exactly what its store capabilities need is checked
+on infra/template.yaml itself by shared/tests/policies.rs (cargo test), against
+shared/src/store/capabilities.rs.
+
 Usage: scripts/policy_check.py TRANSFORMED.json [--self-test]. --self-test also proves the check fails
 on the same template without the archive's s3:ListBucket grant.
 """

@@ -28,9 +28,6 @@ impl InvocationResult {
 /// The event-log type of the ERROR logs that tell a project's users an SQS message's event was
 /// rejected for good.
 pub const REJECTED_TYPE: &str = "RUNLEDGER_REJECTED";
-/// Where rejected messages are kept whole, under `set-aside/`.
-pub const REJECTED_CONSUMER: &str = "ingest";
-
 /// An event rejected for good: its index within its message, the project it names, code, message.
 type Rejection = (usize, Option<String>, &'static str, String);
 
@@ -130,7 +127,7 @@ pub async fn handle_invocation<S: Ingests>(
         let date = now.date_naive().to_string();
         let bytes = serde_json::to_vec(&record).unwrap_or_default();
         let key = match crate::retry::retrying(crate::store::StoreError::is_retryable, || {
-            store.set_aside(REJECTED_CONSUMER, &date, &name, bytes.clone())
+            store.set_aside(crate::store::set_aside::INGEST, &date, &name, bytes.clone())
         })
         .await
         {
@@ -274,7 +271,11 @@ mod tests {
         }
         let date = now.date_naive().to_string();
         for id in ["m-bad", "m-garbage"] {
-            let kept = store.backend.object(&format!("set-aside/ingest/{date}/{id}.json"));
+            let kept = store.backend.object(&crate::store::set_aside::object_key(
+                crate::store::set_aside::INGEST,
+                &date,
+                id,
+            ));
             let kept: Value = serde_json::from_slice(&kept.expect("the message is kept")).unwrap();
             assert_eq!(kept["messageId"], id);
             assert!(kept["body"].as_str().is_some(), "kept whole: {kept}");

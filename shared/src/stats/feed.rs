@@ -3,6 +3,7 @@
 //! (nothing else deletes records) and counts nothing, as counters expire with what they count.
 
 use crate::model::counts::{BatchChanges, Counted, Sequence};
+use crate::store::set_aside::STATS as CONSUMER;
 use crate::store::{counted_record, ArchivedRecord, KeepStats, SetAside, StoreError};
 use crate::streams::{ItemFailure, StreamEvent, StreamRecord};
 use serde::Serialize;
@@ -33,9 +34,6 @@ pub struct Summary {
     pub set_aside: Vec<String>,
     pub error: Option<String>,
 }
-
-/// The consumer name under `set-aside/`.
-pub const CONSUMER: &str = "stats";
 
 fn record(image: Option<&serde_json::Value>) -> Option<ArchivedRecord> {
     counted_record(image?)

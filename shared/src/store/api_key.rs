@@ -14,18 +14,23 @@ pub enum KeyAdminError {
     Store(#[from] StoreError),
 }
 
+/// What a key's lookup entry's partition key begins with.
+pub(super) const KEY_PREFIX: &str = "KEY#";
+/// What a project's key listing partition key begins with.
+pub(super) const PROJECT_PREFIX: &str = "PROJECT#";
+
 pub fn api_key_pk(key_id: &str) -> String {
-    format!("KEY#{key_id}")
+    format!("{KEY_PREFIX}{key_id}")
 }
 
 pub const API_KEY_SK: &str = "KEY";
 
 pub fn project_keys_pk(project: &str) -> String {
-    format!("PROJECT#{project}")
+    format!("{PROJECT_PREFIX}{project}")
 }
 
 pub fn project_key_sk(key_id: &str) -> String {
-    format!("KEY#{key_id}")
+    format!("{PROJECT_KEY_SK_PREFIX}{key_id}")
 }
 
 pub const PROJECT_KEY_SK_PREFIX: &str = "KEY#";

@@ -15,11 +15,17 @@ pub struct BodyLocation<'a> {
     pub sha256: &'a str,
 }
 
+/// What every offloaded body's object key begins with.
+pub(super) const OBJECT_PREFIX: &str = "bodies/";
+
 /// S3 object key of an offloaded body: content addressed, so retries rewrite the same object.
 /// Event-log bodies sit under `log` (never an execution's own folder: ids have no `/`, and a body
 /// is content addressed, so even an execution named `log` would only share identical bytes).
 pub fn body_object_key(project: &str, execution_id: Option<&str>, sha256_hex: &str) -> String {
-    format!("bodies/{project}/{}/{sha256_hex}", execution_id.unwrap_or("log"))
+    format!(
+        "{OBJECT_PREFIX}{project}/{}/{sha256_hex}",
+        execution_id.unwrap_or("log")
+    )
 }
 
 /// The unpacked size of an inline body attribute, without unpacking it: a raw body is its bytes, a

@@ -35,9 +35,12 @@ pub struct LogRecord {
     pub tokens: Fingerprints,
 }
 
+/// What every event log's partition key begins with.
+pub(super) const PARTITION_PREFIX: &str = "LG#";
+
 /// The table partition of a project's event logs of one month (and shard).
 pub fn log_pk(project: &str, bucket: &str, shard: u32, shards: u32) -> String {
-    let mut key = format!("LG#{project}#{bucket}");
+    let mut key = format!("{PARTITION_PREFIX}{project}#{bucket}");
     if shards > 1 {
         key.push_str(&format!("#s{shard}"));
     }
@@ -46,7 +49,7 @@ pub fn log_pk(project: &str, bucket: &str, shard: u32, shards: u32) -> String {
 
 /// The project and month of a log partition key.
 pub fn parse_log_pk(pk: &str) -> Option<(&str, &str)> {
-    let mut parts = pk.strip_prefix("LG#")?.split('#');
+    let mut parts = pk.strip_prefix(PARTITION_PREFIX)?.split('#');
     Some((parts.next()?, parts.next()?))
 }
 

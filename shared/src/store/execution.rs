@@ -78,8 +78,11 @@ pub struct Loaded {
 /// Sort key of an execution summary.
 pub const SUMMARY_SK: &str = "A";
 
+/// What every key of an execution's partition begins with (its summary, steps and tokens).
+pub(super) const PARTITION_PREFIX: &str = "EX#";
+
 pub fn execution_pk(project: &str, execution_id: &str) -> String {
-    format!("EX#{project}#{execution_id}")
+    format!("{PARTITION_PREFIX}{project}#{execution_id}")
 }
 
 /// Why ids of these lengths would make a key past its limit (S3 object keys 1,024 bytes, DynamoDB
@@ -326,7 +329,7 @@ fn started_millis(item: &Item) -> Option<i64> {
 
 /// Which unit an item stores.
 pub fn unit_key_of(item: &Item) -> Option<UnitKey> {
-    let pk = string_attr(item, PK)?.strip_prefix("EX#")?;
+    let pk = string_attr(item, PK)?.strip_prefix(PARTITION_PREFIX)?;
     let (project, execution) = pk.split_once('#')?;
     let sk = string_attr(item, SK)?;
     Some(UnitKey {

@@ -33,15 +33,20 @@ pub struct Archived {
     pub missing: Vec<String>,
 }
 
+/// What every archive object's key begins with.
+pub(super) const ARCHIVE_PREFIX: &str = "archive/";
+/// What every export object's key begins with.
+pub(super) const EXPORT_PREFIX: &str = "exports/";
+
 /// An archive object: Hive-style partitions by project and day, so Athena and BigQuery prune by
 /// both.
-fn archive_object_key(project: &str, date: &str, part: &str) -> String {
-    format!("archive/projectId={project}/date={date}/{part}.jsonl.gz")
+pub(super) fn archive_object_key(project: &str, date: &str, part: &str) -> String {
+    format!("{ARCHIVE_PREFIX}projectId={project}/date={date}/{part}.jsonl.gz")
 }
 
 /// An export object: the same Hive-style partitions as the archive, under `exports/`.
 pub fn export_object_key(project: &str, date: &str, name: &str) -> String {
-    format!("exports/projectId={project}/date={date}/{name}")
+    format!("{EXPORT_PREFIX}projectId={project}/date={date}/{name}")
 }
 
 impl<B: Backend> Ledger<B> {

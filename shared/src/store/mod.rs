@@ -3,29 +3,13 @@
 //! records in, typed records and positions out.
 //!
 //! Capabilities are small traits, so each function takes only those it uses and its IAM policy in
-//! infra/template.yaml says the same:
-//!
-//! | trait | used by | DynamoDB / S3 actions |
-//! | --- | --- | --- |
-//! | `ListExecutions` | list | Query (indexes, table), BatchGetItem, s3:GetObject (search) |
-//! | `ListLogs` | list | Query (table, indexes), BatchGetItem, s3:GetObject (search) |
-//! | `ReadTrace` | list | Query (trace index) |
-//! | `ReadExecution` | get, steps | Query (table) |
-//! | `ReadStep` | step | GetItem |
-//! | `LinkBodies` | list, get, step | s3:GetObject (presigned) |
-//! | `ReadKeys` | list, get, steps, step | GetItem |
-//! | `CommitUnits` | ingest | BatchGetItem, PutItem, s3:PutObject |
-//! | `AppendLogs` | ingest | PutItem, s3:PutObject |
-//! | `ArchiveRecords` | archive | s3:GetObject (bodies), s3:PutObject (archive) |
-//! | `ExportRecords` | export | Query, s3:GetObject (bodies), s3:PutObject, s3:ListBucket and s3:DeleteObject (exports), UpdateItem (the register) |
-//! | `NoteProjectDays` | ingest | UpdateItem (the register of project days), BatchGetItem (execution summaries) |
+//! infra/template.yaml says the same: `capabilities` lists, as data, every DynamoDB and S3 action
+//! each trait's methods need and which capabilities each function holds, and a test checks each
+//! function's policy against it.
 //!
 //! A body read that S3 answers with 403 AccessDenied counts as a missing body (`ArchiveRecords`,
 //! `ExportRecords`): that is S3's answer for a missing key to a role without s3:ListBucket, and the
 //! template grants it on `bodies/` only where it can name the bucket.
-//! | `AdminKeys` | the `runledger` CLI | GetItem, Query, TransactWriteItems |
-//! | `KeepStats` | stats | UpdateItem, GetItem (counters) |
-//! | `ReadStats` | list (stats, exact totals) | Query, BatchGetItem (counters) |
 //!
 //! One implementation, `Ledger`, runs over a backend: DynamoDB and S3 (`dynamo`) or memory
 //! (`memory`, for fast handler tests).
@@ -33,6 +17,7 @@
 mod api_key;
 mod backend;
 mod body;
+pub mod capabilities;
 pub mod capacity;
 mod counter;
 pub mod dynamo;
@@ -46,7 +31,7 @@ mod matching;
 pub mod memory;
 mod project_day;
 mod record_error;
-mod set_aside;
+pub mod set_aside;
 mod step;
 mod stream;
 mod table;

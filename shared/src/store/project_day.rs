@@ -32,12 +32,14 @@ impl ProjectDay {
     }
 }
 
+/// What every day's partition key begins with.
+pub(super) const PARTITION_PREFIX: &str = "DAY#";
 const PREFIX: &str = "P#";
 const CHANGED_AT: &str = "changedAt";
 const EXPORTED_AT: &str = "exportedAt";
 
-fn day_pk(date: &str) -> String {
-    format!("DAY#{date}")
+pub(super) fn day_pk(date: &str) -> String {
+    format!("{PARTITION_PREFIX}{date}")
 }
 
 fn key(project: &str, date: &str) -> (String, String) {

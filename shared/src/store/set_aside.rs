@@ -8,9 +8,17 @@ use super::backend::Backend;
 use super::{Ledger, StoreError};
 use std::future::Future;
 
+/// What every set-aside object's key begins with.
+pub(super) const OBJECT_PREFIX: &str = "set-aside/";
+
+/// The consumer ingest sets aside SQS messages it rejected for good as.
+pub const INGEST: &str = "ingest";
+/// The consumer the stats function sets aside stream records it could not count as.
+pub const STATS: &str = "stats";
+
 /// Where one set-aside record lives.
 pub fn object_key(consumer: &str, date: &str, id: &str) -> String {
-    format!("set-aside/{consumer}/{date}/{id}.json")
+    format!("{OBJECT_PREFIX}{consumer}/{date}/{id}.json")
 }
 
 pub trait SetAside: Sync {
@@ -35,7 +43,7 @@ impl<B: Backend> SetAside for Ledger<B> {
     }
 
     async fn set_aside_record(&self, key: &str) -> Result<Option<Vec<u8>>, StoreError> {
-        if !key.starts_with("set-aside/") {
+        if !key.starts_with(OBJECT_PREFIX) {
             return Ok(None);
         }
         self.backend.get_object(key).await

@@ -85,7 +85,7 @@ pub fn to_image(item: &Item) -> Value {
 /// (token fingerprints, API keys).
 pub fn record(item: &Item) -> Option<(ArchivedRecord, super::RecordBodies)> {
     let pk = table::string_attr(item, table::PK)?;
-    if pk.starts_with("LG#") {
+    if pk.starts_with(event_log::PARTITION_PREFIX) {
         let log = event_log::log_from_item(item)?;
         let bodies = super::RecordBodies {
             input: None,

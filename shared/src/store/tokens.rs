@@ -41,7 +41,7 @@ pub fn tokens_key(project: &str, execution: &str) -> (String, String) {
 
 /// Which execution a fingerprint item belongs to, its fingerprints, version and expiry.
 pub fn tokens_from_item(item: &Item) -> Option<((String, String), Fingerprints, u64, i64)> {
-    let pk = string_attr(item, PK)?.strip_prefix("EX#")?;
+    let pk = string_attr(item, PK)?.strip_prefix(execution::PARTITION_PREFIX)?;
     if string_attr(item, SK)? != TOKENS_SK {
         return None;
     }

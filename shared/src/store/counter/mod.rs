@@ -17,7 +17,7 @@ use crate::model::counts::{BatchChanges, Counter, CounterRow, Dimension, Family,
 use chrono::{DateTime, Datelike, Duration, TimeZone, Timelike, Utc};
 use std::collections::BTreeMap;
 
-const PREFIX: &str = "ST#";
+pub(super) const PREFIX: &str = "ST#";
 
 fn family_letter(f: Family) -> char {
     match f {
