@@ -18,17 +18,21 @@
 //! changed since it last wrote it, from the register ingest keeps (`NoteProjectDays`).
 
 mod parquet;
+mod scheduled;
+mod writer;
+
+pub use scheduled::{export_changed, DayFailure, ScheduledRun};
+use writer::Writer;
 
 use crate::archive::{gzip_rows, row, Row};
 use crate::dates;
-use crate::model::limits::{MAX_CLOCK_SKEW_HOURS, MAX_LIMIT};
+use crate::model::limits::MAX_LIMIT;
 use crate::query::{ListQuery, LogQuery, Position, ReadBudget};
 use crate::retry::retrying;
-use crate::store::{Archived, ExportRecords, ListExecutions, ListLogs, ProjectDay, StoreError};
-use chrono::{DateTime, Duration, NaiveDate, Utc};
+use crate::store::{Archived, ExportRecords, ListExecutions, ListLogs, StoreError};
+use chrono::{DateTime, Duration, Utc};
 use futures::stream::{self, StreamExt, TryStreamExt};
 use serde::{Deserialize, Serialize};
-use sha2::{Digest, Sha256};
 use std::collections::BTreeMap;
 
 /// Uncompressed bytes of rows per part (about: rows are measured, not written, to size a part).
@@ -152,165 +156,6 @@ pub enum ExportError {
     Store(#[from] StoreError),
     #[error("a part could not be written: {0}")]
     Encode(String),
-}
-
-/// One day's export being written.
-struct Day {
-    rows: Vec<Row>,
-    bytes: usize,
-    parts: Vec<PartInfo>,
-    written: u64,
-    /// The names the day's folder held before this export.
-    before: Vec<String>,
-    /// Left as it is (`Exported::kept_days`).
-    kept: bool,
-}
-
-struct Writer<'a, S> {
-    store: &'a S,
-    project: &'a str,
-    format: Format,
-    /// Names this run's parts apart from every other run's.
-    run: String,
-    now: DateTime<Utc>,
-    days: BTreeMap<String, Day>,
-    /// The day rows are being added to; earlier days are complete.
-    open: Option<String>,
-}
-
-fn day_start(date: &str) -> Option<DateTime<Utc>> {
-    NaiveDate::parse_from_str(date, "%Y-%m-%d")
-        .ok()?
-        .and_hms_opt(0, 0, 0)
-        .map(|t| t.and_utc())
-}
-
-/// Whether some records dated `date` may have expired by `now`: a record expires `retention` after
-/// the earlier of its date and its first write, which is at most a clock skew before its date.
-fn begun_to_expire(date: &str, now: DateTime<Utc>, retention_days: i64) -> bool {
-    day_start(date)
-        .is_some_and(|start| start + Duration::days(retention_days) - Duration::hours(MAX_CLOCK_SKEW_HOURS) <= now)
-}
-
-impl<S: ExportRecords> Writer<'_, S> {
-    async fn add(&mut self, date: &str, row: Row) -> Result<(), ExportError> {
-        if self.open.as_deref() != Some(date) {
-            self.close().await?;
-            self.open = Some(date.to_string());
-        }
-        if !self.days.contains_key(date) {
-            let (store, project) = (self.store, self.project);
-            let before = retrying(StoreError::is_retryable, || store.export_names(project, date)).await?;
-            let kept = begun_to_expire(date, self.now, store.retention_days())
-                && before.iter().any(|n| n == self.format.manifest_name());
-            if kept {
-                tracing::info!(project = %project, date = %date, format = self.format.name(), "the day's records have begun to expire: its export is kept as it is");
-            }
-            self.days.insert(
-                date.to_string(),
-                Day {
-                    rows: Vec::new(),
-                    bytes: 0,
-                    parts: Vec::new(),
-                    written: 0,
-                    before,
-                    kept,
-                },
-            );
-        }
-        let Some(day) = self.days.get_mut(date) else {
-            return Ok(());
-        };
-        if day.kept {
-            return Ok(());
-        }
-        day.bytes += row.approx_bytes() + 1;
-        day.rows.push(row);
-        if day.bytes >= PART_MAX_BYTES {
-            self.flush(date).await?;
-        }
-        Ok(())
-    }
-
-    /// Uploads what the open day still holds; used when a pass over one kind of record ends.
-    async fn close(&mut self) -> Result<(), ExportError> {
-        match self.open.take() {
-            Some(open) => self.flush(&open).await,
-            None => Ok(()),
-        }
-    }
-
-    /// Uploads what a day holds as its next part.
-    async fn flush(&mut self, date: &str) -> Result<(), ExportError> {
-        let Some(day) = self.days.get_mut(date) else {
-            return Ok(());
-        };
-        if day.rows.is_empty() {
-            return Ok(());
-        }
-        let name = format!("part-{}-{:05}.{}", self.run, day.parts.len(), self.format.extension());
-        let (bytes, rows) = self.format.encode(&day.rows)?;
-        let info = PartInfo {
-            key: format!("exports/projectId={}/date={date}/{name}", self.project),
-            rows,
-            bytes: bytes.len() as u64,
-            sha256: hex::encode(Sha256::digest(&bytes)),
-        };
-        let (store, project) = (self.store, self.project);
-        retrying(StoreError::is_retryable, || {
-            store.put_export(project, date, &name, bytes.clone())
-        })
-        .await?;
-        day.written += info.rows;
-        day.parts.push(info);
-        day.rows.clear();
-        day.bytes = 0;
-        Ok(())
-    }
-
-    /// Writes each day's manifest, then deletes what of the day's earlier set it does not list.
-    async fn finish(mut self) -> Result<Exported, ExportError> {
-        self.close().await?;
-        let (store, project, format) = (self.store, self.project, self.format);
-        let mut out = Exported::default();
-        for (date, day) in std::mem::take(&mut self.days) {
-            if day.kept {
-                out.kept_days.push(date);
-                continue;
-            }
-            let start = day_start(&date).ok_or_else(|| ExportError::Invalid(format!("no day {date}")))?;
-            let manifest = Manifest {
-                project_id: project.to_string(),
-                date: date.clone(),
-                format,
-                after_date: dates::format(start),
-                before_date: dates::format(start + Duration::days(1)),
-                rows: day.written,
-                parts: day.parts,
-            };
-            let text = serde_json::to_vec_pretty(&manifest).map_err(|e| ExportError::Encode(e.to_string()))?;
-            retrying(StoreError::is_retryable, || {
-                store.put_export(project, &date, format.manifest_name(), text.clone())
-            })
-            .await?;
-            let listed: Vec<&str> = manifest.parts.iter().filter_map(|p| p.key.rsplit('/').next()).collect();
-            let mut stale: Vec<&String> = day
-                .before
-                .iter()
-                .filter(|n| format.is_part(n) && !listed.contains(&n.as_str()))
-                .collect();
-            // A Parquet export used to write `manifest.json` too; without JSON Lines parts beside
-            // it, it can only be one of those, and lists parts just deleted.
-            if format == Format::Parquet && !day.before.iter().any(|n| Format::Jsonl.is_part(n)) {
-                stale.extend(day.before.iter().filter(|n| *n == LEGACY_MANIFEST));
-            }
-            for name in stale {
-                retrying(StoreError::is_retryable, || store.delete_export(project, &date, name)).await?;
-            }
-            out.manifests.push(manifest);
-        }
-        Ok(out)
-    }
 }
 
 fn parse_request(req: &ExportRequest) -> Result<(DateTime<Utc>, DateTime<Utc>, Format), ExportError> {
@@ -440,132 +285,10 @@ pub async fn export<S: ListExecutions + ListLogs + ExportRecords>(
     writer.finish().await
 }
 
-/// A project day the scheduled run could not write (`project_id` is absent when the register's
-/// day could not be read).
-#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
-#[serde(rename_all = "camelCase")]
-pub struct DayFailure {
-    pub project_id: Option<String>,
-    pub date: String,
-    pub error: String,
-}
-
-/// What a scheduled run did.
-#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize)]
-#[serde(rename_all = "camelCase")]
-pub struct ScheduledRun {
-    pub manifests: Vec<Manifest>,
-    /// Project days of the window that had changed since they were last written.
-    pub pending: usize,
-    /// Pending project days left for the next run: the deadline came first.
-    pub deferred: usize,
-    /// Project days left as they were (`Exported::kept_days`), as `projectId/date`.
-    pub kept: Vec<String>,
-    pub failures: Vec<DayFailure>,
-}
-
-/// The days the scheduled run looks at, newest first: every finished UTC day whose records cannot
-/// have begun to expire (at least yesterday).
-fn window(now: DateTime<Utc>, retention_days: i64) -> Vec<String> {
-    let today = now.date_naive();
-    (1..=(retention_days - 2).max(1))
-        .map(|k| (today - Duration::days(k)).to_string())
-        .collect()
-}
-
-/// Writes one project day in JSON Lines, and in Parquet too when the day holds a Parquet export,
-/// so neither format of the day goes stale.
-async fn export_day<S: ListExecutions + ListLogs + ExportRecords>(
-    store: &S,
-    day: &ProjectDay,
-    now: DateTime<Utc>,
-) -> Result<Exported, ExportError> {
-    let names = retrying(StoreError::is_retryable, || store.export_names(&day.project, &day.date)).await?;
-    let mut formats = vec![Format::Jsonl];
-    if names.iter().any(|n| n == Format::Parquet.manifest_name()) {
-        formats.push(Format::Parquet);
-    }
-    let next = day_start(&day.date)
-        .map(|t| (t + Duration::days(1)).date_naive().to_string())
-        .ok_or_else(|| ExportError::Invalid(format!("no day {}", day.date)))?;
-    let mut out = Exported::default();
-    for format in formats {
-        let req = ExportRequest {
-            project_id: day.project.clone(),
-            after_date: day.date.clone(),
-            before_date: next.clone(),
-            format: Some(format.name().to_string()),
-        };
-        let done = export(store, &req, now).await?;
-        out.manifests.extend(done.manifests);
-        out.kept_days.extend(done.kept_days);
-    }
-    Ok(out)
-}
-
-/// The scheduled run: every project day of the window that changed since the run last wrote it
-/// (one Query of the register per day), each written whole and then marked written as of
-/// `now - SETTLE`. A failing project day is reported and the run goes on; it stays pending, so the
-/// next run (or the retry of this one, which the caller causes by failing) writes it. No new day
-/// is started within `DAY_RESERVE` (at most a third of the run's time) of `deadline`: what is left
-/// waits for the next run.
-pub async fn export_changed<S: ListExecutions + ListLogs + ExportRecords>(
-    store: &S,
-    now: DateTime<Utc>,
-    deadline: Option<DateTime<Utc>>,
-) -> ScheduledRun {
-    let mut run = ScheduledRun::default();
-    let as_of = (now - SETTLE).timestamp_millis();
-    let stop = deadline.map(|d| d - DAY_RESERVE.min((d - now) / 3).max(Duration::zero()));
-    for date in window(now, store.retention_days()) {
-        let days = match retrying(StoreError::is_retryable, || store.project_days(&date)).await {
-            Ok(days) => days,
-            Err(e) => {
-                run.failures.push(DayFailure {
-                    project_id: None,
-                    date,
-                    error: e.to_string(),
-                });
-                continue;
-            }
-        };
-        for day in days.iter().filter(|d| d.pending()) {
-            run.pending += 1;
-            if stop.is_some_and(|stop| Utc::now() > stop) {
-                run.deferred += 1;
-                continue;
-            }
-            let result = match export_day(store, day, now).await {
-                Ok(done) => retrying(StoreError::is_retryable, || {
-                    store.mark_exported(&day.project, &day.date, as_of)
-                })
-                .await
-                .map(|()| done)
-                .map_err(ExportError::from),
-                Err(e) => Err(e),
-            };
-            match result {
-                Ok(done) => {
-                    run.kept
-                        .extend(done.kept_days.iter().map(|d| format!("{}/{d}", day.project)));
-                    run.manifests.extend(done.manifests);
-                }
-                Err(e) => {
-                    tracing::warn!(project = %day.project, date = %day.date, error = %e, "exporting a project day failed");
-                    run.failures.push(DayFailure {
-                        project_id: Some(day.project.clone()),
-                        date: day.date.clone(),
-                        error: e.to_string(),
-                    });
-                }
-            }
-        }
-    }
-    run
-}
-
 #[cfg(test)]
 mod tests {
+    use super::scheduled::window;
+    use super::writer::begun_to_expire;
     use super::*;
 
     fn at(s: &str) -> DateTime<Utc> {

@@ -17,6 +17,11 @@ use aws_sdk_s3::presigning::PresigningConfig;
 use std::collections::HashMap;
 use std::time::Duration;
 
+mod errors;
+
+pub use errors::classify;
+use errors::s3_error;
+
 /// Real DynamoDB answers at most 100 keys per BatchGetItem.
 pub const BATCH_GET_MAX: usize = 100;
 
@@ -52,51 +57,6 @@ impl super::DynamoStore {
 
 fn s(v: impl Into<String>) -> AttributeValue {
     AttributeValue::S(v.into())
-}
-
-const THROTTLING_CODES: [&str; 3] = [
-    "ThrottlingException",
-    "ProvisionedThroughputExceededException",
-    "RequestLimitExceeded",
-];
-
-const RETRYABLE_CODES: [&str; 4] = [
-    "InternalServerError",
-    "InternalFailure",
-    "ServiceUnavailable",
-    "TransactionInProgressException",
-];
-
-/// Sorts SDK failures into retryable and permanent ones.
-pub fn classify<E: ProvideErrorMetadata + std::fmt::Debug, R: std::fmt::Debug>(err: SdkError<E, R>) -> StoreError {
-    match &err {
-        SdkError::ServiceError(se) => {
-            let code = se.err().code().unwrap_or("Unknown").to_string();
-            if THROTTLING_CODES.contains(&code.as_str()) {
-                StoreError::Throttled(code)
-            } else if RETRYABLE_CODES.contains(&code.as_str()) {
-                StoreError::Transient(code)
-            } else {
-                StoreError::Permanent(format!("{code}: {}", se.err().message().unwrap_or("")))
-            }
-        }
-        SdkError::ConstructionFailure(_) => StoreError::Permanent(format!("{err:?}")),
-        _ => StoreError::Transient(format!("{err}")),
-    }
-}
-
-/// Sorts S3 failures: a 4xx other than 429 is permanent (retrying sends the same request), the rest
-/// is worth retrying.
-fn s3_error<E>(err: SdkError<E, aws_sdk_s3::config::http::HttpResponse>) -> StoreError
-where
-    E: std::error::Error + 'static,
-{
-    match &err {
-        SdkError::ServiceError(se) if se.raw().status().as_u16() < 500 && se.raw().status().as_u16() != 429 => {
-            StoreError::Permanent(format!("s3: {}", se.err()))
-        }
-        _ => StoreError::Transient(format!("s3: {err}")),
-    }
 }
 
 /// Passes the capacity DynamoDB reports on to the request's metrics (make bench prints it beside
