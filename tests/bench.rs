@@ -6,12 +6,12 @@
 //! 36-character ids and 1 KB bodies.
 
 use runledger::api::http::Service;
+use runledger::api::process::Process;
 use runledger::api::{ApiRequest, Endpoint};
 use runledger::apikeys::KeyAdmin;
 use runledger::aws::Clients;
 use runledger::ingest::{ingest, Report};
 use runledger::metrics::{total_for, Metrics};
-use runledger::process::Process;
 use runledger::store::capacity::Usage;
 use runledger::store::MeteredStore;
 use runledger_tests::*;

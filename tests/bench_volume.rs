@@ -6,9 +6,9 @@
 //! Usage: bench_volume <project> <executions loaded>   (RUNLEDGER_VOLUME_KEY: an API key of it)
 
 use runledger::api::http::Service;
+use runledger::api::process::Process;
 use runledger::api::{ApiRequest, Endpoint};
 use runledger::metrics::total_for;
-use runledger::process::Process;
 use runledger::store::MeteredStore;
 use runledger_tests::volume::{shape, stable_id, EXECUTION, TRACE};
 use runledger_tests::*;

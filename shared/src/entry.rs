@@ -4,9 +4,9 @@
 //! grants the function exactly those).
 
 use crate::api::http::{self, Service};
+use crate::api::process::Process;
 use crate::api::Endpoint;
 use crate::config::Settings;
-use crate::process::Process;
 use crate::store::DynamoStore;
 use lambda_http::lambda_runtime::Diagnostic;
 use lambda_http::{service_fn, Error, LambdaEvent, Request};

@@ -2,11 +2,11 @@
 //! `events/*.json` fixtures. No emulator: these are the fast tests of the API rules.
 
 use runledger::api::http::{api_request, Service};
+use runledger::api::process::Process;
 use runledger::api::{ApiRequest, Endpoint};
 use runledger::apikeys::KeyAdmin;
 use runledger::config::Settings;
 use runledger::ingest::{ingest, parse_envelope, Outcome, Report};
-use runledger::process::Process;
 use runledger::store::{MemoryStore, StoreConfig};
 use serde_json::{json, Value};
 

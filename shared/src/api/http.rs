@@ -4,10 +4,10 @@
 
 use super::links::Links;
 use super::{auth, get, list, logs, stats, step, steps, trace, ApiRequest, ApiResponse, Endpoint, Route};
+use crate::api::process::Process;
 use crate::config::Settings;
 use crate::error::ApiError;
 use crate::params::{self, ListParams, LogParams, PageParams, StatsParams};
-use crate::process::Process;
 use crate::store::{LinkBodies, ListExecutions, ListLogs, ReadExecution, ReadKeys, ReadStats, ReadStep, ReadTrace};
 use chrono::{DateTime, Utc};
 use lambda_http::{Body, Request, RequestExt, Response};

@@ -10,6 +10,7 @@ pub mod http;
 pub mod links;
 pub mod list;
 pub mod logs;
+pub mod process;
 pub mod stats;
 pub mod step;
 pub mod steps;

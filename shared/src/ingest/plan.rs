@@ -4,7 +4,7 @@
 use super::report::{codes, Outcome};
 use super::wire::Event;
 use crate::bodies::{Body, BodySlot, Placement, StoredBody};
-use crate::merge::{merge_fields, Fields};
+use crate::model::merge::{merge_fields, Fields};
 use crate::model::Field;
 use crate::store::{RecordBodies, StoredUnit, UnitCommit, UnitKey};
 use chrono::{DateTime, Utc};

@@ -6,6 +6,7 @@ pub mod counts;
 pub mod fields;
 pub mod limits;
 pub mod logs;
+pub mod merge;
 pub mod records;
 pub mod status;
 pub mod values;

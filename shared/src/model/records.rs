@@ -2,7 +2,7 @@
 
 use super::fields::Field;
 use super::status::Status;
-use crate::merge::Fields;
+use crate::model::merge::Fields;
 use serde::Serialize;
 use serde_json::Value;
 

@@ -13,7 +13,7 @@ use super::table::{
 };
 use super::tokens::StoredTokens;
 use crate::bodies::StoredBody;
-use crate::merge::{Fields, Ranked};
+use crate::model::merge::{Fields, Ranked};
 use crate::model::records::{error_summary, run_duration};
 use crate::model::{ExecutionSummary, Field, Kind, RecordKind, Status, StepSummary};
 use crate::query::Page;
@@ -421,7 +421,7 @@ mod tests {
             "the TTL attribute"
         );
     }
-    use crate::merge::merge_fields;
+    use crate::model::merge::merge_fields;
     use std::collections::BTreeMap;
 
     fn fields(rank: u8, pairs: &[(Field, Value)]) -> Fields {
