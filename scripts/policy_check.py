@@ -12,7 +12,7 @@ CloudFormation the SAM transform makes of infra/template.yaml (scripts/validate 
 
 That each function's DynamoDB and S3 grants are exactly what its store capabilities need is checked
 on infra/template.yaml itself by shared/tests/policies.rs (cargo test), against
-shared/src/store/capabilities.rs.
+shared/src/store/capabilities/.
 
 Usage: scripts/policy_check.py TRANSFORMED.json [--self-test]. --self-test also proves the check fails
 on the same template without the archive's s3:ListBucket grant.

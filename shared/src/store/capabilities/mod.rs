@@ -3,7 +3,7 @@
 //! (`shared/tests/policies.rs` wants each function's policy to grant exactly the union of its
 //! capabilities' grants, no more and no less).
 //!
-//! Each method lists every request it can make through the backend (`store/dynamo.rs`), whatever
+//! Each method lists every request it can make through the backend (`store/dynamo/`), whatever
 //! path it takes: keyword search, a total from counters (`counter::total` reads `ReadStats`'
 //! counters) and the listing it falls back to, a retry after a lost race. Scopes are what IAM can
 //! tell apart: table items by partition-key prefix (`dynamodb:LeadingKeys`), secondary indexes by
