@@ -155,7 +155,18 @@ pub trait Backend: Sync {
     fn list_objects(&self, prefix: &str) -> impl Future<Output = Result<Vec<String>, StoreError>> + Send;
     /// Deletes an object; deleting one that does not exist succeeds.
     fn delete_object(&self, key: &str) -> impl Future<Output = Result<(), StoreError>> + Send;
-    /// An object's bytes; `None` when it does not exist.
-    fn get_object(&self, key: &str) -> impl Future<Output = Result<Option<Vec<u8>>, StoreError>> + Send;
+    /// An object's bytes; `None` when it does not exist (a denied read is a failure here).
+    fn get_object(&self, key: &str) -> impl Future<Output = Result<Option<Vec<u8>>, StoreError>> + Send
+    where
+        Self: Sync,
+    {
+        async move {
+            match self.read_object(key).await? {
+                ObjectRead::Found(bytes) => Ok(Some(bytes)),
+                ObjectRead::NoSuchKey => Ok(None),
+                ObjectRead::AccessDenied => Err(StoreError::Permanent(format!("s3: AccessDenied reading {key}"))),
+            }
+        }
+    }
     fn presign(&self, key: &str) -> impl Future<Output = Result<String, StoreError>> + Send;
 }

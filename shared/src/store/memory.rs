@@ -366,14 +366,6 @@ impl Backend for Memory {
         Ok(())
     }
 
-    async fn get_object(&self, key: &str) -> Result<Option<Vec<u8>>, StoreError> {
-        match self.read_object(key).await? {
-            ObjectRead::Found(bytes) => Ok(Some(bytes)),
-            ObjectRead::NoSuchKey => Ok(None),
-            ObjectRead::AccessDenied => Err(StoreError::Permanent(format!("s3: AccessDenied reading {key}"))),
-        }
-    }
-
     async fn read_object(&self, key: &str) -> Result<ObjectRead, StoreError> {
         self.call();
         Ok(match self.objects.lock().unwrap().get(key) {

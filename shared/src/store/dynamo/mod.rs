@@ -413,14 +413,6 @@ impl Backend for Dynamo {
             .map_err(s3_error)
     }
 
-    async fn get_object(&self, key: &str) -> Result<Option<Vec<u8>>, StoreError> {
-        match self.read_object(key).await? {
-            ObjectRead::Found(bytes) => Ok(Some(bytes)),
-            ObjectRead::NoSuchKey => Ok(None),
-            ObjectRead::AccessDenied => Err(StoreError::Permanent(format!("s3: AccessDenied reading {key}"))),
-        }
-    }
-
     async fn read_object(&self, key: &str) -> Result<ObjectRead, StoreError> {
         let out = match self.s3.get_object().bucket(&self.bucket).key(key).send().await {
             Ok(out) => out,
