@@ -46,7 +46,7 @@ STATUSES = ["QUEUED", "RUNNING", "SUCCEEDED", "FAILED", "CANCELLED"]
 LEVELS = ["DEBUG", "INFO", "WARN", "ERROR"]
 GROUP_BYS = ["status", "integration", "workflowId", "triggerType", "userId"]
 
-# Parameter kinds (shared/src/params.rs).
+# Parameter kinds (shared/src/params/).
 LIST = "list"  # comma list, at most 10 values, each a query value
 VALUE = "value"  # one query value: trimmed, 1..256 characters, no control characters
 DATE = "date"

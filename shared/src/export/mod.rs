@@ -22,7 +22,7 @@ mod parquet;
 use crate::archive::{gzip_rows, row, Row};
 use crate::dates;
 use crate::model::limits::{MAX_CLOCK_SKEW_HOURS, MAX_LIMIT};
-use crate::query::{ListQuery, LogQuery, Position, ReadBudget};
+use crate::query::{ListQuery, LogQuery, Position, ReadBudget, Window};
 use crate::retry::retrying;
 use crate::store::{Archived, ExportRecords, ListExecutions, ListLogs, ProjectDay, StoreError};
 use chrono::{DateTime, Duration, NaiveDate, Utc};
@@ -374,13 +374,17 @@ pub async fn export<S: ListExecutions + ListLogs + ExportRecords>(
     };
     // A page is read without a budget cut: an export reads everything in its range.
     let budget = ReadBudget { items: u64::MAX / 4 };
-    let query = ListQuery {
+    let window = Window {
         project: project.to_string(),
         after: Some(after),
         before: Some(before),
         ascending: true,
         limit: 100,
         now,
+        search: None,
+    };
+    let query = ListQuery {
+        window: window.clone(),
         ..Default::default()
     };
     let mut resume: Option<Position> = None;
@@ -412,12 +416,10 @@ pub async fn export<S: ListExecutions + ListLogs + ExportRecords>(
     }
     writer.close().await?;
     let logs = LogQuery {
-        project: project.to_string(),
-        after: Some(after),
-        before: Some(before),
-        ascending: true,
-        limit: MAX_LIMIT as usize,
-        now,
+        window: Window {
+            limit: MAX_LIMIT as usize,
+            ..window
+        },
         ..Default::default()
     };
     let mut resume: Option<Position> = None;
