@@ -817,10 +817,13 @@ async fn stats_and_totals(settings: &runledger::config::Settings) -> bool {
     }
     // The same total by reading the listing: what count=true cost before the counters.
     let query = runledger::query::ListQuery {
-        project: p.clone(),
+        window: runledger::query::Window {
+            project: p.clone(),
+            after: runledger::dates::parse(&after),
+            now,
+            ..Default::default()
+        },
         dimensions: vec![(runledger::model::Field::Integration, vec!["salesforce".into()])],
-        after: runledger::dates::parse(&after),
-        now,
         ..Default::default()
     };
     let counted = store

@@ -123,10 +123,14 @@ async fn every_event_is_stored_exactly_once_despite_faults() {
     }
 
     // Listing the project returns every execution exactly once.
-    let params = ListParams::parse(&[
-        ("limit".to_string(), "1000".to_string()),
-        ("integration".to_string(), "slack".to_string()),
-    ])
+    let params = ListParams::parse(
+        &[
+            ("limit".to_string(), "1000".to_string()),
+            ("integration".to_string(), "slack".to_string()),
+        ],
+        &p,
+        chrono::Utc::now(),
+    )
     .unwrap();
     let seen = list_ids(&direct, &settings, &p, params).await;
     assert_eq!(seen.len(), EXECUTIONS, "each execution listed once");

@@ -282,10 +282,8 @@ async fn expired_records_are_hidden_before_dynamodb_deletes_them() {
         404
     );
     assert!(get::get(&store, &links, &kept, t).await.is_ok());
-    let params = runledger::params::ListParams::parse(&[]).unwrap();
-    let page = runledger::api::list::list(&store, &links, &params, later)
-        .await
-        .unwrap();
+    let params = runledger::params::ListParams::parse(&[], &p, later).unwrap();
+    let page = runledger::api::list::list(&store, &links, &params).await.unwrap();
     let ids: Vec<&str> = page.workflow_executions.iter().map(|x| x.id.as_str()).collect();
     assert_eq!(ids, [kept.as_str()]);
 }
@@ -309,11 +307,15 @@ async fn sharded_partitions_merge_back_into_one_ordered_listing() {
     ingest(&store, &settings, &raw(&events), now()).await;
     want.sort();
     for ascending in [false, true] {
-        let params = runledger::params::ListParams::parse(&[
-            ("integration".into(), "jira".into()),
-            ("limit".into(), "7".into()),
-            ("sortBy".into(), if ascending { "ASC" } else { "DESC" }.into()),
-        ])
+        let params = runledger::params::ListParams::parse(
+            &[
+                ("integration".into(), "jira".into()),
+                ("limit".into(), "7".into()),
+                ("sortBy".into(), if ascending { "ASC" } else { "DESC" }.into()),
+            ],
+            &p,
+            chrono::Utc::now(),
+        )
         .unwrap();
         let got = list_ids(&store, &settings, &p, params).await;
         let mut expected: Vec<String> = want.iter().map(|(_, e)| e.clone()).collect();

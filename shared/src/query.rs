@@ -5,42 +5,55 @@ use crate::model::{Field, Level, LogField, Status};
 use crate::search::Keywords;
 use chrono::{DateTime, Utc};
 
-/// A filtered, ordered listing of one project's executions.
+/// What every listing has besides its filters: whose records, the range, order, page size, clock
+/// and keyword search.
 #[derive(Clone, Debug, Default, PartialEq)]
-pub struct ListQuery {
+pub struct Window {
     pub project: String,
-    /// Exact-match dimension filters: a record matches when its value is one of the given ones.
-    pub dimensions: Vec<(Field, Vec<String>)>,
-    /// Any of these statuses; empty means every status.
-    pub statuses: Vec<Status>,
-    /// `after <= dateStarted < before`.
+    /// `after <= t < before`, on `dateStarted` (executions) or `timestamp` (event logs).
     pub after: Option<DateTime<Utc>>,
     pub before: Option<DateTime<Utc>>,
     pub ascending: bool,
     pub limit: usize,
     /// The clock of the request: records past their retention are never returned.
     pub now: DateTime<Utc>,
-    /// Keyword search over the execution's bodies and those of its steps.
+    /// Keyword search: over an execution's bodies and those of its steps, or over an event log's
+    /// payload, message and error.
     pub search: Option<Keywords>,
+}
+
+/// A filtered, ordered listing of one project's executions.
+#[derive(Clone, Debug, Default, PartialEq)]
+pub struct ListQuery {
+    pub window: Window,
+    /// Exact-match dimension filters: a record matches when its value is one of the given ones.
+    pub dimensions: Vec<(Field, Vec<String>)>,
+    /// Any of these statuses; empty means every status.
+    pub statuses: Vec<Status>,
+}
+
+impl AsRef<Window> for ListQuery {
+    fn as_ref(&self) -> &Window {
+        &self.window
+    }
 }
 
 /// A filtered, ordered listing of one project's event logs, on `timestamp`.
 #[derive(Clone, Debug, Default, PartialEq)]
 pub struct LogQuery {
-    pub project: String,
+    pub window: Window,
     /// Exact-match filters on `endUserId`, `integrationId`, `workflowId`, `traceId`.
     pub dimensions: Vec<(LogField, Vec<String>)>,
     /// Any of these levels; empty means every level.
     pub levels: Vec<Level>,
     /// Any of these types; empty means every type.
     pub types: Vec<String>,
-    pub after: Option<DateTime<Utc>>,
-    pub before: Option<DateTime<Utc>>,
-    pub ascending: bool,
-    pub limit: usize,
-    pub now: DateTime<Utc>,
-    /// Keyword search over payload, message and error.
-    pub search: Option<Keywords>,
+}
+
+impl AsRef<Window> for LogQuery {
+    fn as_ref(&self) -> &Window {
+        &self.window
+    }
 }
 
 /// Where a read stopped: opaque outside the store, which alone knows what it holds. The API signs

@@ -574,12 +574,12 @@ mod paging {
                 if let Some(u) = user { pairs.push(("userId".into(), USERS[u].into())); }
                 if let Some(t) = trigger { pairs.push(("triggerType".into(), TRIGGERS[t].into())); }
                 if ascending { pairs.push(("sortBy".into(), "ASC".into())); }
-                let params = ListParams::parse(&pairs).unwrap();
-                let query = params.query("pp", now());
+                let params = ListParams::parse(&pairs, "pp", now()).unwrap();
+                let query = &params.query;
                 let mut resume = None;
                 let mut got = Vec::new();
                 for _ in 0..2000 {
-                    let page = store.list_executions(&query, resume.as_ref(), ReadBudget { items: budget }).await.unwrap();
+                    let page = store.list_executions(query, resume.as_ref(), ReadBudget { items: budget }).await.unwrap();
                     assert!(page.items.len() <= limit as usize);
                     got.extend(page.items.iter().map(|e| e.id.clone()));
                     match page.next { Some(p) => resume = Some(p), None => break }

@@ -388,14 +388,14 @@ macro_rules! entry_points {
     };
 }
 
-use runledger::api::http::Service;
+use runledger::api::http::{Routed, Service};
 
 entry_points! {
     list: [ReadKeys, ListExecutions, ListLogs, ReadTrace, ReadStats, LinkBodies] =>
-        |store| Service { settings: &any(), store, process: &any() }.listings(&any(), any());
-    get: [ReadKeys, ReadExecution, LinkBodies] => |store| Service { settings: &any(), store, process: &any() }.get(&any(), any());
-    steps: [ReadKeys, ReadExecution] => |store| Service { settings: &any(), store, process: &any() }.steps(&any(), any());
-    step: [ReadKeys, ReadStep, LinkBodies] => |store| Service { settings: &any(), store, process: &any() }.step(&any(), any());
+        |store| Service { settings: &any(), store, process: &any() }.listings(any::<Routed<'_>>(), any());
+    get: [ReadKeys, ReadExecution, LinkBodies] => |store| Service { settings: &any(), store, process: &any() }.get(any::<Routed<'_>>(), any());
+    steps: [ReadKeys, ReadExecution] => |store| Service { settings: &any(), store, process: &any() }.steps(any::<Routed<'_>>(), any());
+    step: [ReadKeys, ReadStep, LinkBodies] => |store| Service { settings: &any(), store, process: &any() }.step(any::<Routed<'_>>(), any());
     ingest: [CommitUnits, AppendLogs, NoteProjectDays, NoteWrites, SetAside] => |store| async {
         let payload: Box<serde_json::value::RawValue> = any();
         runledger::ingest::lambda::handle_invocation(store, &any(), &payload, any()).await

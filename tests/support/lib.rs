@@ -183,12 +183,12 @@ pub async fn list_ids(
         base_url: "http://test",
     };
     loop {
-        let page = runledger::api::list::list(store, &links, &params, chrono::Utc::now())
+        let page = runledger::api::list::list(store, &links, &params)
             .await
             .expect("list page");
         ids.extend(page.workflow_executions.iter().map(|x| x.id.clone()));
         match page.page.next.next_cursor {
-            Some(c) => params.cursor = Some(c),
+            Some(c) => params.paging.cursor = Some(c),
             None => return ids,
         }
     }

@@ -48,8 +48,37 @@ pub fn api_request(req: &Request) -> ApiRequest {
     }
 }
 
-/// Parses a route's query parameters.
-type Parser<P> = fn(&[(String, String)]) -> Result<P, ApiError>;
+/// A request with its route, parsed once: dispatch, admission and the handler all read this one.
+pub struct Routed<'r> {
+    pub request: &'r ApiRequest,
+    /// `None`: the path names no route.
+    pub route: Option<Route>,
+}
+
+impl<'r> From<&'r ApiRequest> for Routed<'r> {
+    fn from(request: &'r ApiRequest) -> Self {
+        Routed {
+            request,
+            route: Route::parse(&request.path),
+        }
+    }
+}
+
+/// A request as `handle` gives it to a function's method: its route, parsed for the log line,
+/// goes on with it.
+pub struct Incoming {
+    pub request: ApiRequest,
+    pub route: Option<Route>,
+}
+
+impl<'r> From<&'r Incoming> for Routed<'r> {
+    fn from(incoming: &'r Incoming) -> Self {
+        Routed {
+            request: &incoming.request,
+            route: incoming.route.clone(),
+        }
+    }
+}
 
 /// The API over one store: each route's method takes only the store capabilities that route uses.
 pub struct Service<'a, S> {
@@ -73,11 +102,8 @@ fn answer(result: Result<ApiResponse, ApiError>, req: &ApiRequest) -> ApiRespons
 }
 
 impl<'a, S: ReadKeys> Service<'a, S> {
-    /// The route of a request to `endpoint`, checked for method and key.
-    async fn admit(&self, endpoint: Endpoint, req: &ApiRequest) -> Result<Route, ApiError> {
-        let route = Route::parse(&req.path)
-            .filter(|r| r.endpoint() == endpoint)
-            .ok_or_else(|| ApiError::not_found("route"))?;
+    /// Admits a request on its route: the method, then the key.
+    async fn admit(&self, route: &Route, req: &ApiRequest) -> Result<(), ApiError> {
         if req.method != "GET" {
             return Err(ApiError::new(
                 crate::error::ErrorCode::MethodNotAllowed,
@@ -90,27 +116,28 @@ impl<'a, S: ReadKeys> Service<'a, S> {
             req.authorization.as_deref(),
             route.project(),
         )
-        .await?;
-        Ok(route)
+        .await
     }
 
-    /// Admits the request, parses its parameters, runs `handle` and answers with its result or the
-    /// error, as every route does.
-    async fn serve<P, T, Fut>(
+    /// Checks the route is `endpoint`'s, admits the request, runs `handle` (which parses the
+    /// parameters first) and answers with its result or the error, as every route does.
+    async fn serve<'r, T, Fut>(
         &self,
         endpoint: Endpoint,
-        req: &ApiRequest,
-        parse: Parser<P>,
-        handle: impl FnOnce(Route, P) -> Fut,
+        routed: Routed<'r>,
+        handle: impl FnOnce(Route, &'r ApiRequest) -> Fut,
     ) -> ApiResponse
     where
         T: serde::Serialize,
         Fut: Future<Output = Result<T, ApiError>>,
     {
+        let Routed { request: req, route } = routed;
         let result = async {
-            let route = self.admit(endpoint, req).await?;
-            let params = parse(&req.query)?;
-            Ok(ApiResponse::json(&handle(route, params).await?))
+            let route = route
+                .filter(|r| r.endpoint() == endpoint)
+                .ok_or_else(|| ApiError::not_found("route"))?;
+            self.admit(&route, req).await?;
+            Ok(ApiResponse::json(&handle(route, req).await?))
         };
         answer(result.await, req)
     }
@@ -125,17 +152,19 @@ impl<'a, S: ReadKeys> Service<'a, S> {
 }
 
 impl<S: ReadKeys + ListExecutions> Service<'_, S> {
-    pub async fn list(&self, req: &ApiRequest, now: DateTime<Utc>) -> ApiResponse {
-        self.serve(Endpoint::List, req, ListParams::parse, |route, params| async move {
-            list::list(self.store, &self.links(&route, req), &params, now).await
+    pub async fn list<'r>(&self, req: impl Into<Routed<'r>>, now: DateTime<Utc>) -> ApiResponse {
+        self.serve(Endpoint::List, req.into(), |route, req| async move {
+            let params = ListParams::parse(&req.query, route.project(), now)?;
+            list::list(self.store, &self.links(&route, req), &params).await
         })
         .await
     }
 }
 
 impl<S: ReadKeys + ReadExecution + LinkBodies> Service<'_, S> {
-    pub async fn get(&self, req: &ApiRequest, now: DateTime<Utc>) -> ApiResponse {
-        self.serve(Endpoint::Get, req, params::none, |route, ()| async move {
+    pub async fn get<'r>(&self, req: impl Into<Routed<'r>>, now: DateTime<Utc>) -> ApiResponse {
+        self.serve(Endpoint::Get, req.into(), |route, req| async move {
+            params::none(&req.query)?;
             get::get(self.store, &self.links(&route, req), route.execution(), now.timestamp()).await
         })
         .await
@@ -143,8 +172,9 @@ impl<S: ReadKeys + ReadExecution + LinkBodies> Service<'_, S> {
 }
 
 impl<S: ReadKeys + ReadExecution> Service<'_, S> {
-    pub async fn steps(&self, req: &ApiRequest, now: DateTime<Utc>) -> ApiResponse {
-        self.serve(Endpoint::Steps, req, PageParams::parse, |route, params| async move {
+    pub async fn steps<'r>(&self, req: impl Into<Routed<'r>>, now: DateTime<Utc>) -> ApiResponse {
+        self.serve(Endpoint::Steps, req.into(), |route, req| async move {
+            let params = PageParams::parse(&req.query)?;
             let links = self.links(&route, req);
             steps::steps(self.store, &links, route.execution(), &params, now.timestamp()).await
         })
@@ -153,8 +183,9 @@ impl<S: ReadKeys + ReadExecution> Service<'_, S> {
 }
 
 impl<S: ReadKeys + ReadStep + LinkBodies> Service<'_, S> {
-    pub async fn step(&self, req: &ApiRequest, now: DateTime<Utc>) -> ApiResponse {
-        self.serve(Endpoint::Step, req, params::none, |route, ()| async move {
+    pub async fn step<'r>(&self, req: impl Into<Routed<'r>>, now: DateTime<Utc>) -> ApiResponse {
+        self.serve(Endpoint::Step, req.into(), |route, req| async move {
+            params::none(&req.query)?;
             let (project, execution, step) = (route.project(), route.execution(), route.step());
             step::step(self.store, project, execution, step, now.timestamp()).await
         })
@@ -163,17 +194,19 @@ impl<S: ReadKeys + ReadStep + LinkBodies> Service<'_, S> {
 }
 
 impl<S: ReadKeys + ListLogs + LinkBodies> Service<'_, S> {
-    pub async fn event_logs(&self, req: &ApiRequest, now: DateTime<Utc>) -> ApiResponse {
-        self.serve(Endpoint::EventLogs, req, LogParams::parse, |route, params| async move {
-            logs::event_logs(self.store, &self.links(&route, req), &params, now).await
+    pub async fn event_logs<'r>(&self, req: impl Into<Routed<'r>>, now: DateTime<Utc>) -> ApiResponse {
+        self.serve(Endpoint::EventLogs, req.into(), |route, req| async move {
+            let params = LogParams::parse(&req.query, route.project(), now)?;
+            logs::event_logs(self.store, &self.links(&route, req), &params).await
         })
         .await
     }
 }
 
 impl<S: ReadKeys + ReadTrace + LinkBodies> Service<'_, S> {
-    pub async fn trace(&self, req: &ApiRequest, now: DateTime<Utc>) -> ApiResponse {
-        self.serve(Endpoint::Trace, req, params::none, |route, ()| async move {
+    pub async fn trace<'r>(&self, req: impl Into<Routed<'r>>, now: DateTime<Utc>) -> ApiResponse {
+        self.serve(Endpoint::Trace, req.into(), |route, req| async move {
+            params::none(&req.query)?;
             trace::trace(self.store, route.project(), route.trace(), now).await
         })
         .await
@@ -181,8 +214,9 @@ impl<S: ReadKeys + ReadTrace + LinkBodies> Service<'_, S> {
 }
 
 impl<S: ReadKeys + ReadStats> Service<'_, S> {
-    pub async fn stats(&self, req: &ApiRequest, now: DateTime<Utc>) -> ApiResponse {
-        self.serve(Endpoint::Stats, req, StatsParams::parse, |route, params| async move {
+    pub async fn stats<'r>(&self, req: impl Into<Routed<'r>>, now: DateTime<Utc>) -> ApiResponse {
+        self.serve(Endpoint::Stats, req.into(), |route, req| async move {
+            let params = StatsParams::parse(&req.query)?;
             stats::stats(self.store, route.project(), &params, now, self.settings.retention_days).await
         })
         .await
@@ -191,12 +225,13 @@ impl<S: ReadKeys + ReadStats> Service<'_, S> {
 
 impl<S: ReadKeys + ListExecutions + ListLogs + ReadTrace + ReadStats + LinkBodies> Service<'_, S> {
     /// The list function's routes: the executions and event-log listings, traces and stats.
-    pub async fn listings(&self, req: &ApiRequest, now: DateTime<Utc>) -> ApiResponse {
-        match Route::parse(&req.path).map(|r| r.endpoint()) {
-            Some(Endpoint::EventLogs) => self.event_logs(req, now).await,
-            Some(Endpoint::Trace) => self.trace(req, now).await,
-            Some(Endpoint::Stats) => self.stats(req, now).await,
-            _ => self.list(req, now).await,
+    pub async fn listings<'r>(&self, req: impl Into<Routed<'r>>, now: DateTime<Utc>) -> ApiResponse {
+        let routed = req.into();
+        match routed.route.as_ref().map(Route::endpoint) {
+            Some(Endpoint::EventLogs) => self.event_logs(routed, now).await,
+            Some(Endpoint::Trace) => self.trace(routed, now).await,
+            Some(Endpoint::Stats) => self.stats(routed, now).await,
+            _ => self.list(routed, now).await,
         }
     }
 }
@@ -207,14 +242,15 @@ where
 {
     /// Any route, for tools and tests that hold a store with every capability.
     pub async fn respond(&self, endpoint: Endpoint, req: &ApiRequest, now: DateTime<Utc>) -> ApiResponse {
+        let routed = Routed::from(req);
         match endpoint {
-            Endpoint::List => self.list(req, now).await,
-            Endpoint::Get => self.get(req, now).await,
-            Endpoint::Steps => self.steps(req, now).await,
-            Endpoint::Step => self.step(req, now).await,
-            Endpoint::EventLogs => self.event_logs(req, now).await,
-            Endpoint::Trace => self.trace(req, now).await,
-            Endpoint::Stats => self.stats(req, now).await,
+            Endpoint::List => self.list(routed, now).await,
+            Endpoint::Get => self.get(routed, now).await,
+            Endpoint::Steps => self.steps(routed, now).await,
+            Endpoint::Step => self.step(routed, now).await,
+            Endpoint::EventLogs => self.event_logs(routed, now).await,
+            Endpoint::Trace => self.trace(routed, now).await,
+            Endpoint::Stats => self.stats(routed, now).await,
         }
     }
 }
@@ -223,17 +259,21 @@ where
 /// round trips it makes are counted in `process`'s metrics.
 pub async fn handle<F, Fut>(process: &Process, function: Endpoint, req: Request, answer: F) -> Response<Body>
 where
-    F: FnOnce(ApiRequest, DateTime<Utc>) -> Fut,
+    F: FnOnce(Incoming, DateTime<Utc>) -> Fut,
     Fut: Future<Output = ApiResponse>,
 {
-    let api = api_request(&req);
-    let endpoint = Route::parse(&api.path).map_or(function, |r| r.endpoint());
-    let span = tracing::info_span!("request", requestId = %api.request_id);
+    let request = api_request(&req);
+    let route = Route::parse(&request.path);
+    let endpoint = route.as_ref().map_or(function, Route::endpoint);
+    let span = tracing::info_span!("request", requestId = %request.request_id);
     let started = std::time::Instant::now();
     let metrics = &process.metrics;
     metrics.take_round_trips();
-    let request_id = api.request_id.clone();
-    let response = metrics.scope(answer(api, Utc::now())).instrument(span.clone()).await;
+    let request_id = request.request_id.clone();
+    let response = metrics
+        .scope(answer(Incoming { request, route }, Utc::now()))
+        .instrument(span.clone())
+        .await;
     let calls = metrics.take_round_trips();
     span.in_scope(|| {
         tracing::info!(

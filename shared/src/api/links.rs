@@ -4,41 +4,15 @@
 use crate::config::Settings;
 use crate::cursor::{self, Claims};
 use crate::error::ApiError;
-use crate::query::{Count, Page, Position, ReadBudget};
-use crate::store::StoreError;
+use crate::query::{Position, ReadBudget};
 use serde::Serialize;
-use std::future::Future;
 
 /// Where the next page is: `nextCursor` and `nextLink`, both null on the last page.
-#[derive(Debug, Default, serde::Serialize)]
+#[derive(Debug, Default, Serialize)]
 #[serde(rename_all = "camelCase")]
 pub struct NextPage {
     pub next_cursor: Option<String>,
     pub next_link: Option<String>,
-}
-
-/// What a listing page says besides its records: where the next page is, whether the read budget
-/// cut it short, the total (first page, with `count=true`) and how far a search got.
-#[derive(Debug, Default, Serialize)]
-#[serde(rename_all = "camelCase")]
-pub struct PageInfo {
-    #[serde(flatten)]
-    pub next: NextPage,
-    /// The read budget ended before the page was full; follow `nextLink` for the rest.
-    #[serde(skip_serializing_if = "std::ops::Not::not")]
-    pub partial: bool,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub total: Option<u64>,
-    /// `false`: the count's budget ended first, or the counters had not taken in every change
-    /// stored before `totalAsOf`, and `total` may be off.
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub total_exact: Option<bool>,
-    /// The moment `total` was read at: exact means every change stored before it is counted.
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub total_as_of: Option<String>,
-    /// With `q`: the `dateStarted` or `timestamp` the search has read back (or forward) to.
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub searched_until: Option<String>,
 }
 
 pub struct Links<'a> {
@@ -62,7 +36,8 @@ impl Links<'_> {
         self.settings.public_base_url.as_deref().unwrap_or(self.base_url)
     }
 
-    fn sign(&self, fingerprint: &str, position: &Position) -> String {
+    /// The cursor of `position`, bound to the project and the query's `fingerprint`.
+    pub fn sign(&self, fingerprint: &str, position: &Position) -> String {
         cursor::encode(
             &self.settings.cursor_keys,
             &Claims {
@@ -85,43 +60,11 @@ impl Links<'_> {
         }
     }
 
-    /// The page info of a listing page at `path`: its next link (with the query `query` builds
-    /// around a cursor), and the total when `count` is given, counted within the count budget.
-    /// Only a first page asks for a total: later pages (and `nextLink`) carry the cursor.
-    pub async fn page_info<T, Fut>(
-        &self,
-        fingerprint: &str,
-        path: &str,
-        page: &Page<T>,
-        query: impl FnOnce(&str) -> String,
-        count: Option<impl FnOnce(ReadBudget) -> Fut>,
-        searching: bool,
-    ) -> Result<PageInfo, ApiError>
-    where
-        Fut: Future<Output = Result<Count, StoreError>>,
-    {
-        let next = match &page.next {
-            Some(position) => self.next_page(fingerprint, position, path, query),
-            None => NextPage::default(),
-        };
-        let as_of = chrono::Utc::now();
-        let count = match count {
-            Some(count) => {
-                let budget = ReadBudget {
-                    items: self.settings.count_budget_items,
-                };
-                Some(count(budget).await.map_err(super::read_failed("count"))?)
-            }
-            None => None,
-        };
-        Ok(PageInfo {
-            next,
-            partial: page.partial,
-            total: count.map(|c| c.total),
-            total_exact: count.map(|c| c.exact),
-            total_as_of: count.map(|_| crate::dates::format(as_of)),
-            searched_until: page.reached.filter(|_| searching).map(crate::dates::format),
-        })
+    /// How much counting a total may read.
+    pub fn count_budget(&self) -> ReadBudget {
+        ReadBudget {
+            items: self.settings.count_budget_items,
+        }
     }
 
     pub fn verify(&self, fingerprint: &str, token: &str) -> Result<Position, ApiError> {
@@ -139,32 +82,24 @@ impl Links<'_> {
         )
     }
 
-    /// The page after `position` of the listing at `path` (under the project): its cursor, and its
-    /// link with the query `query` builds around that cursor.
-    pub fn next_page(
-        &self,
-        fingerprint: &str,
-        position: &Position,
-        path: &str,
-        query: impl FnOnce(&str) -> String,
-    ) -> NextPage {
-        let token = self.sign(fingerprint, position);
-        let link = self.url(path, &query(&token));
+    /// The next page: its cursor `token`, and its link to `path` (under the project) with the query
+    /// string `query`, which carries that cursor.
+    pub fn next_page(&self, token: String, path: &str, query: &str) -> NextPage {
         NextPage {
             next_cursor: Some(token),
-            next_link: Some(link),
+            next_link: Some(self.url(path, query)),
         }
     }
 
     /// Cursor and link of the steps page after `position`.
     pub fn steps_page(&self, execution: &str, position: &Position, limit: u32) -> NextPage {
+        let token = self.sign(&steps_fingerprint(execution), position);
+        let query = url::form_urlencoded::Serializer::new(String::new())
+            .append_pair("limit", &limit.to_string())
+            .append_pair("cursor", &token)
+            .finish();
         let path = format!("workflow-executions/{}/step-executions", encode_segment(execution));
-        self.next_page(&steps_fingerprint(execution), position, &path, |token| {
-            url::form_urlencoded::Serializer::new(String::new())
-                .append_pair("limit", &limit.to_string())
-                .append_pair("cursor", token)
-                .finish()
-        })
+        self.next_page(token, &path, &query)
     }
 
     pub fn verify_steps(&self, execution: &str, token: &str) -> Result<Position, ApiError> {

@@ -9,6 +9,7 @@ pub mod get;
 pub mod http;
 pub mod links;
 pub mod list;
+pub mod listing;
 pub mod logs;
 pub mod process;
 pub mod stats;

@@ -272,13 +272,14 @@ mod tests {
         assert!(v["output"]["$ref"]["url"].is_string(), "{v}");
         assert_eq!(v["bodyRefs"], json!(["output"]));
 
-        let listing =
-            |include_body: &str| LogParams::parse(&[("includeBody".to_string(), include_body.to_string())]).unwrap();
+        let listing = |include_body: &str| {
+            LogParams::parse(&[("includeBody".to_string(), include_body.to_string())], "p1", now).unwrap()
+        };
         let by_id = |v: &Value, id: &str| {
             let logs = v["eventLogs"].as_array().unwrap();
             logs.iter().find(|l| l["id"] == id).cloned().unwrap()
         };
-        let (body, v) = text(&logs::event_logs(&store, &links, &listing("true"), now).await.unwrap());
+        let (body, v) = text(&logs::event_logs(&store, &links, &listing("true")).await.unwrap());
         assert!(body.contains(&format!(r#""payload":{FORGED}"#)), "{body}");
         let (fake, real) = (by_id(&v, "l-forged"), by_id(&v, "l-real"));
         assert!(fake["error"]["details"]["$ref"]["url"].is_string(), "{fake}");
@@ -286,7 +287,7 @@ mod tests {
         assert!(real["payload"]["$ref"]["url"].is_string(), "{real}");
         assert_eq!(real["error"]["details"], forged);
         assert_eq!(real["bodyRefs"], json!(["payload"]));
-        let (_, v) = text(&logs::event_logs(&store, &links, &listing("false"), now).await.unwrap());
+        let (_, v) = text(&logs::event_logs(&store, &links, &listing("false")).await.unwrap());
         assert_eq!(
             by_id(&v, "l-real")["bodyRefs"],
             json!([]),

@@ -27,7 +27,7 @@ use writer::Writer;
 use crate::archive::{gzip_rows, row, Row};
 use crate::dates;
 use crate::model::limits::MAX_LIMIT;
-use crate::query::{ListQuery, LogQuery, Position, ReadBudget};
+use crate::query::{ListQuery, LogQuery, Position, ReadBudget, Window};
 use crate::retry::retrying;
 use crate::store::{Archived, ExportRecords, ListExecutions, ListLogs, StoreError};
 use chrono::{DateTime, Duration, Utc};
@@ -219,13 +219,17 @@ pub async fn export<S: ListExecutions + ListLogs + ExportRecords>(
     };
     // A page is read without a budget cut: an export reads everything in its range.
     let budget = ReadBudget { items: u64::MAX / 4 };
-    let query = ListQuery {
+    let window = Window {
         project: project.to_string(),
         after: Some(after),
         before: Some(before),
         ascending: true,
         limit: 100,
         now,
+        search: None,
+    };
+    let query = ListQuery {
+        window: window.clone(),
         ..Default::default()
     };
     let mut resume: Option<Position> = None;
@@ -257,12 +261,10 @@ pub async fn export<S: ListExecutions + ListLogs + ExportRecords>(
     }
     writer.close().await?;
     let logs = LogQuery {
-        project: project.to_string(),
-        after: Some(after),
-        before: Some(before),
-        ascending: true,
-        limit: MAX_LIMIT as usize,
-        now,
+        window: Window {
+            limit: MAX_LIMIT as usize,
+            ..window
+        },
         ..Default::default()
     };
     let mut resume: Option<Position> = None;

@@ -281,10 +281,13 @@ mod tests {
             assert!(kept["body"].as_str().is_some(), "kept whole: {kept}");
         }
         let q = LogQuery {
-            project: "p-rej".into(),
+            window: crate::query::Window {
+                project: "p-rej".into(),
+                limit: 100,
+                now,
+                ..Default::default()
+            },
             types: vec![REJECTED_TYPE.into()],
-            limit: 100,
-            now,
             ..Default::default()
         };
         let logs = store

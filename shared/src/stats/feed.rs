@@ -352,12 +352,15 @@ mod tests {
         }
         let records = store.backend.stream_records(0);
         let query = |integration: Option<&str>| ListQuery {
-            project: "iso".into(),
+            window: crate::query::Window {
+                project: "iso".into(),
+                limit: 100,
+                now,
+                ..Default::default()
+            },
             dimensions: integration
                 .map(|v| vec![(crate::model::Field::Integration, vec![v.to_string()])])
                 .unwrap_or_default(),
-            limit: 100,
-            now,
             ..Default::default()
         };
         let budget = ReadBudget { items: 100_000 };

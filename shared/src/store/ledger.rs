@@ -97,9 +97,9 @@ impl<B: Backend> Ledger<B> {
     fn log_refine<'a>(&'a self, plan: &Plan, q: &'a LogQuery) -> LogRefine<'a, B> {
         LogRefine {
             backend: &self.backend,
-            project: &q.project,
+            project: &q.window.project,
             hydrate: plan.index != ListIndex::Table,
-            keywords: q.search.as_ref(),
+            keywords: q.window.search.as_ref(),
         }
     }
 }
@@ -122,18 +122,20 @@ impl<B: Backend> ListExecutions for Ledger<B> {
     ) -> Result<Page<ExecutionSummary>, StoreError> {
         let plan = listing::plan(query);
         let w = Window::of_executions(query);
-        let found = match &query.search {
+        let found = match &query.window.search {
             None => self.scan(&plan, &w, resume, budget, &Keep).await?,
             Some(keywords) => {
                 let search = ExecutionSearch {
                     backend: &self.backend,
-                    project: &query.project,
+                    project: &query.window.project,
                     keywords,
                 };
                 self.scan(&plan, &w, resume, budget, &search).await?
             }
         };
-        Ok(page_of(found, |it| execution::summary_from_listing(&query.project, it)))
+        Ok(page_of(found, |it| {
+            execution::summary_from_listing(&query.window.project, it)
+        }))
     }
 
     async fn count_executions(&self, query: &ListQuery, budget: ReadBudget) -> Result<Count, StoreError> {
@@ -142,10 +144,10 @@ impl<B: Backend> ListExecutions for Ledger<B> {
         };
         let read_edge = |after, before, budget| {
             let mut edge = query.clone();
-            (edge.after, edge.before) = (Some(after), Some(before));
+            (edge.window.after, edge.window.before) = (Some(after), Some(before));
             async move { self.count_executions_by_reading(&edge, budget).await }
         };
-        let range = self.total_range(query.after, query.before, query.now);
+        let range = self.total_range(query.window.after, query.window.before, query.window.now);
         counter::total(
             self,
             &selection,
@@ -183,7 +185,7 @@ impl<B: Backend> Ledger<B> {
     ) -> Result<Count, StoreError> {
         let plan = listing::plan(query);
         let w = Window::of_executions(query);
-        match &query.search {
+        match &query.window.search {
             None => {
                 let c = &self.config;
                 listing::count(&self.backend, c.retention_days, c.list_shards, &plan, &w, budget).await
@@ -191,7 +193,7 @@ impl<B: Backend> Ledger<B> {
             Some(keywords) => {
                 let search = ExecutionSearch {
                     backend: &self.backend,
-                    project: &query.project,
+                    project: &query.window.project,
                     keywords,
                 };
                 self.count_by_reading(&plan, &w, budget, &search).await
@@ -221,10 +223,10 @@ impl<B: Backend> ListLogs for Ledger<B> {
         };
         let read_edge = |after, before, budget| {
             let mut edge = query.clone();
-            (edge.after, edge.before) = (Some(after), Some(before));
+            (edge.window.after, edge.window.before) = (Some(after), Some(before));
             async move { self.count_logs_by_reading(&edge, budget).await }
         };
-        let range = self.total_range(query.after, query.before, query.now);
+        let range = self.total_range(query.window.after, query.window.before, query.window.now);
         counter::total(self, &selection, Family::Logs, &[], range, budget, read_edge).await
     }
 }
@@ -233,7 +235,7 @@ impl<B: Backend> Ledger<B> {
     async fn count_logs_by_reading(&self, query: &LogQuery, budget: ReadBudget) -> Result<Count, StoreError> {
         let plan = listing::plan_logs(query);
         let w = Window::of_logs(query);
-        if query.search.is_some() {
+        if query.window.search.is_some() {
             return self
                 .count_by_reading(&plan, &w, budget, &self.log_refine(&plan, query))
                 .await;

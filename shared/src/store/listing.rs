@@ -42,23 +42,23 @@ pub struct Window<'a> {
 impl<'a> Window<'a> {
     pub fn of_executions(q: &'a ListQuery) -> Self {
         Window {
-            project: &q.project,
-            after: q.after,
-            before: q.before,
-            ascending: q.ascending,
-            limit: q.limit,
-            now: q.now,
+            project: &q.window.project,
+            after: q.window.after,
+            before: q.window.before,
+            ascending: q.window.ascending,
+            limit: q.window.limit,
+            now: q.window.now,
         }
     }
 
     pub fn of_logs(q: &'a LogQuery) -> Self {
         Window {
-            project: &q.project,
-            after: q.after,
-            before: q.before,
-            ascending: q.ascending,
-            limit: q.limit,
-            now: q.now,
+            project: &q.window.project,
+            after: q.window.after,
+            before: q.window.before,
+            ascending: q.window.ascending,
+            limit: q.window.limit,
+            now: q.window.now,
         }
     }
 }
@@ -598,9 +598,12 @@ mod tests {
 
     fn q() -> ListQuery {
         ListQuery {
-            project: "p".into(),
-            limit: 100,
-            now: crate::dates::parse("2026-11-25T00:00:00Z").unwrap(),
+            window: crate::query::Window {
+                project: "p".into(),
+                limit: 100,
+                now: crate::dates::parse("2026-11-25T00:00:00Z").unwrap(),
+                ..Default::default()
+            },
             ..Default::default()
         }
     }
@@ -644,7 +647,7 @@ mod tests {
     #[test]
     fn the_range_is_clamped_to_retention_and_walks_months_newest_first() {
         let mut query = q();
-        query.after = crate::dates::parse("2020-01-01");
+        query.window.after = crate::dates::parse("2020-01-01");
         let r = range(&Window::of_executions(&query), 90, None, false);
         let months: Vec<&str> = r.months.iter().map(|m| m.0.as_str()).collect();
         assert_eq!(months, ["2026-11", "2026-10", "2026-09", "2026-08"]);

@@ -437,10 +437,13 @@ mod tests {
             ingest(&store, &settings, &[raw], now).await;
         }
         let query = ListQuery {
-            project: "big".into(),
-            limit: 100,
-            now,
-            search: Some(Keywords::parse("needle").unwrap()),
+            window: crate::query::Window {
+                project: "big".into(),
+                limit: 100,
+                now,
+                search: Some(Keywords::parse("needle").unwrap()),
+                ..Default::default()
+            },
             ..Default::default()
         };
         let budget = ReadBudget { items: 100_000 };

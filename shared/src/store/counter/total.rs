@@ -13,7 +13,7 @@ use chrono::{DateTime, Duration, Utc};
 /// statuses and at most one other dimension (with up to `MAX_INTEGRATIONS` values). `None` for
 /// other combinations, which keep the read-budget rule.
 pub fn execution_selection(q: &ListQuery) -> Option<CounterSelection> {
-    if q.search.is_some() || q.dimensions.len() > 1 {
+    if q.window.search.is_some() || q.dimensions.len() > 1 {
         return None;
     }
     let (dimension, values) = match q.dimensions.first() {
@@ -21,7 +21,7 @@ pub fn execution_selection(q: &ListQuery) -> Option<CounterSelection> {
         Some((field, values)) => (Dimension::of_field(*field)?, values.clone()),
     };
     (values.len() <= MAX_INTEGRATIONS).then(|| CounterSelection {
-        project: q.project.clone(),
+        project: q.window.project.clone(),
         family: Family::Executions,
         dimension,
         values: Some(values),
@@ -31,7 +31,7 @@ pub fn execution_selection(q: &ListQuery) -> Option<CounterSelection> {
 /// The counters that give an exact total of an event-log listing: a project, a date range and
 /// levels or types (not both); no other filter.
 pub fn log_selection(q: &LogQuery) -> Option<CounterSelection> {
-    if q.search.is_some() || !q.dimensions.is_empty() {
+    if q.window.search.is_some() || !q.dimensions.is_empty() {
         return None;
     }
     let (dimension, values) = match (q.levels.is_empty(), q.types.is_empty()) {
@@ -41,7 +41,7 @@ pub fn log_selection(q: &LogQuery) -> Option<CounterSelection> {
         (false, false) => return None,
     };
     (values.len() <= MAX_INTEGRATIONS).then(|| CounterSelection {
-        project: q.project.clone(),
+        project: q.window.project.clone(),
         family: Family::Logs,
         dimension,
         values: Some(values),
