@@ -7,7 +7,7 @@ use super::event_log;
 use super::execution;
 use super::index;
 use super::index::{ListIndex, Source};
-use super::listing::{self, Found, Keep, Plan, Refine, Window, RESPONSE_MAX_BYTES};
+use super::listing::{self, Found, Keep, Plan, Refine, RESPONSE_MAX_BYTES};
 use super::matching::{ExecutionSearch, LogRefine};
 use super::table;
 use super::table::Item;
@@ -17,6 +17,7 @@ use crate::bodies::Body;
 use crate::model::counts::Family;
 use crate::model::limits::TRACE_MAX_ITEMS;
 use crate::query::ReadBudget;
+use crate::query::Window;
 
 /// What the store needs of the settings.
 #[derive(Clone, Debug)]
@@ -47,33 +48,11 @@ impl<B: Backend> Ledger<B> {
 }
 
 impl<B: Backend> Ledger<B> {
-    async fn scan<R: Refine>(
-        &self,
-        plan: &Plan,
-        w: &Window<'_>,
-        resume: Option<&Position>,
-        budget: ReadBudget,
-        refine: &R,
-    ) -> Result<Found, StoreError> {
-        let c = &self.config;
-        listing::scan(
-            &self.backend,
-            c.retention_days,
-            c.list_shards,
-            plan,
-            w,
-            resume,
-            budget,
-            refine,
-        )
-        .await
-    }
-
     /// A total that only reading can tell (keyword search): pages read until the budget ends.
     async fn count_by_reading<R: Refine>(
         &self,
         plan: &Plan,
-        w: &Window<'_>,
+        w: &Window,
         budget: ReadBudget,
         refine: &R,
     ) -> Result<Count, StoreError> {
@@ -121,16 +100,15 @@ impl<B: Backend> ListExecutions for Ledger<B> {
         budget: ReadBudget,
     ) -> Result<Page<ExecutionSummary>, StoreError> {
         let plan = listing::plan(query);
-        let w = Window::of_executions(query);
         let found = match &query.window.search {
-            None => self.scan(&plan, &w, resume, budget, &Keep).await?,
+            None => self.scan(&plan, &query.window, resume, budget, &Keep).await?,
             Some(keywords) => {
                 let search = ExecutionSearch {
                     backend: &self.backend,
                     project: &query.window.project,
                     keywords,
                 };
-                self.scan(&plan, &w, resume, budget, &search).await?
+                self.scan(&plan, &query.window, resume, budget, &search).await?
             }
         };
         Ok(page_of(found, |it| {
@@ -184,19 +162,15 @@ impl<B: Backend> Ledger<B> {
         budget: ReadBudget,
     ) -> Result<Count, StoreError> {
         let plan = listing::plan(query);
-        let w = Window::of_executions(query);
         match &query.window.search {
-            None => {
-                let c = &self.config;
-                listing::count(&self.backend, c.retention_days, c.list_shards, &plan, &w, budget).await
-            }
+            None => self.count(&plan, &query.window, budget).await,
             Some(keywords) => {
                 let search = ExecutionSearch {
                     backend: &self.backend,
                     project: &query.window.project,
                     keywords,
                 };
-                self.count_by_reading(&plan, &w, budget, &search).await
+                self.count_by_reading(&plan, &query.window, budget, &search).await
             }
         }
     }
@@ -210,9 +184,8 @@ impl<B: Backend> ListLogs for Ledger<B> {
         budget: ReadBudget,
     ) -> Result<Page<LogRecord>, StoreError> {
         let plan = listing::plan_logs(query);
-        let w = Window::of_logs(query);
         let found = self
-            .scan(&plan, &w, resume, budget, &self.log_refine(&plan, query))
+            .scan(&plan, &query.window, resume, budget, &self.log_refine(&plan, query))
             .await?;
         Ok(page_of(found, event_log::log_from_item))
     }
@@ -234,14 +207,12 @@ impl<B: Backend> ListLogs for Ledger<B> {
 impl<B: Backend> Ledger<B> {
     async fn count_logs_by_reading(&self, query: &LogQuery, budget: ReadBudget) -> Result<Count, StoreError> {
         let plan = listing::plan_logs(query);
-        let w = Window::of_logs(query);
         if query.window.search.is_some() {
             return self
-                .count_by_reading(&plan, &w, budget, &self.log_refine(&plan, query))
+                .count_by_reading(&plan, &query.window, budget, &self.log_refine(&plan, query))
                 .await;
         }
-        let c = &self.config;
-        listing::count(&self.backend, c.retention_days, c.list_shards, &plan, &w, budget).await
+        self.count(&plan, &query.window, budget).await
     }
 }
 
