@@ -7,7 +7,7 @@ use super::body;
 use super::event_log;
 use super::execution;
 use super::index;
-use super::listing::{Refine, Refined};
+use super::listing::{Batch, Refine, Refined};
 use super::record_error;
 use super::step;
 use super::table;
@@ -208,12 +208,12 @@ impl<B: Backend> ExecutionSearch<'_, B> {
 }
 
 impl<B: Backend> Refine for ExecutionSearch<'_, B> {
-    async fn refine(
-        &self,
-        entries: Vec<(String, Item)>,
-        bytes_left: u64,
-        progress: bool,
-    ) -> Result<Refined, StoreError> {
+    async fn refine(&self, batch: Batch) -> Result<Refined, StoreError> {
+        let Batch {
+            entries,
+            bytes_left,
+            progress,
+        } = batch;
         let n = entries.len();
         let wanted: Vec<(String, String)> = entries
             .iter()
@@ -349,15 +349,12 @@ impl<B: Backend> LogRefine<'_, B> {
 }
 
 impl<B: Backend> Refine for LogRefine<'_, B> {
-    async fn refine(
-        &self,
-        entries: Vec<(String, Item)>,
-        bytes_left: u64,
-        progress: bool,
-    ) -> Result<Refined, StoreError> {
+    async fn refine(&self, batch: Batch) -> Result<Refined, StoreError> {
+        let (bytes_left, progress) = (batch.bytes_left, batch.progress);
         let mut cost = 0;
         let entries = if self.hydrate {
-            let wanted: Vec<(String, String)> = entries
+            let wanted: Vec<(String, String)> = batch
+                .entries
                 .iter()
                 .map(|(_, it)| {
                     let get = |n: &str| table::string_attr(it, n).unwrap_or("").to_string();
@@ -372,12 +369,13 @@ impl<B: Backend> Refine for LogRefine<'_, B> {
                 .into_iter()
                 .map(|it| (table::listing_key(&it).to_string(), it))
                 .collect();
-            entries
+            batch
+                .entries
                 .into_iter()
                 .filter_map(|(k, _)| whole.remove(&k).map(|it| (k, it)))
                 .collect()
         } else {
-            entries
+            batch.entries
         };
         let Some(keywords) = self.keywords else {
             let decided = entries.len();

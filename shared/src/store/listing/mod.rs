@@ -51,25 +51,28 @@ pub struct Refined {
     pub decided: usize,
 }
 
+/// Entries a listing read, to refine: each with its listing key.
+pub struct Batch {
+    pub entries: Vec<(String, Item)>,
+    /// Read at most about this many bytes.
+    pub bytes_left: u64,
+    /// Decide the first entry whatever it costs, so every page moves on.
+    pub progress: bool,
+}
+
 pub trait Refine: Sync {
-    /// Refines `entries` reading at most about `bytes_left` bytes; with `progress`, the first
-    /// entry is decided whatever it costs, so every page moves on.
-    fn refine(
-        &self,
-        entries: Vec<(String, Item)>,
-        bytes_left: u64,
-        progress: bool,
-    ) -> impl Future<Output = Result<Refined, StoreError>> + Send;
+    /// Refines a batch of entries within its byte allowance.
+    fn refine(&self, batch: Batch) -> impl Future<Output = Result<Refined, StoreError>> + Send;
 }
 
 /// Keeps every entry as read.
 pub struct Keep;
 
 impl Refine for Keep {
-    async fn refine(&self, entries: Vec<(String, Item)>, _: u64, _: bool) -> Result<Refined, StoreError> {
-        let decided = entries.len();
+    async fn refine(&self, batch: Batch) -> Result<Refined, StoreError> {
+        let decided = batch.entries.len();
         Ok(Refined {
-            kept: entries,
+            kept: batch.entries,
             cost: 0,
             bytes: 0,
             decided,
@@ -259,7 +262,13 @@ impl<B: Backend> Ledger<B> {
                         let chunk: Vec<(String, Item)> = ready.by_ref().take(REFINE_CHUNK).collect();
                         let keys: Vec<String> = chunk.iter().map(|(k, _)| k.clone()).collect();
                         let progress = refined_to.is_none() && found.is_empty();
-                        let r = refine.refine(chunk, bytes_left, progress).await?;
+                        let r = refine
+                            .refine(Batch {
+                                entries: chunk,
+                                bytes_left,
+                                progress,
+                            })
+                            .await?;
                         left = left.saturating_sub(r.cost);
                         bytes_left = bytes_left.saturating_sub(r.bytes);
                         if r.decided < keys.len() {
