@@ -2,8 +2,9 @@
 """One sweep of DynamoDB's Time to Live, as it would run at --now, for the local stack.
 
 DynamoDB Local never deletes expired items, and its deletions carry no TTL identity, so this does
-both the way AWS does: it deletes every item whose `exp` (the table's TTL attribute) is at or before --now, each
-deletion conditioned on the item still being expired, and hands the deletions, as stream records
+both the way AWS does: it deletes every item whose expiry (the table's TTL attribute) is at or before
+--now, each deletion conditioned on the item still being expired (the store does that: `runledger ttl
+expire`, run with `cargo run`), and hands the deletions, as stream records
 of the DynamoDB service (userIdentity type Service, principal dynamodb.amazonaws.com, OldImage), to
 the `archive` function through the Lambda Invoke API in batches, as an event source mapping would:
 a batch whose answer lists batchItemFailures is delivered again from the lowest failed record, up
@@ -25,6 +26,7 @@ import gzip
 import json
 import os
 import shutil
+import subprocess
 import sys
 import time
 import uuid
@@ -59,10 +61,16 @@ def stream_json(value):
     return {kind: inner}
 
 
-def project_of(item):
-    """The project of a record's partition key (`KIND#project#...`), for --project."""
-    parts = item.get("pk", {}).get("S", "").split("#")
-    return parts[1] if len(parts) > 2 else None
+def expire(now, project, env):
+    """Deletes what has expired at `now` as TTL would, through the store (`runledger ttl expire`):
+    each deleted item's kind, project, keys and old image (DynamoDB JSON)."""
+    argv = ["cargo", "run", "-q", "--bin", "runledger", "--", "ttl", "expire", "--now", now]
+    if project:
+        argv += ["--project", project]
+    out = subprocess.run(argv, cwd=ROOT, env=env, stdout=subprocess.PIPE, text=True, check=False)
+    if out.returncode:
+        sys.exit(f"ttl-sweep: runledger ttl expire failed ({out.returncode})")
+    return [json.loads(line) for line in out.stdout.splitlines() if line.strip()]
 
 
 def main():
@@ -84,7 +92,6 @@ def main():
         sys.exit("ttl-sweep: no stack: run make dev first (needs the local endpoints and the invoke address)")
     creds = {"region_name": region, "aws_access_key_id": os.environ.get("AWS_ACCESS_KEY_ID", "test"),
              "aws_secret_access_key": os.environ.get("AWS_SECRET_ACCESS_KEY", "test")}
-    ddb = boto3.client("dynamodb", endpoint_url=local_endpoint("dynamodb"), **creds)
     s3 = boto3.client("s3", endpoint_url=local_endpoint("s3"), **creds)
     lam = boto3.client("lambda", endpoint_url=invoke_url, **creds,
                        config=Config(read_timeout=300, connect_timeout=10, retries={"max_attempts": 1}))
@@ -98,33 +105,18 @@ def main():
         print(f"replaying {len(batches)} batch(es) of the last sweep")
     else:
         now = int(when(args.now).timestamp())
-        expired = []
-        pages = ddb.get_paginator("scan").paginate(
-            TableName=table, FilterExpression="#e <= :now",
-            ExpressionAttributeNames={"#e": "exp"}, ExpressionAttributeValues={":now": {"N": str(now)}})
-        for page in pages:
-            expired.extend(i for i in page["Items"] if not args.project or project_of(i) == args.project)
         # Sequence numbers increase across sweeps, like a stream's, so batches never share a name.
         base = time.time_ns() // 1000
         records, kinds = [], collections.Counter()
-        for item in expired:
-            key = {"pk": item["pk"], "sk": item["sk"]}
-            try:
-                old = ddb.delete_item(TableName=table, Key=key, ReturnValues="ALL_OLD",
-                                      ConditionExpression="#e <= :now", ExpressionAttributeNames={"#e": "exp"},
-                                      ExpressionAttributeValues={":now": {"N": str(now)}}).get("Attributes")
-            except ddb.exceptions.ConditionalCheckFailedException:
-                continue  # written again since the scan: no longer expired
-            if not old:
-                continue
-            pk, sk = old["pk"]["S"], old["sk"]["S"]
-            kinds["event log" if pk.startswith("LG#") else "execution" if sk == "A"
-                  else "step" if sk.startswith("S#") else "other"] += 1
+        # The store reads the same settings, with the same defaults, from the environment.
+        env = {**os.environ, "AWS_REGION": region, "TABLE_NAME": table, "BUCKET_NAME": bucket,
+               "AWS_ACCESS_KEY_ID": creds["aws_access_key_id"], "AWS_SECRET_ACCESS_KEY": creds["aws_secret_access_key"]}
+        for d in expire(when(args.now).isoformat(), args.project, env):
+            kinds[d["kind"]] += 1
             records.append({
                 "eventID": uuid.uuid4().hex, "eventName": "REMOVE", "eventVersion": "1.1",
                 "eventSource": "aws:dynamodb", "awsRegion": region,
-                "dynamodb": {"ApproximateCreationDateTime": now, "Keys": {k: stream_json(v) for k, v in key.items()},
-                             "OldImage": {k: stream_json(v) for k, v in old.items()},
+                "dynamodb": {"ApproximateCreationDateTime": now, "Keys": d["keys"], "OldImage": d["oldImage"],
                              "SequenceNumber": f"{base + len(records):024d}", "SizeBytes": 0,
                              "StreamViewType": "NEW_AND_OLD_IMAGES"},
                 "userIdentity": {"type": "Service", "principalId": "dynamodb.amazonaws.com"},

@@ -1,4 +1,5 @@
-//! `runledger`: operator command line. It manages API keys and replays set-aside stream records:
+//! `runledger`: operator command line. It manages API keys, replays set-aside stream records and,
+//! on the local stack only, plays DynamoDB's Time to Live:
 //!
 //!   runledger key create --project P [--name N]   prints the new key (shown once) on stdout
 //!   runledger key list --project P                 one JSON line per key, without secrets
@@ -7,6 +8,11 @@
 //!   runledger set-aside replay KEY...              counts records the stats function set aside
 //!                                                  (S3 keys `set-aside/stats/...`), once however
 //!                                                  often it runs; prints what it counted
+//!   runledger ttl expire --now T [--project P]     local stack only: deletes what has expired at T
+//!                                                  (RFC 3339) as TTL would (AWS does it itself),
+//!                                                  only P's items with --project; one JSON
+//!                                                  line per deleted item: {"kind", "project",
+//!                                                  "keys", "oldImage"} (scripts/ttl_sweep.py)
 //!
 //! Endpoint, region and credentials come from the standard AWS environment; the table from
 //! TABLE_NAME, the bucket from BUCKET_NAME.
@@ -14,7 +20,7 @@
 use runledger::apikeys::KeyAdmin;
 use std::process::ExitCode;
 
-const USAGE: &str = "usage: runledger key create --project P [--name N] | key list --project P | key revoke --key-id ID | key rotate --key-id ID | set-aside replay KEY...";
+const USAGE: &str = "usage: runledger key create --project P [--name N] | key list --project P | key revoke --key-id ID | key rotate --key-id ID | set-aside replay KEY... | ttl expire --now RFC3339 [--project P]";
 
 fn flag<'a>(args: &'a [String], name: &str) -> Option<&'a str> {
     args.iter()
@@ -40,6 +46,17 @@ async fn main() -> ExitCode {
         return match (args.get(1).map(String::as_str), &args[2.min(args.len())..]) {
             (Some("replay"), keys) if !keys.is_empty() => replay(&store, keys).await,
             _ => usage("set-aside replay needs the S3 keys of the records"),
+        };
+    }
+
+    if args.first().map(String::as_str) == Some("ttl") {
+        return match (
+            args.get(1).map(String::as_str),
+            flag(&args, "--now").and_then(runledger::dates::parse),
+        ) {
+            (Some("expire"), Some(at)) => expire(&store, at.timestamp(), flag(&args, "--project")).await,
+            (Some("expire"), None) => usage("--now must be an RFC 3339 time"),
+            _ => usage("unknown command"),
         };
     }
 
@@ -109,6 +126,21 @@ async fn replay(store: &runledger::store::DynamoStore, keys: &[String]) -> ExitC
                 serde_json::json!({"records": s.records, "counted": s.counted,
                     "countersWritten": s.counters_written, "countersSkipped": s.counters_skipped})
             );
+            ExitCode::SUCCESS
+        }
+        Err(e) => {
+            eprintln!("runledger: {e}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+async fn expire(store: &runledger::store::DynamoStore, now_epoch: i64, project: Option<&str>) -> ExitCode {
+    match store.expire(now_epoch, project).await {
+        Ok(deleted) => {
+            for d in deleted {
+                println!("{}", serde_json::to_string(&d).unwrap_or_default());
+            }
             ExitCode::SUCCESS
         }
         Err(e) => {

@@ -36,6 +36,7 @@ mod step;
 mod stream;
 mod table;
 mod tokens;
+mod ttl;
 
 pub use api_key::absent_item_key;
 pub use api_key::KeyAdminError;
@@ -53,6 +54,7 @@ pub use set_aside::SetAside;
 pub use step::{StepRecord, StepsQuery};
 pub use stream::counted_record;
 pub use tokens::{StoredTokens, TokensCommit};
+pub use ttl::Expired;
 
 use crate::bodies::Body;
 use crate::model::api_key::KeyRecord;

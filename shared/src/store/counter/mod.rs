@@ -86,6 +86,11 @@ fn parse_sort_key(month: (i32, u32), sk: &str) -> Option<(DateTime<Utc>, String)
     Some((start, value.to_string()))
 }
 
+/// The project of a counter partition key.
+pub(super) fn project_of_partition(pk: &str) -> Option<&str> {
+    pk.strip_prefix(PREFIX)?.split('#').next()
+}
+
 fn month_of_partition(pk: &str) -> Option<(i32, u32)> {
     let month = pk.rsplit('#').next()?;
     let (y, m) = month.split_once('-')?;
