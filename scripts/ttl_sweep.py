@@ -20,7 +20,6 @@ PUBLIC_BASE_URL (the address serving the Lambda Invoke API).
 """
 
 import argparse
-import base64
 import collections
 import gzip
 import json
@@ -45,20 +44,6 @@ STATE = ROOT / ".local" / "ttl-sweep"
 def when(text):
     t = datetime.fromisoformat(text.replace("Z", "+00:00"))
     return t if t.tzinfo else t.replace(tzinfo=UTC)
-
-
-def stream_json(value):
-    """An attribute value from boto3's low-level client as DynamoDB JSON, as the stream sends it."""
-    (kind, inner), = value.items()
-    if kind == "B":
-        return {"B": base64.b64encode(bytes(inner)).decode()}
-    if kind == "BS":
-        return {"BS": [base64.b64encode(bytes(b)).decode() for b in inner]}
-    if kind == "M":
-        return {"M": {k: stream_json(v) for k, v in inner.items()}}
-    if kind == "L":
-        return {"L": [stream_json(v) for v in inner]}
-    return {kind: inner}
 
 
 def expire(now, project, env):
