@@ -4,6 +4,7 @@
 //! or the part fails: the row group's count is checked against the rows.
 
 use crate::archive::Row;
+use crate::model::{Field, Kind, RecordKind};
 use parquet::basic::Compression;
 use parquet::data_type::{ByteArray, ByteArrayType, Int64Type};
 use parquet::file::properties::WriterProperties;
@@ -35,48 +36,57 @@ enum Body {
     ErrorDetails,
 }
 
-const COLUMNS: [(&str, Column); 37] = [
-    ("kind", Column::Text("kind")),
-    ("projectId", Column::Text("projectId")),
-    ("id", Column::Text("id")),
-    ("executionId", Column::Text("executionId")),
-    ("workflowId", Column::Text("workflowId")),
-    ("workflowName", Column::Text("workflowName")),
-    ("userId", Column::Text("userId")),
-    ("integration", Column::Text("integration")),
-    ("triggerType", Column::Text("triggerType")),
-    ("traceId", Column::Text("traceId")),
-    ("status", Column::Text("status")),
-    ("taskCount", Column::Int("taskCount")),
-    ("runDuration", Column::Int("runDuration")),
-    ("dateStarted", Column::Text("dateStarted")),
-    ("dateEnded", Column::Text("dateEnded")),
-    ("stepName", Column::Text("stepName")),
-    ("stepType", Column::Text("stepType")),
-    ("timestamp", Column::Text("timestamp")),
-    ("level", Column::Text("level")),
-    ("type", Column::Text("type")),
-    ("message", Column::Text("message")),
-    ("endUserId", Column::Text("endUserId")),
-    ("personaId", Column::Text("personaId")),
-    ("connectCredentialId", Column::Text("connectCredentialId")),
-    ("connectCredentialConfigId", Column::Text("connectCredentialConfigId")),
-    ("integrationId", Column::Text("integrationId")),
-    ("webhookId", Column::Text("webhookId")),
-    ("eventId", Column::Text("eventId")),
-    ("eventName", Column::Text("eventName")),
-    ("errorCode", Column::Error("code")),
-    ("errorMessage", Column::Error("message")),
-    ("errorDetails", Column::Body(Body::ErrorDetails)),
-    ("input", Column::Body(Body::Input)),
-    ("output", Column::Body(Body::Output)),
-    ("payload", Column::Body(Body::Payload)),
-    ("missingBodies", Column::Json("missingBodies")),
-    ("textBodies", Column::Json("textBodies")),
-];
+/// The columns, in order: an execution's and a step's text fields come from `Field`, so a text
+/// field added there is exported without a change here.
+fn columns() -> Vec<(&'static str, Column)> {
+    let texts = |on_executions: bool| {
+        Field::ALL
+            .into_iter()
+            .filter(move |f| f.kind() == Kind::Text && f.on(RecordKind::Execution) == on_executions)
+            .map(|f| (f.wire_name(), Column::Text(f.wire_name())))
+    };
+    let mut out = vec![
+        ("kind", Column::Text("kind")),
+        ("projectId", Column::Text("projectId")),
+        ("id", Column::Text("id")),
+        ("executionId", Column::Text("executionId")),
+    ];
+    out.extend(texts(true));
+    out.extend([
+        ("status", Column::Text("status")),
+        ("taskCount", Column::Int("taskCount")),
+        ("runDuration", Column::Int("runDuration")),
+        ("dateStarted", Column::Text("dateStarted")),
+        ("dateEnded", Column::Text("dateEnded")),
+    ]);
+    out.extend(texts(false));
+    out.extend([
+        ("timestamp", Column::Text("timestamp")),
+        ("level", Column::Text("level")),
+        ("type", Column::Text("type")),
+        ("message", Column::Text("message")),
+        ("endUserId", Column::Text("endUserId")),
+        ("personaId", Column::Text("personaId")),
+        ("connectCredentialId", Column::Text("connectCredentialId")),
+        ("connectCredentialConfigId", Column::Text("connectCredentialConfigId")),
+        ("integrationId", Column::Text("integrationId")),
+        ("webhookId", Column::Text("webhookId")),
+        ("eventId", Column::Text("eventId")),
+        ("eventName", Column::Text("eventName")),
+        ("errorCode", Column::Error("code")),
+        ("errorMessage", Column::Error("message")),
+        ("errorDetails", Column::Body(Body::ErrorDetails)),
+        ("input", Column::Body(Body::Input)),
+        ("output", Column::Body(Body::Output)),
+        ("payload", Column::Body(Body::Payload)),
+        ("missingBodies", Column::Json("missingBodies")),
+        ("textBodies", Column::Json("textBodies")),
+    ]);
+    out
+}
 
 fn schema() -> String {
-    let fields: Vec<String> = COLUMNS
+    let fields: Vec<String> = columns()
         .iter()
         .map(|(name, column)| match column {
             Column::Text("kind") => format!("REQUIRED BYTE_ARRAY {name} (UTF8);"),
@@ -139,9 +149,10 @@ pub fn encode(rows: &[Row]) -> Result<(Vec<u8>, u64), String> {
     );
     let mut writer = SerializedFileWriter::new(Vec::new(), schema, props).map_err(|e| e.to_string())?;
     let mut group = writer.next_row_group().map_err(|e| e.to_string())?;
+    let columns = columns();
     let mut index = 0;
     while let Some(mut column) = group.next_column().map_err(|e| e.to_string())? {
-        let (name, kind) = COLUMNS[index];
+        let (name, kind) = columns[index];
         index += 1;
         let vals = values(rows, kind)?;
         // Definition levels: 1 where a value is present (the required `kind` takes none).
@@ -182,4 +193,19 @@ pub fn encode(rows: &[Row]) -> Result<(Vec<u8>, u64), String> {
         return Err(format!("the row group holds {written} rows of {}", rows.len()));
     }
     Ok((writer.into_inner().map_err(|e| e.to_string())?, written as u64))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_columns_are_the_exported_schema_in_order() {
+        let names: Vec<&str> = columns().iter().map(|(name, _)| *name).collect();
+        let want = "kind projectId id executionId workflowId workflowName userId integration triggerType traceId \
+            status taskCount runDuration dateStarted dateEnded stepName stepType timestamp level type message \
+            endUserId personaId connectCredentialId connectCredentialConfigId integrationId webhookId eventId \
+            eventName errorCode errorMessage errorDetails input output payload missingBodies textBodies";
+        assert_eq!(names, want.split_whitespace().collect::<Vec<_>>());
+    }
 }

@@ -68,6 +68,14 @@ impl Field {
         Field::Output,
     ];
 
+    /// The text fields an execution may leave unset: `workflowName` and the dimensions besides
+    /// `workflowId`.
+    pub fn optional_texts() -> impl Iterator<Item = Field> {
+        Field::ALL
+            .into_iter()
+            .filter(|f| f.kind() == Kind::Text && f.on(RecordKind::Execution) && *f != Field::WorkflowId)
+    }
+
     pub fn wire_name(self) -> &'static str {
         match self {
             Field::WorkflowId => "workflowId",

@@ -1,10 +1,12 @@
 //! The records as users see them: typed, built from a merged state, serialized into responses.
 
-use super::fields::Field;
+use super::fields::{Field, RecordKind};
 use super::status::Status;
 use crate::model::merge::Fields;
-use serde::Serialize;
+use serde::ser::SerializeMap;
+use serde::{Serialize, Serializer};
 use serde_json::Value;
+use std::collections::BTreeMap;
 
 #[derive(Clone, Debug, PartialEq, Eq, Serialize)]
 pub struct ErrorSummary {
@@ -13,18 +15,17 @@ pub struct ErrorSummary {
     pub message: String,
 }
 
-/// An execution's list fields: what listings return, and the head of a get.
-#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
-#[serde(rename_all = "camelCase")]
+/// An execution's list fields: what listings return, and the head of a get. Its optional text
+/// fields (`workflowName` and the dimensions besides `workflowId`) are held by field, so a text
+/// field added to `Field` is carried, stored and returned without a change here; responses list
+/// every field in `Field::ALL` order, `null` when unset.
+#[derive(Clone, Debug, PartialEq, Eq)]
 pub struct ExecutionSummary {
     pub id: String,
     pub project_id: String,
     pub workflow_id: String,
-    pub workflow_name: Option<String>,
-    pub user_id: Option<String>,
-    pub integration: Option<String>,
-    pub trigger_type: Option<String>,
-    pub trace_id: Option<String>,
+    /// The optional text fields that are set, by field.
+    pub texts: BTreeMap<Field, String>,
     pub status: Status,
     pub task_count: Option<u64>,
     pub run_duration: Option<u64>,
@@ -78,11 +79,9 @@ impl ExecutionSummary {
             id: id.to_string(),
             project_id: project.to_string(),
             workflow_id: text(fields, Field::WorkflowId)?,
-            workflow_name: text(fields, Field::WorkflowName),
-            user_id: text(fields, Field::UserId),
-            integration: text(fields, Field::Integration),
-            trigger_type: text(fields, Field::TriggerType),
-            trace_id: text(fields, Field::TraceId),
+            texts: Field::optional_texts()
+                .filter_map(|f| Some((f, text(fields, f)?)))
+                .collect(),
             status: Status::parse(fields.get(&Field::Status)?.value.as_str()?)?,
             task_count: count(fields, Field::TaskCount),
             run_duration: run_duration(fields),
@@ -92,16 +91,34 @@ impl ExecutionSummary {
         })
     }
 
-    /// The value of a dimension field, for matching filters.
-    pub fn dimension(&self, f: Field) -> Option<&str> {
+    /// The value of a text field (`workflowId`, `workflowName`, a dimension).
+    pub fn text(&self, f: Field) -> Option<&str> {
         match f {
             Field::WorkflowId => Some(&self.workflow_id),
-            Field::UserId => self.user_id.as_deref(),
-            Field::Integration => self.integration.as_deref(),
-            Field::TriggerType => self.trigger_type.as_deref(),
-            Field::TraceId => self.trace_id.as_deref(),
-            _ => None,
+            _ => self.texts.get(&f).map(String::as_str),
         }
+    }
+}
+
+impl Serialize for ExecutionSummary {
+    fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        let mut map = serializer.serialize_map(None)?;
+        map.serialize_entry("id", &self.id)?;
+        map.serialize_entry("projectId", &self.project_id)?;
+        for f in Field::ALL.into_iter().filter(|f| f.on(RecordKind::Execution)) {
+            let name = f.wire_name();
+            match f {
+                Field::Status => map.serialize_entry(name, &self.status)?,
+                Field::TaskCount => map.serialize_entry(name, &self.task_count)?,
+                Field::RunDuration => map.serialize_entry(name, &self.run_duration)?,
+                Field::DateStarted => map.serialize_entry(name, &self.date_started)?,
+                Field::DateEnded => map.serialize_entry(name, &self.date_ended)?,
+                Field::Error => map.serialize_entry(name, &self.error)?,
+                Field::Input | Field::Output => {}
+                _ => map.serialize_entry(name, &self.text(f))?,
+            }
+        }
+        map.end()
     }
 }
 

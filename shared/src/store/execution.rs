@@ -356,11 +356,9 @@ pub fn summary_from_listing(project: &str, item: &Item) -> Option<ExecutionSumma
         id: id.to_string(),
         project_id: project.to_string(),
         workflow_id: text(attribute(Field::WorkflowId))?,
-        workflow_name: text(attribute(Field::WorkflowName)),
-        user_id: text(attribute(Field::UserId)),
-        integration: text(attribute(Field::Integration)),
-        trigger_type: text(attribute(Field::TriggerType)),
-        trace_id: text(attribute(Field::TraceId)),
+        texts: Field::optional_texts()
+            .filter_map(|f| Some((f, text(attribute(f))?)))
+            .collect(),
         status: Status::parse(string_attr(item, attribute(Field::Status))?)?,
         task_count: number_attr(item, attribute(Field::TaskCount)).map(|c| c as u64),
         run_duration: number_attr(item, DURATION).map(|c| c as u64),

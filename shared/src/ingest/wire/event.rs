@@ -7,7 +7,7 @@ use crate::config::Settings;
 use crate::dates;
 use crate::model::limits::MAX_TEXT;
 use crate::model::values::value_problem;
-use crate::model::{Field, RecordKind, Status};
+use crate::model::{Field, Kind, RecordKind, Status};
 use crate::search::Fingerprints;
 use crate::store::UnitKey;
 use chrono::{DateTime, Utc};
@@ -46,6 +46,48 @@ impl Event {
     }
 }
 
+/// An event object split in two: its text fields by `Field` (so a text field added to `Field` is
+/// read without a change here), and the rest, raw, for `WireEvent`. A field named twice is refused,
+/// as a struct would.
+struct TextFields<'a> {
+    texts: BTreeMap<Field, String>,
+    rest: BTreeMap<String, &'a RawValue>,
+}
+
+impl<'de: 'a, 'a> Deserialize<'de> for TextFields<'a> {
+    fn deserialize<D: serde::Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        struct Fields;
+        impl<'de> serde::de::Visitor<'de> for Fields {
+            type Value = TextFields<'de>;
+            fn expecting(&self, f: &mut std::fmt::Formatter) -> std::fmt::Result {
+                f.write_str("an event object")
+            }
+            fn visit_map<A: serde::de::MapAccess<'de>>(self, mut map: A) -> Result<Self::Value, A::Error> {
+                use serde::de::Error;
+                let (mut texts, mut rest) = (BTreeMap::new(), BTreeMap::new());
+                let mut seen = std::collections::HashSet::new();
+                while let Some(name) = map.next_key::<String>()? {
+                    if !seen.insert(name.clone()) {
+                        return Err(A::Error::custom(format!("duplicate field `{name}`")));
+                    }
+                    match Field::from_wire(&name).filter(|f| f.kind() == Kind::Text) {
+                        Some(f) => {
+                            if let Some(v) = map.next_value::<Option<String>>()? {
+                                texts.insert(f, v);
+                            }
+                        }
+                        None => {
+                            rest.insert(name, map.next_value()?);
+                        }
+                    }
+                }
+                Ok(TextFields { texts, rest })
+            }
+        }
+        deserializer.deserialize_map(Fields)
+    }
+}
+
 #[derive(Deserialize)]
 #[serde(deny_unknown_fields, rename_all = "camelCase")]
 struct WireEvent {
@@ -54,14 +96,9 @@ struct WireEvent {
     project_id: String,
     id: String,
     execution_id: Option<String>,
-    workflow_id: Option<String>,
-    workflow_name: Option<String>,
-    user_id: Option<String>,
-    integration: Option<String>,
-    trigger_type: Option<String>,
-    trace_id: Option<String>,
-    step_name: Option<String>,
-    step_type: Option<String>,
+    /// The text fields (`Field`s of kind text), read apart by `TextFields`.
+    #[serde(skip)]
+    texts: BTreeMap<Field, String>,
     status: String,
     date_started: String,
     date_ended: Option<String>,
@@ -74,17 +111,7 @@ struct WireEvent {
 
 impl WireEvent {
     fn text(&self, f: Field) -> Option<&String> {
-        match f {
-            Field::WorkflowId => self.workflow_id.as_ref(),
-            Field::WorkflowName => self.workflow_name.as_ref(),
-            Field::UserId => self.user_id.as_ref(),
-            Field::Integration => self.integration.as_ref(),
-            Field::TriggerType => self.trigger_type.as_ref(),
-            Field::TraceId => self.trace_id.as_ref(),
-            Field::StepName => self.step_name.as_ref(),
-            Field::StepType => self.step_type.as_ref(),
-            _ => None,
-        }
+        self.texts.get(&f)
     }
 
     fn present(&self, f: Field) -> bool {
@@ -106,7 +133,12 @@ pub fn parse_event(raw: &RawValue, now: DateTime<Utc>, settings: &Settings) -> R
         Some(other) => return Err(invalid(format!("unknown kind {other:?}; use execution, step or log"))),
         None => return Err(invalid("missing field `kind`")),
     };
-    let w: WireEvent = serde_json::from_str(raw.get()).map_err(|e| invalid(e.to_string()))?;
+    let TextFields { texts, rest } = serde_json::from_str(raw.get()).map_err(|e| invalid(e.to_string()))?;
+    let rest = serde_json::to_string(&rest).map_err(|e| invalid(e.to_string()))?;
+    let w = WireEvent {
+        texts,
+        ..serde_json::from_str(&rest).map_err(|e| invalid(e.to_string()))?
+    };
 
     id("projectId", &w.project_id)?;
     id("id", &w.id)?;

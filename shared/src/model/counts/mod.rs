@@ -13,7 +13,7 @@
 
 pub mod histogram;
 
-use crate::model::{EventLog, ExecutionSummary, Level, Status};
+use crate::model::{EventLog, ExecutionSummary, Field, Level, Status};
 use chrono::{DateTime, Datelike, Duration, TimeZone, Timelike, Utc};
 use histogram::Histogram;
 use std::collections::BTreeMap;
@@ -241,13 +241,13 @@ pub fn contributions(project: &str, record: Counted<'_>) -> Vec<(Counter, Tally)
             if let (Some(i), Some(d)) = (FINISHED.iter().position(|s| *s == e.status), e.run_duration) {
                 tally.durations[i].insert(histogram::bucket_of(d), 1);
             }
-            let v = |o: &Option<String>| o.clone().unwrap_or_default();
+            let v = |f: Field| e.text(f).unwrap_or_default().to_string();
             let values = vec![
                 (Dimension::All, String::new()),
-                (Dimension::Integration, v(&e.integration)),
+                (Dimension::Integration, v(Field::Integration)),
                 (Dimension::WorkflowId, e.workflow_id.clone()),
-                (Dimension::TriggerType, v(&e.trigger_type)),
-                (Dimension::UserId, v(&e.user_id)),
+                (Dimension::TriggerType, v(Field::TriggerType)),
+                (Dimension::UserId, v(Field::UserId)),
             ];
             (crate::dates::parse(&e.date_started), values, tally)
         }
@@ -429,11 +429,7 @@ mod tests {
             id: "e1".into(),
             project_id: "p".into(),
             workflow_id: "wf".into(),
-            workflow_name: None,
-            user_id: Some("u1".into()),
-            integration: Some("salesforce".into()),
-            trigger_type: None,
-            trace_id: None,
+            texts: BTreeMap::from([(Field::UserId, "u1".into()), (Field::Integration, "salesforce".into())]),
             status,
             task_count: None,
             run_duration: duration,
