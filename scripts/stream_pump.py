@@ -30,6 +30,7 @@ AWS_REGION, TABLE_NAME, and RUNLEDGER_INVOKE_URL or PUBLIC_BASE_URL.
 """
 
 import argparse
+import base64
 import json
 import os
 import sys
@@ -41,10 +42,23 @@ import boto3
 from botocore.config import Config
 
 from provision import load_template, local_endpoint
-from ttl_sweep import stream_json
 
 ROOT = Path(__file__).resolve().parent.parent
 TEMPLATE = ROOT / "infra" / "template.yaml"
+
+
+def stream_json(value):
+    """An attribute value from boto3's low-level client as DynamoDB JSON, as the stream sends it."""
+    (kind, inner), = value.items()
+    if kind == "B":
+        return {"B": base64.b64encode(bytes(inner)).decode()}
+    if kind == "BS":
+        return {"BS": [base64.b64encode(bytes(b)).decode() for b in inner]}
+    if kind == "M":
+        return {"M": {k: stream_json(v) for k, v in inner.items()}}
+    if kind == "L":
+        return {"L": [stream_json(v) for v in inner]}
+    return {kind: inner}
 
 
 def log(**fields):
