@@ -184,7 +184,6 @@ write_env() { # file cursor_secret public_base_url dynamodb_url [moto_url]
     echo "CURSOR_SECRET=$secret"
     echo "RETENTION_DAYS=90"
     echo "BODY_INLINE_MAX_BYTES=4096"
-    echo "LIST_SHARDS=1"
     echo "S3_FORCE_PATH_STYLE=true"
     echo "PRESIGN_TTL_SECONDS=900"
     # Links in responses (nextLink) must name the local http address, not an https API Gateway one.

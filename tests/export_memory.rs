@@ -43,10 +43,7 @@ async fn main() {
     let args: Vec<String> = std::env::args().skip(1).collect();
     let n: usize = args.iter().find_map(|a| a.parse().ok()).unwrap_or(100_000);
     if args.iter().any(|a| a == "--memory") {
-        let store = runledger::store::MemoryStore::memory(runledger::store::StoreConfig {
-            retention_days: 90,
-            list_shards: 1,
-        });
+        let store = runledger::store::MemoryStore::memory(runledger::store::StoreConfig { retention_days: 90 });
         run(&store, &runledger::config::Settings::defaults(), n, true).await;
     } else {
         run(&store().await, &settings(), n, false).await;

@@ -291,12 +291,12 @@ async fn expired_records_are_hidden_before_dynamodb_deletes_them() {
 #[tokio::test]
 async fn sharded_partitions_merge_back_into_one_ordered_listing() {
     // A hot project spread over three shards per bucket: readers fan out and merge.
-    let settings = runledger::config::Settings {
-        list_shards: 3,
-        ..settings()
-    };
+    use runledger::store::AdminShards;
+    let settings = settings();
     let store = store_with(&settings).await;
     let p = project("shards");
+    // Sharded from long before its records.
+    store.set_shards(&p, 3, 0).await.unwrap();
     let mut want: Vec<(String, String)> = Vec::new();
     let mut events = Vec::new();
     for n in 0..40 {

@@ -14,8 +14,6 @@ pub struct Settings {
     pub retention_days: i64,
     /// Bodies whose stored form is larger than this go to S3.
     pub body_inline_max_bytes: usize,
-    /// Time-bucket shards per listing partition (1 = no sharding).
-    pub list_shards: u32,
     pub presign_ttl_seconds: u64,
     /// Absolute base for `nextLink`; when unset it is derived from the request's host.
     pub public_base_url: Option<String>,
@@ -41,7 +39,6 @@ impl Settings {
             cursor_keys,
             retention_days: number("RETENTION_DAYS", crate::model::limits::DEFAULT_RETENTION_DAYS)?.max(1),
             body_inline_max_bytes: number("BODY_INLINE_MAX_BYTES", DEFAULT_INLINE_MAX)?,
-            list_shards: number("LIST_SHARDS", 1)?.max(1),
             presign_ttl_seconds: number("PRESIGN_TTL_SECONDS", 900)?,
             public_base_url: env::var("PUBLIC_BASE_URL")
                 .ok()
@@ -70,7 +67,6 @@ impl Settings {
             }],
             retention_days: crate::model::limits::DEFAULT_RETENTION_DAYS,
             body_inline_max_bytes: DEFAULT_INLINE_MAX,
-            list_shards: 1,
             presign_ttl_seconds: 900,
             public_base_url: None,
             s3_force_path_style: true,

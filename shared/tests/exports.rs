@@ -13,10 +13,7 @@ use serde_json::{json, Value};
 use std::io::Read;
 
 fn store() -> MemoryStore {
-    MemoryStore::memory(StoreConfig {
-        retention_days: 90,
-        list_shards: 1,
-    })
+    MemoryStore::memory(StoreConfig { retention_days: 90 })
 }
 
 fn at(s: &str) -> chrono::DateTime<chrono::Utc> {

@@ -7,7 +7,7 @@ use runledger::api::{ApiRequest, Endpoint};
 use runledger::apikeys::KeyAdmin;
 use runledger::config::Settings;
 use runledger::ingest::{ingest, parse_envelope, Outcome, Report};
-use runledger::store::{MemoryStore, StoreConfig};
+use runledger::store::{AdminShards, MemoryStore, StoreConfig};
 use serde_json::{json, Value};
 
 /// A store and the state one function instance keeps between requests (its key cache): each test
@@ -51,10 +51,7 @@ fn fixture(name: &str) -> String {
 }
 
 fn store() -> Instance {
-    Instance::new(MemoryStore::memory(StoreConfig {
-        retention_days: 90,
-        list_shards: 1,
-    }))
+    Instance::new(MemoryStore::memory(StoreConfig { retention_days: 90 }))
 }
 
 async fn key(store: &MemoryStore, project: &str) -> String {
@@ -543,8 +540,10 @@ mod paging {
         ) {
             let rt = tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap();
             rt.block_on(async {
-                let store = MemoryStore::memory(StoreConfig { retention_days: 90, list_shards: shards });
-                let settings = Settings { list_shards: shards, ..Settings::defaults() };
+                let store = MemoryStore::memory(StoreConfig { retention_days: 90 });
+                // Sharded from long before the records' time.
+                store.set_shards("pp", shards, 0).await.unwrap();
+                let settings = Settings::defaults();
                 let events: Vec<Value> = records.iter().enumerate().map(|(n, (i, s, u, minutes))| {
                     execution("pp", &format!("e{n:03}"), *minutes, json!({
                         "integration": INTEGRATIONS[*i], "status": STATUSES[*s], "userId": USERS[*u],
@@ -910,10 +909,8 @@ async fn a_search_reads_within_the_budget_and_says_how_far_it_got() {
 #[tokio::test]
 async fn event_logs_page_to_the_exact_result_within_a_small_budget_in_either_order() {
     for shards in [1, 3] {
-        let store = Instance::new(MemoryStore::memory(StoreConfig {
-            retention_days: 90,
-            list_shards: shards,
-        }));
+        let store = Instance::new(MemoryStore::memory(StoreConfig { retention_days: 90 }));
+        store.set_shards("p1", shards, 0).await.unwrap();
         let mut events = Vec::new();
         for i in 0..150i64 {
             let level = if i % 7 == 0 { "ERROR" } else { "INFO" };

@@ -125,10 +125,7 @@ mod tests {
 
     #[tokio::test]
     async fn invented_keys_never_lock_out_a_valid_key() {
-        let store = MemoryStore::memory(StoreConfig {
-            retention_days: 90,
-            list_shards: 1,
-        });
+        let store = MemoryStore::memory(StoreConfig { retention_days: 90 });
         let admin = KeyAdmin { store: &store };
         let now = chrono::Utc::now().timestamp();
         let used = admin.create("auth-p", "used", now).await.unwrap();

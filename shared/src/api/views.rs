@@ -208,10 +208,7 @@ mod tests {
 
     #[tokio::test]
     async fn only_bodies_stored_apart_are_listed_as_references_never_producer_data_shaped_like_one() {
-        let store = MemoryStore::memory(StoreConfig {
-            retention_days: 90,
-            list_shards: 1,
-        });
+        let store = MemoryStore::memory(StoreConfig { retention_days: 90 });
         let settings = Settings::defaults();
         let now = crate::dates::parse("2026-11-25T12:00:00Z").unwrap();
         let at = "2026-11-25T11:00:00.000Z";

@@ -5,6 +5,10 @@
 //!   runledger key list --project P                 one JSON line per key, without secrets
 //!   runledger key revoke --key-id ID
 //!   runledger key rotate --key-id ID               prints the replacement key; revokes the old one
+//!   runledger shards show --project P             the project's listing shard epochs, as JSON
+//!   runledger shards set --project P --shards N   spreads P's records dated from 5 minutes on
+//!                                                  over N shards per listing partition (1-64);
+//!                                                  records already stored stay where they are
 //!   runledger set-aside replay KEY...              counts records the stats function set aside
 //!                                                  (S3 keys `set-aside/stats/...`), once however
 //!                                                  often it runs; prints what it counted
@@ -20,7 +24,7 @@
 use runledger::apikeys::KeyAdmin;
 use std::process::ExitCode;
 
-const USAGE: &str = "usage: runledger key create --project P [--name N] | key list --project P | key revoke --key-id ID | key rotate --key-id ID | set-aside replay KEY... | ttl expire --now RFC3339 [--project P]";
+const USAGE: &str = "usage: runledger key create --project P [--name N] | key list --project P | key revoke --key-id ID | key rotate --key-id ID | shards show --project P | shards set --project P --shards N | set-aside replay KEY... | ttl expire --now RFC3339 [--project P]";
 
 fn flag<'a>(args: &'a [String], name: &str) -> Option<&'a str> {
     args.iter()
@@ -47,6 +51,10 @@ async fn main() -> ExitCode {
             (Some("replay"), keys) if !keys.is_empty() => replay(&store, keys).await,
             _ => usage("set-aside replay needs the S3 keys of the records"),
         };
+    }
+
+    if args.first().map(String::as_str) == Some("shards") {
+        return shards(&store, &args).await;
     }
 
     if args.first().map(String::as_str) == Some("ttl") {
@@ -91,6 +99,34 @@ async fn main() -> ExitCode {
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("runledger: {e}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+async fn shards(store: &runledger::store::DynamoStore, args: &[String]) -> ExitCode {
+    use runledger::store::AdminShards;
+    let Some(project) = flag(args, "--project").filter(|p| runledger::model::values::valid_id(p)) else {
+        return usage("--project must be a valid project id");
+    };
+    let result = match args.get(1).map(String::as_str) {
+        Some("show") => store.shard_layout(project).await.map_err(|e| e.to_string()),
+        Some("set") => match flag(args, "--shards").and_then(|n| n.parse::<u32>().ok()) {
+            Some(n) => store
+                .set_shards(project, n, chrono::Utc::now().timestamp_millis())
+                .await
+                .map_err(|e| e.to_string()),
+            None => return usage("--shards must be a number"),
+        },
+        _ => return usage("unknown command"),
+    };
+    match result {
+        Ok(layout) => {
+            println!("{}", serde_json::to_string(&layout).unwrap_or_default());
+            ExitCode::SUCCESS
+        }
         Err(e) => {
             eprintln!("runledger: {e}");
             ExitCode::FAILURE

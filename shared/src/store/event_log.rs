@@ -103,7 +103,7 @@ pub fn filter_attribute(f: LogField) -> &'static str {
     attribute(f)
 }
 
-fn millis_of(w: &LogWrite) -> Option<i64> {
+pub(super) fn millis_of(w: &LogWrite) -> Option<i64> {
     crate::dates::parse(&w.entry.timestamp).map(|t| t.timestamp_millis())
 }
 
@@ -236,14 +236,14 @@ mod tests {
         assert_eq!(back.entry, w.entry);
         assert_eq!(back.payload, w.payload);
         assert_eq!(back.tokens, tokens);
-        let trace = index::trace_pk("p1", "t-1");
+        let trace = index::trace_pk("p1", "t-1", 0, 1);
         assert!(index::in_partition(
             Source::Logs,
             "p1",
             ListIndex::Trace,
             &trace,
             &item,
-            1
+            &super::super::shard_layout::ShardLayout::single()
         ));
         assert!(!index::in_partition(
             Source::Executions,
@@ -251,7 +251,7 @@ mod tests {
             ListIndex::Trace,
             &trace,
             &item,
-            1
+            &super::super::shard_layout::ShardLayout::single()
         ));
         let table = log_pk("p1", "2026-11", 0, 1);
         assert!(index::in_partition(
@@ -260,7 +260,7 @@ mod tests {
             ListIndex::Table,
             &table,
             &item,
-            1
+            &super::super::shard_layout::ShardLayout::single()
         ));
     }
 }

@@ -176,7 +176,8 @@ fn ranks(item: &Item) -> HashMap<Field, u8> {
 
 /// The item a commit writes: summary or step, its bodies inline or referenced, and for an
 /// execution its listing index keys.
-pub fn unit_item(commit: &UnitCommit, list_shards: u32) -> Item {
+/// `shards`: the listing shard count of the epoch the execution started in.
+pub fn unit_item(commit: &UnitCommit, shards: u32) -> Item {
     let key = &commit.key;
     let mut item: Item = HashMap::new();
     item.insert(PK.into(), s(execution_pk(&key.project, &key.execution)));
@@ -232,9 +233,21 @@ pub fn unit_item(commit: &UnitCommit, list_shards: u32) -> Item {
         item.insert(SK.into(), s(SUMMARY_SK));
         // dateStarted lives in the listing key; an execution's own attribute would repeat it.
         item.remove(STARTED);
-        add_listing_keys(&mut item, key, &commit.fields, list_shards);
+        add_listing_keys(&mut item, key, &commit.fields, shards);
     }
     item
+}
+
+/// The time an execution summary is listed by (its `dateStarted`); `None` for a step, or a summary
+/// not yet started, which no listing holds.
+pub(super) fn listing_millis(commit: &UnitCommit) -> Option<i64> {
+    if commit.key.step.is_some() {
+        return None;
+    }
+    commit
+        .fields
+        .get(&Field::DateStarted)
+        .and_then(|r| value_millis(&r.value))
 }
 
 fn add_listing_keys(item: &mut Item, key: &UnitKey, fields: &Fields, shards: u32) {
@@ -471,7 +484,7 @@ mod tests {
             ListIndex::Integration,
             &key(Some("salesforce")),
             &item,
-            1
+            &super::super::shard_layout::ShardLayout::single()
         ));
         assert!(!in_partition(
             Source::Executions,
@@ -479,7 +492,7 @@ mod tests {
             ListIndex::Integration,
             &key(Some("slack")),
             &item,
-            1
+            &super::super::shard_layout::ShardLayout::single()
         ));
         assert!(!in_partition(
             Source::Executions,
@@ -487,7 +500,7 @@ mod tests {
             ListIndex::Project,
             &key(None),
             &item,
-            1
+            &super::super::shard_layout::ShardLayout::single()
         ));
         assert!(!item.contains_key("gR"), "no traceId, so not in the trace index");
         assert!(!item.contains_key("gU"));

@@ -6,6 +6,7 @@ use super::event_log;
 use super::event_log::log_pk;
 use super::execution;
 use super::execution::{attribute, LISTED};
+use super::shard_layout::ShardLayout;
 use super::table::{s, string_attr, Item, LSK, PK, SK};
 use crate::model::{Field, LogField};
 use chrono::{DateTime, Datelike, TimeZone, Utc};
@@ -104,8 +105,8 @@ impl ListIndex {
         }
     }
 
-    /// Whether partitions of this index span all time: a trace is short-lived and small, so its
-    /// records share one partition (one Query reads the whole trace).
+    /// Whether partitions of this index span all time: a trace is short-lived, so its records
+    /// share one partition per shard (one Query reads a quiet project's whole trace).
     pub fn timeless(self) -> bool {
         self == ListIndex::Trace
     }
@@ -130,7 +131,7 @@ pub fn partition_key(
     value: Option<&str>,
 ) -> String {
     match (source, index) {
-        (_, ListIndex::Trace) => trace_pk(project, value.unwrap_or("")),
+        (_, ListIndex::Trace) => trace_pk(project, value.unwrap_or(""), shard, shards),
         (Source::Logs, ListIndex::Table) => log_pk(project, bucket, shard, shards),
         (Source::Logs, _) => hashed(&format!(
             "L{}",
@@ -140,9 +141,14 @@ pub fn partition_key(
     }
 }
 
-/// The trace partition: every execution and event log of one trace, in time order.
-pub fn trace_pk(project: &str, trace: &str) -> String {
-    hashed(&format!("R#{project}#{trace}"))
+/// A trace partition: the executions and event logs of one trace (of one shard of it, when the
+/// project's records of that time are sharded), in time order.
+pub fn trace_pk(project: &str, trace: &str, shard: u32, shards: u32) -> String {
+    if shards > 1 {
+        hashed(&format!("R#{project}#s{shard}#{trace}"))
+    } else {
+        hashed(&format!("R#{project}#{trace}"))
+    }
 }
 
 fn hashed(partition: &str) -> String {
@@ -215,13 +221,22 @@ pub fn parse_listing_sk(lsk: &str) -> Option<(i64, &str)> {
 
 /// The lowest listing sort key at or after `t`.
 pub fn listing_sk_from(t: DateTime<Utc>) -> String {
-    format!("{:013}", t.timestamp_millis().max(0))
+    listing_sk_from_millis(t.timestamp_millis())
+}
+
+pub fn listing_sk_from_millis(millis: i64) -> String {
+    format!("{:013}", millis.max(0))
 }
 
 /// The highest listing sort key strictly before `t`: one millisecond earlier, then `$`, which sorts
 /// after `#` and therefore after every id at that millisecond.
 pub fn listing_sk_before(t: DateTime<Utc>) -> String {
-    format!("{:013}$", (t.timestamp_millis() - 1).max(0))
+    listing_sk_through_millis(t.timestamp_millis() - 1)
+}
+
+/// The highest listing sort key at `millis`.
+pub fn listing_sk_through_millis(millis: i64) -> String {
+    format!("{:013}$", millis.max(0))
 }
 
 /// The non-key attributes `index` projects.
@@ -261,15 +276,15 @@ pub fn entry_key(item: &Item, index: ListIndex) -> &str {
 }
 
 /// Whether an entry belongs to `partition` of `index` and to the `source` family: recomputed from
-/// the entry itself, so neither a partition-key digest collision nor a trace partition (which
-/// holds both families) can put a foreign row in a listing.
+/// the entry itself (its shard from the epoch of its own time), so neither a partition-key digest
+/// collision nor a trace partition (which holds both families) can put a foreign row in a listing.
 pub fn in_partition(
     source: Source,
     project: &str,
     index: ListIndex,
     partition: &str,
     item: &Item,
-    shards: u32,
+    layout: &ShardLayout,
 ) -> bool {
     let Some((started, id)) = string_attr(item, LSK).and_then(parse_listing_sk) else {
         return false;
@@ -277,6 +292,7 @@ pub fn in_partition(
     let Some(t) = chrono::DateTime::from_timestamp_millis(started) else {
         return false;
     };
+    let shards = layout.shards_at(started);
     let bucket = month_bucket(t);
     let shard = shard_of(id, shards);
     let value = match source {

@@ -9,6 +9,7 @@ use super::index;
 use super::index::{ListIndex, Source};
 use super::listing::{self, Found, Keep, Plan, Refine, RESPONSE_MAX_BYTES};
 use super::matching::{ExecutionSearch, LogRefine};
+use super::shard_layout;
 use super::table;
 use super::table::Item;
 use super::tokens;
@@ -23,14 +24,12 @@ use crate::query::Window;
 #[derive(Clone, Debug)]
 pub struct StoreConfig {
     pub retention_days: i64,
-    pub list_shards: u32,
 }
 
 impl StoreConfig {
     pub fn from_settings(s: &crate::config::Settings) -> Self {
         StoreConfig {
             retention_days: s.retention_days,
-            list_shards: s.list_shards,
         }
     }
 }
@@ -39,11 +38,17 @@ impl StoreConfig {
 pub struct Ledger<B> {
     pub backend: B,
     pub config: StoreConfig,
+    /// The shard layouts this process has read, shared by its clones.
+    pub(super) layouts: std::sync::Arc<shard_layout::Copies>,
 }
 
 impl<B: Backend> Ledger<B> {
     pub fn new(backend: B, config: StoreConfig) -> Self {
-        Ledger { backend, config }
+        Ledger {
+            backend,
+            config,
+            layouts: Default::default(),
+        }
     }
 }
 
@@ -218,42 +223,89 @@ impl<B: Backend> Ledger<B> {
 
 impl<B: Backend> ReadTrace for Ledger<B> {
     async fn trace(&self, project: &str, trace: &str, now: DateTime<Utc>) -> Result<TraceRecord, StoreError> {
-        let partition = index::trace_pk(project, trace);
         let oldest = now - chrono::Duration::days(self.config.retention_days);
         let newest = now + chrono::Duration::hours(crate::model::limits::MAX_CLOCK_SKEW_HOURS);
-        let mut query = IndexQuery {
-            index: ListIndex::Trace,
-            partition,
-            from: index::listing_sk_from(oldest),
-            to: index::listing_sk_before(newest),
-            ascending: true,
-            limit: TRACE_MAX_ITEMS as u32 + 1,
-            filters: Vec::new(),
-            start: None,
-        };
+        let layout = self.read_layout(project, newest.timestamp_millis()).await?;
+        // One Query per shard of each epoch while the trace fits a page (1 MB); a larger one pages
+        // on. Each shard is read in time order up to the trace's limit, then all are merged.
+        let mut reads = Vec::new();
+        for span in layout.spans(oldest.timestamp_millis(), newest.timestamp_millis() - 1) {
+            for shard in 0..span.shards {
+                reads.push(IndexQuery {
+                    index: ListIndex::Trace,
+                    partition: index::trace_pk(project, trace, shard, span.shards),
+                    from: index::listing_sk_from_millis(span.from_ms),
+                    to: index::listing_sk_through_millis(span.to_ms),
+                    ascending: true,
+                    limit: TRACE_MAX_ITEMS as u32 + 1,
+                    filters: Vec::new(),
+                    start: None,
+                });
+            }
+        }
+        let shard_reads = reads
+            .into_iter()
+            .map(|query| self.trace_partition(project, query, &layout, now));
+        let mut entries: Vec<(String, Source, Item)> = futures::future::try_join_all(shard_reads)
+            .await?
+            .into_iter()
+            .flatten()
+            .collect();
+        entries.sort_by(|a, b| a.0.cmp(&b.0));
         let mut record = TraceRecord::default();
-        let shards = self.config.list_shards;
+        let mut bytes = 0;
+        for (_, source, it) in entries {
+            bytes += table::response_size(&it);
+            if record.executions.len() + record.logs.len() == TRACE_MAX_ITEMS || bytes > RESPONSE_MAX_BYTES {
+                record.truncated = true;
+                break;
+            }
+            match source {
+                Source::Executions => record.executions.extend(execution::summary_from_listing(project, &it)),
+                Source::Logs => record.logs.extend(event_log::log_from_item(&it)),
+            }
+        }
+        Ok(record)
+    }
+}
+
+impl<B: Backend> Ledger<B> {
+    /// A trace partition's entries in time order, each with its family, up to what a trace can
+    /// show (one more than its item limit, or its bytes).
+    async fn trace_partition(
+        &self,
+        project: &str,
+        mut query: IndexQuery,
+        layout: &shard_layout::ShardLayout,
+        now: DateTime<Utc>,
+    ) -> Result<Vec<(String, Source, Item)>, StoreError> {
+        let mut out = Vec::new();
         let mut bytes = 0;
         loop {
-            // One Query while the trace fits a page (1 MB); a larger one pages on.
             let page = self.backend.query_index(&query).await?;
-            for it in page.items.iter().filter(|it| !table::is_expired(it, now.timestamp())) {
-                bytes += table::response_size(it);
-                if record.executions.len() + record.logs.len() == TRACE_MAX_ITEMS || bytes > RESPONSE_MAX_BYTES {
-                    record.truncated = true;
-                    return Ok(record);
-                }
+            for it in page
+                .items
+                .into_iter()
+                .filter(|it| !table::is_expired(it, now.timestamp()))
+            {
                 let inside =
-                    |source| index::in_partition(source, project, ListIndex::Trace, &query.partition, it, shards);
-                if inside(Source::Executions) {
-                    record.executions.extend(execution::summary_from_listing(project, it));
+                    |source| index::in_partition(source, project, ListIndex::Trace, &query.partition, &it, layout);
+                let source = if inside(Source::Executions) {
+                    Source::Executions
                 } else if inside(Source::Logs) {
-                    record.logs.extend(event_log::log_from_item(it));
+                    Source::Logs
+                } else {
+                    continue;
+                };
+                bytes += table::response_size(&it);
+                out.push((table::listing_key(&it).to_string(), source, it));
+                if out.len() > TRACE_MAX_ITEMS || bytes > RESPONSE_MAX_BYTES {
+                    return Ok(out);
                 }
             }
             match page.last {
                 Some(last) if !last.is_empty() => query.start = Some(last),
-                _ => return Ok(record),
+                _ => return Ok(out),
             }
         }
     }
@@ -315,9 +367,14 @@ impl<B: Backend> CommitUnits for Ledger<B> {
     }
 
     async fn commit(&self, unit: &UnitCommit) -> Result<(), StoreError> {
+        // A summary's listing entries are sharded by the epoch of its own start.
+        let shards = match execution::listing_millis(unit) {
+            Some(started) => self.write_shards(&unit.key.project, started).await?,
+            None => 1,
+        };
         self.backend
             .guarded_put(&GuardedPut::new(
-                execution::unit_item(unit, self.config.list_shards),
+                execution::unit_item(unit, shards),
                 unit.expected_version,
             ))
             .await
@@ -332,8 +389,10 @@ impl<B: Backend> AppendLogs for Ledger<B> {
     }
 
     async fn append_log(&self, log: &LogWrite) -> Result<bool, StoreError> {
-        let item = event_log::log_item(log, self.config.list_shards)
-            .ok_or_else(|| StoreError::Permanent("an event log needs a valid timestamp".into()))?;
+        let invalid = || StoreError::Permanent("an event log needs a valid timestamp".into());
+        let millis = event_log::millis_of(log).ok_or_else(invalid)?;
+        let shards = self.write_shards(&log.entry.project_id, millis).await?;
+        let item = event_log::log_item(log, shards).ok_or_else(invalid)?;
         match self.backend.guarded_put(&GuardedPut::new(item, None)).await {
             Ok(()) => Ok(true),
             Err(StoreError::Conflict) => Ok(false),

@@ -32,6 +32,7 @@ pub mod memory;
 mod project_day;
 mod record_error;
 pub mod set_aside;
+mod shard_layout;
 mod step;
 mod stream;
 mod table;
@@ -51,6 +52,7 @@ pub use exports::{Archived, ArchivedRecord};
 pub use ledger::{Ledger, StoreConfig};
 pub use project_day::ProjectDay;
 pub use set_aside::SetAside;
+pub use shard_layout::{Epoch, ShardChangeError, ShardLayout, LEAD_MS, MAX_SHARDS};
 pub use step::{StepRecord, StepsQuery};
 pub use stream::counted_record;
 pub use tokens::{StoredTokens, TokensCommit};
@@ -285,6 +287,19 @@ pub trait AdminKeys: Sync {
     fn project_keys(&self, project: &str) -> impl Future<Output = Result<Vec<KeyRecord>, StoreError>> + Send;
     /// Marks both entries revoked (the first revocation time is kept).
     fn revoke_key(&self, record: &KeyRecord, now_epoch: i64) -> impl Future<Output = Result<(), StoreError>> + Send;
+}
+
+/// The operator's view of a project's listing shards (`runledger shards`).
+pub trait AdminShards: Sync {
+    fn shard_layout(&self, project: &str) -> impl Future<Output = Result<ShardLayout, StoreError>> + Send;
+    /// Spreads the project's records dated from `LEAD_MS` after `now_ms` on over `shards`
+    /// partitions per listing partition; records already stored stay where they are.
+    fn set_shards(
+        &self,
+        project: &str,
+        shards: u32,
+        now_ms: i64,
+    ) -> impl Future<Output = Result<ShardLayout, ShardChangeError>> + Send;
 }
 
 pub trait KeepStats: Sync {

@@ -12,7 +12,7 @@
 //! UpdateItem, so that is what a transaction lists. A function holds each capability whole, except
 //! where a `Use` names the methods it calls (`SetAside`, see `sets_aside`).
 
-use super::{api_key, body, counter, event_log, execution, exports, project_day, set_aside};
+use super::{api_key, body, counter, event_log, execution, exports, project_day, set_aside, shard_layout};
 use std::collections::BTreeSet;
 use std::fmt;
 
@@ -81,6 +81,7 @@ const API_KEYS: On = On::Items(api_key::KEY_PREFIX);
 const PROJECT_KEYS: On = On::Items(api_key::PROJECT_PREFIX);
 const REGISTER: On = On::Items(project_day::PARTITION_PREFIX);
 const COUNTERS: On = On::Items(counter::PREFIX);
+const LAYOUTS: On = On::Items(shard_layout::PARTITION_PREFIX);
 // Object prefixes.
 const BODIES: On = On::Objects(body::OBJECT_PREFIX);
 const ARCHIVE: On = On::Objects(exports::ARCHIVE_PREFIX);
@@ -100,9 +101,18 @@ const fn method(name: &'static str, parts: &'static [&'static [Grant]]) -> Metho
     Method { name, parts }
 }
 
+/// A listing or a trace first reads the project's shard layout (`shard_layout`), unless this
+/// process's copy still answers for the range.
+const LAYOUT_READ: Grant = call(GET_ITEM, LAYOUTS);
+
+/// A write of a listed record reads the layout of its time, and registers a record dated beyond
+/// what the layout answers for (a guarded PutItem).
+const LAYOUT_WRITE: &[Grant] = &[call(GET_ITEM, LAYOUTS), call(PUT_ITEM, LAYOUTS)];
+
 /// An executions listing (`listing::plan`) Queries any dimension index or the project index, for a
 /// page or (`Select COUNT`) a total.
 const EXECUTION_LISTING: &[Grant] = &[
+    LAYOUT_READ,
     call(QUERY, On::Index("byTrace")),
     call(QUERY, On::Index("byUser")),
     call(QUERY, On::Index("byWorkflow")),
@@ -123,6 +133,7 @@ const EXECUTION_SEARCH: &[Grant] = &[
 /// index, else the project's log partitions of the table; entries from an index are read whole
 /// with BatchGetItem (`matching::LogRefine`).
 const LOG_LISTING: &[Grant] = &[
+    LAYOUT_READ,
     call(QUERY, On::Index("byTrace")),
     call(QUERY, On::Index("byUser")),
     call(QUERY, On::Index("byWorkflow")),
@@ -170,7 +181,7 @@ pub const LIST_LOGS: Capability = Capability {
 
 pub const READ_TRACE: Capability = Capability {
     name: "ReadTrace",
-    methods: &[method("trace", &[&[call(QUERY, On::Index("byTrace"))]])],
+    methods: &[method("trace", &[&[LAYOUT_READ, call(QUERY, On::Index("byTrace"))]])],
 };
 
 pub const READ_EXECUTION: Capability = Capability {
@@ -211,7 +222,7 @@ pub const COMMIT_UNITS: Capability = Capability {
         method("load_units", &[&[call(BATCH_GET, EXECUTIONS)]]),
         method("commit_tokens", &[&[call(PUT_ITEM, EXECUTIONS)]]),
         method("put_body", &[&[call(PUT_OBJECT, BODIES)]]),
-        method("commit", &[&[call(PUT_ITEM, EXECUTIONS)]]),
+        method("commit", &[&[call(PUT_ITEM, EXECUTIONS)], LAYOUT_WRITE]),
     ],
 };
 
@@ -219,7 +230,7 @@ pub const APPEND_LOGS: Capability = Capability {
     name: "AppendLogs",
     methods: &[
         method("put_log_body", &[&[call(PUT_OBJECT, BODIES)]]),
-        method("append_log", &[&[call(PUT_ITEM, LOGS)]]),
+        method("append_log", &[&[call(PUT_ITEM, LOGS)], LAYOUT_WRITE]),
     ],
 };
 
@@ -272,6 +283,15 @@ pub const ADMIN_KEYS: Capability = Capability {
     ],
 };
 
+pub const ADMIN_SHARDS: Capability = Capability {
+    name: "AdminShards",
+    methods: &[
+        method("shard_layout", &[&[call(GET_ITEM, LAYOUTS)]]),
+        // Read, then a PutItem guarded by the version read.
+        method("set_shards", &[&[call(GET_ITEM, LAYOUTS), call(PUT_ITEM, LAYOUTS)]]),
+    ],
+};
+
 pub const KEEP_STATS: Capability = Capability {
     name: "KeepStats",
     // The guarded addition, and a strongly consistent read of the counter after a lost race.
@@ -301,7 +321,7 @@ pub const SET_ASIDE: Capability = Capability {
 };
 
 /// Every capability trait.
-pub const CAPABILITIES: [&Capability; 17] = [
+pub const CAPABILITIES: [&Capability; 18] = [
     &LIST_EXECUTIONS,
     &LIST_LOGS,
     &READ_TRACE,
@@ -315,6 +335,7 @@ pub const CAPABILITIES: [&Capability; 17] = [
     &EXPORT_RECORDS,
     &NOTE_PROJECT_DAYS,
     &ADMIN_KEYS,
+    &ADMIN_SHARDS,
     &KEEP_STATS,
     &NOTE_WRITES,
     &READ_STATS,

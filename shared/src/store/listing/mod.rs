@@ -16,7 +16,7 @@ use std::future::Future;
 
 mod plan;
 
-use plan::{partitions, range, time_of};
+use plan::{newest_millis, partitions, range, time_of};
 pub use plan::{plan, plan_logs, Plan};
 
 /// One partition's progress within a month.
@@ -131,9 +131,10 @@ impl<B: Backend> Ledger<B> {
         budget: ReadBudget,
         refine: &R,
     ) -> Result<Found, StoreError> {
-        let (backend, retention_days, shards) = (&self.backend, self.config.retention_days, self.config.list_shards);
+        let (backend, retention_days) = (&self.backend, self.config.retention_days);
+        let layout = self.read_layout(&w.project, newest_millis(w)).await?;
         let resume = resume.map(|p| p.0.as_str());
-        let range = range(w, retention_days, resume, plan.index.timeless());
+        let range = range(w, retention_days, resume, plan.index.timeless(), &layout);
         let now_epoch = w.now.timestamp();
         let want = w.limit + 1; // one more than the page, to know whether another page exists
         let mut left = budget.items.max(1);
@@ -148,7 +149,8 @@ impl<B: Backend> Ledger<B> {
         let (mut examined, mut matched) = (0u64, 0u64);
 
         if range.from <= range.to {
-            'months: for (bucket, m_from, m_to) in &range.months {
+            'months: for segment in &range.segments {
+                let (m_from, m_to) = (&segment.from, &segment.to);
                 if m_from > m_to {
                     continue;
                 }
@@ -158,7 +160,7 @@ impl<B: Backend> Ledger<B> {
                     stop = Some(if w.ascending { m_from.clone() } else { m_to.clone() });
                     break 'months;
                 }
-                let mut cursors: Vec<Cursor> = partitions(&w.project, bucket, plan, shards)
+                let mut cursors: Vec<Cursor> = partitions(&w.project, segment, plan)
                     .into_iter()
                     .map(|partition| Cursor {
                         query: IndexQuery {
@@ -167,7 +169,14 @@ impl<B: Backend> Ledger<B> {
                             start: resume
                                 .filter(|r| m_from.as_str() <= *r && *r <= m_to.as_str())
                                 .and_then(|r| {
-                                    index::index_start(plan.source, &w.project, plan.index, &partition, r, shards)
+                                    index::index_start(
+                                        plan.source,
+                                        &w.project,
+                                        plan.index,
+                                        &partition,
+                                        r,
+                                        segment.shards,
+                                    )
                                 }),
                             partition,
                             from: m_from.clone(),
@@ -214,7 +223,7 @@ impl<B: Backend> Ledger<B> {
                                             plan.index,
                                             partition,
                                             it,
-                                            shards,
+                                            &layout,
                                         )
                                 })
                                 .map(|it| (table::listing_key(&it).to_string(), it)),
@@ -336,21 +345,22 @@ impl<B: Backend> Ledger<B> {
     /// The number of all matches within the budget, counted with `Select COUNT`; a trace partition,
     /// which holds both families, is read and its entries checked instead.
     pub(super) async fn count(&self, plan: &Plan, w: &Window, budget: ReadBudget) -> Result<Count, StoreError> {
-        let (backend, retention_days, shards) = (&self.backend, self.config.retention_days, self.config.list_shards);
-        let range = range(w, retention_days, None, plan.index.timeless());
+        let (backend, retention_days) = (&self.backend, self.config.retention_days);
+        let layout = self.read_layout(&w.project, newest_millis(w)).await?;
+        let range = range(w, retention_days, None, plan.index.timeless(), &layout);
         let mut left = budget.items.max(1);
         let mut total = 0;
         if range.from > range.to {
             return Ok(Count { total, exact: true });
         }
         let now_epoch = w.now.timestamp();
-        for (bucket, m_from, m_to) in &range.months {
-            for partition in partitions(&w.project, bucket, plan, shards) {
+        for segment in &range.segments {
+            for partition in partitions(&w.project, segment, plan) {
                 let mut query = IndexQuery {
                     index: plan.index,
                     partition,
-                    from: m_from.clone(),
-                    to: m_to.clone(),
+                    from: segment.from.clone(),
+                    to: segment.to.clone(),
                     ascending: true,
                     limit: 0,
                     filters: plan.filters.clone(),
@@ -375,7 +385,7 @@ impl<B: Backend> Ledger<B> {
                                         plan.index,
                                         &query.partition,
                                         it,
-                                        shards,
+                                        &layout,
                                     )
                             })
                             .count() as u64;
@@ -402,6 +412,7 @@ impl<B: Backend> Ledger<B> {
 #[cfg(test)]
 mod tests {
     use super::super::index::ListIndex;
+    use super::super::shard_layout::ShardLayout;
     use super::*;
     use crate::model::{Field, Status};
     use crate::query::ListQuery;
@@ -458,16 +469,42 @@ mod tests {
     fn the_range_is_clamped_to_retention_and_walks_months_newest_first() {
         let mut query = q();
         query.window.after = crate::dates::parse("2020-01-01");
-        let r = range(&query.window, 90, None, false);
-        let months: Vec<&str> = r.months.iter().map(|m| m.0.as_str()).collect();
+        let single = ShardLayout::single();
+        let r = range(&query.window, 90, None, false, &single);
+        let months: Vec<&str> = r.segments.iter().map(|m| m.bucket.as_str()).collect();
         assert_eq!(months, ["2026-11", "2026-10", "2026-09", "2026-08"]);
         let aug27 = crate::dates::parse("2026-08-27T00:00:00Z").unwrap().timestamp_millis();
         assert_eq!(r.from, format!("{aug27:013}"));
-        assert_eq!(r.months[3].1, r.from, "the oldest month starts at the clamp");
+        assert_eq!(r.segments[3].from, r.from, "the oldest month starts at the clamp");
         let oct3 = crate::dates::parse("2026-10-03T00:00:00Z").unwrap().timestamp_millis();
-        let resumed = range(&query.window, 90, Some(&format!("{oct3:013}#e")), false);
-        let months: Vec<&str> = resumed.months.iter().map(|m| m.0.as_str()).collect();
+        let resumed = range(&query.window, 90, Some(&format!("{oct3:013}#e")), false, &single);
+        let months: Vec<&str> = resumed.segments.iter().map(|m| m.bucket.as_str()).collect();
         assert_eq!(months, ["2026-10", "2026-09", "2026-08"]);
+    }
+
+    #[test]
+    fn an_epoch_cuts_its_month_and_each_piece_reads_its_own_shards() {
+        let mut query = q();
+        query.window.after = crate::dates::parse("2026-10-20T00:00:00Z");
+        query.window.before = crate::dates::parse("2026-11-10T00:00:00Z");
+        query.window.ascending = true;
+        let nov5 = crate::dates::parse("2026-11-05T00:00:00Z").unwrap().timestamp_millis();
+        let layout = ShardLayout::of(vec![crate::store::Epoch {
+            from_ms: nov5,
+            shards: 4,
+        }]);
+        let r = range(&query.window, 90, None, false, &layout);
+        let cuts: Vec<(&str, u32)> = r.segments.iter().map(|s| (s.bucket.as_str(), s.shards)).collect();
+        assert_eq!(cuts, [("2026-10", 1), ("2026-11", 1), ("2026-11", 4)]);
+        assert_eq!(r.segments[1].to, format!("{:013}$", nov5 - 1));
+        assert_eq!(r.segments[2].from, format!("{nov5:013}"));
+        let plan = plan(&query);
+        assert_eq!(partitions("p", &r.segments[1], &plan).len(), 1);
+        assert_eq!(partitions("p", &r.segments[2], &plan).len(), 4);
+        // A trace reads every epoch's shards too.
+        let traced = range(&query.window, 90, None, true, &layout);
+        let counts: Vec<u32> = traced.segments.iter().map(|s| s.shards).collect();
+        assert_eq!(counts, [1, 4]);
     }
 
     #[test]

@@ -5,6 +5,7 @@ use super::super::event_log;
 use super::super::execution;
 use super::super::index;
 use super::super::index::{ListIndex, Source};
+use super::super::shard_layout::ShardLayout;
 use crate::model::limits::MAX_CLOCK_SKEW_HOURS;
 use crate::query::{ListQuery, LogQuery, Window};
 use chrono::{DateTime, Duration, Utc};
@@ -116,26 +117,74 @@ pub fn plan_logs(q: &LogQuery) -> Plan {
     plan_from(Source::Logs, ListIndex::Table, candidates, extra)
 }
 
+/// A stretch of a range within one month (or all time, for a timeless index) and one shard epoch:
+/// inclusive listing-key bounds and the shard count of every record between them.
+pub(super) struct Segment {
+    pub(super) bucket: String,
+    pub(super) from: String,
+    pub(super) to: String,
+    pub(super) shards: u32,
+}
+
 /// The inclusive listing-key range of a query, after a resume position.
 pub(super) struct Range {
     pub(super) from: String,
     pub(super) to: String,
-    /// Months in reading order, each with its own bounds; one span for a timeless index.
-    pub(super) months: Vec<(String, String, String)>,
+    /// Segments in reading order, each with its own bounds.
+    pub(super) segments: Vec<Segment>,
 }
 
 pub(super) fn time_of(k: &str) -> Option<DateTime<Utc>> {
-    DateTime::from_timestamp_millis(k.get(..13)?.parse().ok()?)
+    DateTime::from_timestamp_millis(millis_of(k)?)
 }
 
-pub(super) fn range(w: &Window, retention_days: i64, resume: Option<&str>, timeless: bool) -> Range {
+fn millis_of(k: &str) -> Option<i64> {
+    k.get(..13)?.parse().ok()
+}
+
+/// The latest record time a read of `w` can reach: what its layout must answer for.
+pub(super) fn newest_millis(w: &Window) -> i64 {
+    w.before
+        .unwrap_or(w.now + Duration::hours(MAX_CLOCK_SKEW_HOURS) + Duration::milliseconds(1))
+        .timestamp_millis()
+}
+
+/// `[from, to]` of one bucket cut at the layout's epochs: each piece keeps the bound it was given
+/// where no epoch cuts it.
+fn split(bucket: &str, from: &str, to: &str, layout: &ShardLayout, out: &mut Vec<Segment>) {
+    let (Some(lo), Some(hi)) = (millis_of(from), millis_of(to)) else {
+        return;
+    };
+    for span in layout.spans(lo, hi) {
+        out.push(Segment {
+            bucket: bucket.to_string(),
+            from: if span.from_ms == lo {
+                from.to_string()
+            } else {
+                index::listing_sk_from_millis(span.from_ms)
+            },
+            to: if span.to_ms == hi {
+                to.to_string()
+            } else {
+                index::listing_sk_through_millis(span.to_ms)
+            },
+            shards: span.shards,
+        });
+    }
+}
+
+pub(super) fn range(
+    w: &Window,
+    retention_days: i64,
+    resume: Option<&str>,
+    timeless: bool,
+    layout: &ShardLayout,
+) -> Range {
     // Expired records are hidden even before DynamoDB deletes them.
     let oldest = w.now - Duration::days(retention_days);
     let lo = w.after.map_or(oldest, |a| a.max(oldest));
     // Events may be dated ahead of the clock by up to the clock-skew allowance ingest grants.
-    let hi = w
-        .before
-        .unwrap_or(w.now + Duration::hours(MAX_CLOCK_SKEW_HOURS) + Duration::milliseconds(1));
+    let hi = DateTime::from_timestamp_millis(newest_millis(w)).unwrap_or(w.now);
     let mut from = index::listing_sk_from(lo);
     let mut to = index::listing_sk_before(hi);
     if let Some(last) = resume {
@@ -145,39 +194,43 @@ pub(super) fn range(w: &Window, retention_days: i64, resume: Option<&str>, timel
             to = to.min(last.to_string());
         }
     }
-    if timeless {
-        let months = vec![(String::new(), from.clone(), to.clone())];
-        return Range { from, to, months };
-    }
-    let (first, last) = (time_of(&from).unwrap_or(lo), time_of(&to).unwrap_or(hi));
-    let mut months: Vec<(String, String, String)> = Vec::new();
-    let all = index::months(first, last);
-    for (i, (bucket, start)) in all.iter().enumerate() {
-        let m_from = index::listing_sk_from(*start).max(from.clone());
-        let m_to = match all.get(i + 1) {
-            Some((_, next)) => index::listing_sk_before(*next).min(to.clone()),
-            None => to.clone(),
-        };
-        months.push((bucket.clone(), m_from, m_to));
+    let mut segments = Vec::new();
+    if from <= to {
+        if timeless {
+            split("", &from, &to, layout, &mut segments);
+        } else {
+            let (first, last) = (time_of(&from).unwrap_or(lo), time_of(&to).unwrap_or(hi));
+            let all = index::months(first, last);
+            for (i, (bucket, start)) in all.iter().enumerate() {
+                let m_from = index::listing_sk_from(*start).max(from.clone());
+                let m_to = match all.get(i + 1) {
+                    Some((_, next)) => index::listing_sk_before(*next).min(to.clone()),
+                    None => to.clone(),
+                };
+                if m_from <= m_to {
+                    split(bucket, &m_from, &m_to, layout, &mut segments);
+                }
+            }
+        }
     }
     if !w.ascending {
-        months.reverse();
+        segments.reverse();
     }
-    Range { from, to, months }
+    Range { from, to, segments }
 }
 
-pub(super) fn partitions(project: &str, bucket: &str, plan: &Plan, shards: u32) -> Vec<String> {
+/// The partitions a segment's records are in: one per value and shard.
+pub(super) fn partitions(project: &str, segment: &Segment, plan: &Plan) -> Vec<String> {
     let mut out = Vec::new();
     for value in &plan.values {
-        let shard_count = if plan.index.timeless() { 1 } else { shards };
-        for shard in 0..shard_count {
+        for shard in 0..segment.shards {
             out.push(index::partition_key(
                 plan.source,
                 plan.index,
                 project,
-                bucket,
+                &segment.bucket,
                 shard,
-                shards,
+                segment.shards,
                 value.as_deref(),
             ));
         }
