@@ -1,7 +1,7 @@
 # Entry points; see scripts/ for the local stack. State of running services lives in .local/.
 SHELL := bash
 .SHELLFLAGS := -euo pipefail -c
-.PHONY: tools dev down key load test lint validate bench bench-export ttl-sweep export package console
+.PHONY: tools dev down key load test lint validate bench bench-export scale ttl-sweep export package console
 
 # Local-stack tools (.venv from requirements-dev.txt); reinstalled only when that file changes.
 tools:
@@ -76,6 +76,11 @@ validate: tools
 
 bench:
 	bash scripts/bench
+
+# The capacity model of the target workload (README, "Capacity at the target"), in memory: fails
+# when a limit is passed. SHARDS=n sets the listing shards (default: the fewest that fit).
+scale:
+	@cargo run -q --bin runledger -- scale $(if $(SHARDS),--list-shards "$(SHARDS)")
 
 # Peak memory of an export of N executions (default 100,000); slow: seeding takes most of it.
 bench-export:

@@ -23,6 +23,7 @@ pub mod model;
 pub mod params;
 pub mod query;
 pub mod retry;
+pub mod scale;
 pub mod search;
 pub mod stats;
 pub mod store;

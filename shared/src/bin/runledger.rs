@@ -17,6 +17,9 @@
 //!                                                  only P's items with --project; one JSON
 //!                                                  line per deleted item: {"kind", "project",
 //!                                                  "keys", "oldImage"} (scripts/ttl_sweep.py)
+//!   runledger scale [--list-shards N] [--batch B] [--call-ms MS]
+//!                                                  the capacity model of the target workload
+//!                                                  (make scale); exits 1 when a limit is passed
 //!
 //! Endpoint, region and credentials come from the standard AWS environment; the table from
 //! TABLE_NAME, the bucket from BUCKET_NAME.
@@ -24,7 +27,7 @@
 use runledger::apikeys::KeyAdmin;
 use std::process::ExitCode;
 
-const USAGE: &str = "usage: runledger key create --project P [--name N] | key list --project P | key revoke --key-id ID | key rotate --key-id ID | shards show --project P | shards set --project P --shards N | set-aside replay KEY... | ttl expire --now RFC3339 [--project P]";
+const USAGE: &str = "usage: runledger key create --project P [--name N] | key list --project P | key revoke --key-id ID | key rotate --key-id ID | shards show --project P | shards set --project P --shards N | set-aside replay KEY... | ttl expire --now RFC3339 [--project P] | scale [--list-shards N] [--batch B] [--call-ms MS]";
 
 fn flag<'a>(args: &'a [String], name: &str) -> Option<&'a str> {
     args.iter()
@@ -36,6 +39,10 @@ fn flag<'a>(args: &'a [String], name: &str) -> Option<&'a str> {
 #[tokio::main]
 async fn main() -> ExitCode {
     let args: Vec<String> = std::env::args().skip(1).collect();
+    // The model runs in memory: no AWS settings needed.
+    if args.first().map(String::as_str) == Some("scale") {
+        return scale(&args).await;
+    }
     let settings = runledger::config::Settings {
         table_name: std::env::var("TABLE_NAME").unwrap_or_else(|_| "runledger".into()),
         bucket_name: std::env::var("BUCKET_NAME").unwrap_or_else(|_| "runledger-bodies".into()),
@@ -183,5 +190,34 @@ async fn expire(store: &runledger::store::DynamoStore, now_epoch: i64, project: 
             eprintln!("runledger: {e}");
             ExitCode::FAILURE
         }
+    }
+}
+
+async fn scale(args: &[String]) -> ExitCode {
+    let mut target = runledger::scale::Target::default();
+    let number = |name: &str| flag(args, name).map(|v| v.parse::<f64>().ok().filter(|x| *x > 0.0));
+    match (number("--list-shards"), number("--batch"), number("--call-ms")) {
+        (Some(None), _, _) | (_, Some(None), _) | (_, _, Some(None)) => {
+            return usage("--list-shards, --batch and --call-ms take a positive number")
+        }
+        (shards, batch, call_ms) => {
+            target.list_shards = shards.flatten().map(|n| n as u32);
+            target.batch = batch.flatten().map_or(target.batch, |b| b as usize);
+            target.call_ms = call_ms.flatten().unwrap_or(target.call_ms);
+        }
+    }
+    let report = runledger::scale::model(&target).await;
+    print!("{}", report.render(5));
+    let (passed, raise) = (report.limits_passed(), report.quota_increases());
+    println!(
+        "\n{} limits passed, {} quota increases needed (listing shards {})",
+        passed.len(),
+        raise.len(),
+        report.list_shards
+    );
+    if passed.is_empty() {
+        ExitCode::SUCCESS
+    } else {
+        ExitCode::FAILURE
     }
 }

@@ -33,7 +33,7 @@ fn value_size(v: &AttributeValue) -> usize {
 }
 
 /// Write units for one 1 KB-rounded write of `size` bytes.
-fn units(size: usize) -> u64 {
+pub(super) fn units(size: usize) -> u64 {
     size.div_ceil(1024).max(1) as u64
 }
 

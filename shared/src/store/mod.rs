@@ -31,6 +31,7 @@ mod matching;
 pub mod memory;
 mod project_day;
 mod record_error;
+pub mod scale;
 pub mod set_aside;
 mod shard_layout;
 mod step;
