@@ -81,6 +81,7 @@ async fn ingest_invocation(
         .scope(crate::ingest::handle_invocation(
             store,
             settings,
+            &process.noted_days,
             &event.payload,
             chrono::Utc::now(),
         ))

@@ -398,7 +398,7 @@ entry_points! {
     step: [ReadKeys, ReadStep, LinkBodies] => |store| Service { settings: &any(), store, process: &any() }.step(any::<Routed<'_>>(), any());
     ingest: [CommitUnits, AppendLogs, NoteProjectDays, NoteWrites, SetAside] => |store| async {
         let payload: Box<serde_json::value::RawValue> = any();
-        runledger::ingest::lambda::handle_invocation(store, &any(), &payload, any()).await
+        runledger::ingest::lambda::handle_invocation(store, &any(), &any(), &payload, any()).await
     };
     archive: [ArchiveRecords] => |store| runledger::archive::archive_batch(store, &any());
     console: [] => |store| async {};

@@ -104,12 +104,10 @@ pub async fn export_changed<S: ListExecutions + ListLogs + ExportRecords>(
                 continue;
             }
             let result = match export_day(store, day, now).await {
-                Ok(done) => retrying(StoreError::is_retryable, || {
-                    store.mark_exported(&day.project, &day.date, as_of)
-                })
-                .await
-                .map(|()| done)
-                .map_err(ExportError::from),
+                Ok(done) => retrying(StoreError::is_retryable, || store.mark_exported(day, as_of))
+                    .await
+                    .map(|()| done)
+                    .map_err(ExportError::from),
                 Err(e) => Err(e),
             };
             match result {

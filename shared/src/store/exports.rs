@@ -182,8 +182,8 @@ impl<B: Backend> ExportRecords for Ledger<B> {
         project_day::of_day(&self.backend, date).await
     }
 
-    async fn mark_exported(&self, project: &str, date: &str, at_ms: i64) -> Result<(), StoreError> {
-        project_day::mark_exported(&self.backend, project, date, at_ms).await
+    async fn mark_exported(&self, day: &ProjectDay, at_ms: i64) -> Result<(), StoreError> {
+        project_day::mark_exported(&self.backend, day, at_ms).await
     }
 
     fn retention_days(&self) -> i64 {

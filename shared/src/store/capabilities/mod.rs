@@ -488,7 +488,8 @@ mod tests {
             (LOGS, event_log::log_pk("p", "2026-11", 0, 1)),
             (API_KEYS, api_key::key_lookup("k").0),
             (PROJECT_KEYS, api_key::project_keys("p").0),
-            (REGISTER, project_day::day_pk("2026-11-01")),
+            (REGISTER, project_day::day_register_key("p", "2026-11-01").0),
+            (REGISTER, project_day::legacy_day_pk("2026-11-01")),
             (
                 COUNTERS,
                 counter::partition("p", Family::Executions, Dimension::All, at),
