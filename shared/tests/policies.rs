@@ -405,8 +405,10 @@ entry_points! {
     stats: [KeepStats, SetAside] => |store| runledger::stats::feed::count_batch(store, &any());
     export: [ListExecutions, ListLogs, ExportRecords] => |store| async {
         let _ = runledger::export::export(store, &any(), any()).await;
+        let _ = runledger::export::queue::enqueue(store, &any::<runledger::export::queue::SqsUnits>(), any()).await;
         runledger::export::export_changed(store, any(), any()).await
     };
+    export_worker: [ListExecutions, ListLogs, ExportRecords] => |store| runledger::export::queue::work(store, &any());
 }
 
 #[test]

@@ -162,6 +162,10 @@ impl<B: Backend> ExportRecords for Ledger<B> {
             .await
     }
 
+    async fn read_export(&self, project: &str, date: &str, name: &str) -> Result<Option<Vec<u8>>, StoreError> {
+        self.backend.get_object(&export_object_key(project, date, name)).await
+    }
+
     async fn export_names(&self, project: &str, date: &str) -> Result<Vec<String>, StoreError> {
         let folder = export_object_key(project, date, "");
         let found = self.backend.list_objects(&folder).await?;

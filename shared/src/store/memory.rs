@@ -100,6 +100,11 @@ impl Memory {
         self.failing_updates.lock().unwrap().clear();
     }
 
+    /// Object writes fail no more.
+    pub fn heal_puts(&self) {
+        self.failing_puts.lock().unwrap().clear();
+    }
+
     /// Number of stored items, for tests that check nothing was written.
     pub fn item_count(&self) -> usize {
         self.items.lock().unwrap().len()

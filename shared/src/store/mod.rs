@@ -160,6 +160,13 @@ pub trait ExportRecords: Sync {
         name: &str,
         bytes: Vec<u8>,
     ) -> impl Future<Output = Result<(), StoreError>> + Send;
+    /// One export object of a project and day; `None` when there is none.
+    fn read_export(
+        &self,
+        project: &str,
+        date: &str,
+        name: &str,
+    ) -> impl Future<Output = Result<Option<Vec<u8>>, StoreError>> + Send;
     /// The names of every export object of a project and day, in order.
     fn export_names(&self, project: &str, date: &str) -> impl Future<Output = Result<Vec<String>, StoreError>> + Send;
     /// Deletes one export object of a project and day (one that is gone already is no failure).

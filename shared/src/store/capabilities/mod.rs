@@ -237,6 +237,7 @@ pub const EXPORT_RECORDS: Capability = Capability {
         method("execution_records", &[&[call(QUERY, EXECUTIONS)], WHOLE]),
         method("log_record", &[WHOLE]),
         method("put_export", &[&[call(PUT_OBJECT, EXPORTS)]]),
+        method("read_export", &[&[call(GET_OBJECT, EXPORTS)]]),
         method("export_names", &[&[call(LIST_BUCKET, On::Listing("exports/"))]]),
         method("delete_export", &[&[call(DELETE_OBJECT, EXPORTS)]]),
         method("project_days", &[&[call(QUERY, REGISTER)]]),
