@@ -121,6 +121,7 @@ async fn every_pending_day_is_queued_once_and_the_worker_writes_it() {
 
     let mut bodies = sent.clone();
     bodies.push("not a unit".into());
+    bodies.push(json!({"projectId": "q00", "date": "someday", "slot": "2026-11-25T01:00:00Z"}).to_string());
     let response = work(&store, &sqs(&bodies)).await;
     assert!(
         response.batch_item_failures.is_empty(),

@@ -128,8 +128,8 @@ pub async fn enqueue<S: ExportRecords, Q: QueueUnits>(store: &S, queue: &Q, now:
 }
 
 /// Writes the unit of each message. A message that fails is delivered again (its day stays
-/// pending meanwhile); one that holds no unit is dropped with a warning, as sending it again
-/// cannot help.
+/// pending meanwhile); one that holds no valid unit is dropped with a warning, as sending it
+/// again cannot help.
 pub async fn work<S: ListExecutions + ListLogs + ExportRecords>(store: &S, event: &SqsEvent) -> SqsBatchResponse {
     let mut response = SqsBatchResponse::default();
     for message in &event.records {
@@ -154,6 +154,10 @@ pub async fn work<S: ListExecutions + ListLogs + ExportRecords>(store: &S, event
                 durationMs = started.elapsed().as_millis() as u64,
                 "export unit"
             ),
+            // A unit naming no day or time never succeeds: delivering it again cannot help.
+            Err(e @ super::ExportError::Invalid(_)) => {
+                tracing::warn!(messageId = %id, error = %e, "an export unit that names no day; dropped");
+            }
             Err(e) => {
                 tracing::warn!(messageId = %id, project = %unit.project_id, date = %unit.date, error = %e, "an export unit failed; delivered again");
                 let mut failure = BatchItemFailure::default();
