@@ -167,6 +167,7 @@ endpoint_lines() { # dynamodb_url [moto_url]
   echo "AWS_ENDPOINT_URL_DYNAMODB_STREAMS=$1"
   echo "AWS_ENDPOINT_URL_S3=$2"
   echo "AWS_ENDPOINT_URL_SECRETS_MANAGER=$2"
+  echo "AWS_ENDPOINT_URL_SQS=$2"
 }
 
 # The variables the functions (and the CLI and tests) read; the same names as in the template's
@@ -189,6 +190,9 @@ write_env() { # file cursor_secret public_base_url dynamodb_url [moto_url]
     # Links in responses (nextLink) must name the local http address, not an https API Gateway one.
     echo "PUBLIC_BASE_URL=$base"
     echo "RUST_LOG=info"
+    # The export units queue provision.py makes on moto (scripts/export_pump.py delivers it); with
+    # no moto the scheduled export writes every day in its own invocation.
+    [[ -z ${5:-} ]] || echo "EXPORT_QUEUE_URL=$5/123456789012/runledger-export-units.fifo"
   } >"$file.tmp"
   mv "$file.tmp" "$file"
 }
@@ -245,6 +249,18 @@ start_pump() { # name env_file invoke_url
   start_bg "$name" "$LOCAL/$name.log" bash -c \
     'set -a; . "$1"; set +a; export RUNLEDGER_INVOKE_URL=$2; exec "$3" "$4" --name "$5"' \
     pump "$env_file" "$url" "$VENV/bin/python" "$ROOT/scripts/stream_pump.py" "$name"
+}
+
+# Starts scripts/export_pump.py (the export units queue to the export worker) when env_file names
+# a queue.
+start_export_pump() { # name env_file invoke_url
+  local name=$1 env_file=$2 url=$3
+  stop_bg "$name" export_pump
+  grep -q '^EXPORT_QUEUE_URL=' "$env_file" || return 0
+  # shellcheck disable=SC2016 # expanded by the child shell, not here
+  start_bg "$name" "$LOCAL/$name.log" bash -c \
+    'set -a; . "$1"; set +a; export RUNLEDGER_INVOKE_URL=$2; exec "$3" "$4" --name "$5"' \
+    pump "$env_file" "$url" "$VENV/bin/python" "$ROOT/scripts/export_pump.py" "$name"
 }
 
 # Waits until a stream pump has handed on everything written before `since` (epoch seconds): its

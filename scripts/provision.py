@@ -1,5 +1,5 @@
 #!/usr/bin/env python3
-"""Create the DynamoDB table(s) and S3 bucket(s) of infra/template.yaml on a local endpoint.
+"""Create the DynamoDB table(s), S3 bucket(s) and export units queue of infra/template.yaml on a local endpoint.
 
 The template is the only definition of the schema; this script translates the CloudFormation
 properties into the equivalent API calls, so local and test stacks can never drift from it.
@@ -245,6 +245,20 @@ def provision_bucket(s3, props, region):
         print(f"bucket {name}: {len(rules)} lifecycle rules applied")
 
 
+# The local name of the queue of export units (a FIFO queue's name ends in .fifo); lib.sh names its
+# URL in EXPORT_QUEUE_URL.
+LOCAL_QUEUES = {"ExportUnits": "runledger-export-units.fifo"}
+
+
+def provision_queue(sqs, name, props):
+    """Creates a queue the local stack delivers itself (scripts/export_pump.py); kept if it exists."""
+    attributes = {"VisibilityTimeout": str(props.get("VisibilityTimeout", 30))}
+    if props.get("FifoQueue"):
+        attributes["FifoQueue"] = "true"
+    url = sqs.create_queue(QueueName=name, Attributes=attributes)["QueueUrl"]
+    print(f"queue {name}: {url}")
+
+
 def main():
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--template", default=str(ROOT / "infra" / "template.yaml"))
@@ -264,8 +278,14 @@ def main():
     template = load_template(args.template)
     resolve = Resolver(template, region)
     resources = template.get("Resources") or {}
-    for res in resources.values():
+    sqs_endpoint = args.endpoint_url or os.environ.get("AWS_ENDPOINT_URL_SQS")
+    for logical_id, res in resources.items():
         kind = res.get("Type")
+        if kind == "AWS::SQS::Queue" and logical_id in LOCAL_QUEUES and sqs_endpoint:
+            sqs = boto3.client("sqs", endpoint_url=sqs_endpoint, region_name=region)
+            # Only what the local queue takes; its redrive policy names a queue the pump stands in for.
+            props = {k: v for k, v in res["Properties"].items() if k in ("FifoQueue", "VisibilityTimeout")}
+            provision_queue(sqs, LOCAL_QUEUES[logical_id], resolve(props))
         if kind == "AWS::DynamoDB::Table":
             provision_table(client("dynamodb", args.endpoint_url, region), resolve(res["Properties"]))
         elif kind == "AWS::S3::Bucket":

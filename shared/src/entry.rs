@@ -7,6 +7,7 @@ use crate::api::http::{self, Service};
 use crate::api::process::Process;
 use crate::api::Endpoint;
 use crate::config::Settings;
+use crate::export::queue::SqsUnits;
 use crate::store::DynamoStore;
 use lambda_http::lambda_runtime::Diagnostic;
 use lambda_http::{service_fn, Error, LambdaEvent, Request};
@@ -81,6 +82,7 @@ async fn ingest_invocation(
         .scope(crate::ingest::handle_invocation(
             store,
             settings,
+            &process.noted_days,
             &event.payload,
             chrono::Utc::now(),
         ))
@@ -213,20 +215,79 @@ pub async fn serve_stats() -> Result<(), Error> {
 }
 
 /// Serves the export function: on demand with `{"projectId", "afterDate", "beforeDate",
-/// "format"?}`, or on its daily schedule (any other payload, e.g. `{}`) for the previous UTC day
-/// of every project with records on it. Answers `{"manifests": [...]}`.
+/// "format"?}` (answers `{"manifests": [...]}`), or on its hourly schedule (any other payload, e.g.
+/// `{}`) for every project day that changed since it was last written: with `EXPORT_QUEUE_URL`,
+/// a unit per day queued for the export worker (answers what it queued), else every day written
+/// here, one after another.
 pub async fn serve_export() -> Result<(), Error> {
     let (_, store, _) = setup(false).await?;
+    let queue: &'static Option<SqsUnits> = Box::leak(Box::new(units_queue().await));
     lambda_http::lambda_runtime::run(service_fn(move |event: LambdaEvent<serde_json::Value>| {
         let span = tracing::info_span!("invocation", requestId = %event.context.request_id);
-        export_invocation(store, event).instrument(span)
+        export_invocation(store, queue.as_ref(), event).instrument(span)
     }))
     .await
+}
+
+/// The export units queue the environment names (`EXPORT_QUEUE_URL`), if any.
+async fn units_queue() -> Option<SqsUnits> {
+    let url = std::env::var("EXPORT_QUEUE_URL").ok().filter(|u| !u.is_empty())?;
+    let client = aws_sdk_sqs::Client::new(&crate::aws::sdk_config(None).await);
+    Some(SqsUnits { client, url })
+}
+
+/// Serves the export worker: SQS batches of export units, each written whole (`export::queue::work`),
+/// answered with the messages to deliver again.
+pub async fn serve_export_worker() -> Result<(), Error> {
+    let (_, store, _) = setup(false).await?;
+    lambda_http::lambda_runtime::run(service_fn(move |event: LambdaEvent<serde_json::Value>| async move {
+        let span = tracing::info_span!("invocation", requestId = %event.context.request_id);
+        let batch: aws_lambda_events::event::sqs::SqsEvent =
+            serde_json::from_value(event.payload).map_err(|e| Diagnostic {
+                error_type: "InvalidSqsEvent".into(),
+                error_message: e.to_string(),
+            })?;
+        let response = crate::export::queue::work(store, &batch).instrument(span).await;
+        Ok::<_, Diagnostic>(serde_json::to_value(&response).unwrap_or_default())
+    }))
+    .await
+}
+
+/// The scheduled invocation with a queue: every pending project day queued as a unit; any day
+/// not queued fails the invocation, so it is retried (the units it did queue are deduplicated).
+async fn enqueue_invocation(
+    store: &DynamoStore,
+    queue: &SqsUnits,
+    started: std::time::Instant,
+) -> Result<serde_json::Value, Diagnostic> {
+    let run = crate::export::queue::enqueue(store, queue, chrono::Utc::now()).await;
+    tracing::info!(
+        onDemand = false,
+        pending = run.pending,
+        queued = run.queued,
+        failures = run.failures.len(),
+        durationMs = started.elapsed().as_millis() as u64,
+        "export queued"
+    );
+    match run.failures.first() {
+        Some(first) => Err(Diagnostic {
+            error_type: "ExportFailed".into(),
+            error_message: format!(
+                "{} project day(s) not queued; the first: {}/{}: {}",
+                run.failures.len(),
+                first.project_id.as_deref().unwrap_or("*"),
+                first.date,
+                first.error
+            ),
+        }),
+        None => Ok(serde_json::to_value(&run).unwrap_or_default()),
+    }
 }
 
 /// One invocation of the export function.
 async fn export_invocation(
     store: &DynamoStore,
+    queue: Option<&SqsUnits>,
     event: LambdaEvent<serde_json::Value>,
 ) -> Result<serde_json::Value, Diagnostic> {
     let started = std::time::Instant::now();
@@ -238,6 +299,9 @@ async fn export_invocation(
             error_message,
         })
     };
+    if let (None, Some(queue)) = (event.payload.get("projectId"), queue) {
+        return enqueue_invocation(store, queue, started).await;
+    }
     if event.payload.get("projectId").is_none() {
         // The schedule: every changed project day; any failure fails the invocation, so it is
         // retried and in the end recorded in the failure queue, after every other day was done.

@@ -248,6 +248,7 @@ pub async fn model_at(t: &Target, shards: u32) -> Report {
         list_shards: shards,
         retention_days: settings.retention_days,
         call_ms: t.call_ms,
+        register_lease_s: crate::ingest::DAY_LEASE.num_milliseconds() as f64 / 1000.0,
         ..Measured::default()
     };
     let (mut hot_invocations, mut hot_calls, mut hot_puts, mut hot_cpu) = (0u64, 0u64, 0u64, 0.0);
@@ -443,15 +444,16 @@ mod tests {
     }
 
     #[tokio::test]
-    async fn todays_register_and_counters_are_reported_over_their_limits() {
+    async fn the_register_spreads_over_its_partitions_and_the_hot_counters_are_over() {
         let report = model_at(&small(), 3).await;
         let register = report
             .keys
             .iter()
-            .find(|k| k.key.starts_with("DAY#"))
+            .filter(|k| k.key.starts_with("DAY#"))
+            .max_by(|a, b| a.wcu.total_cmp(&b.wcu))
             .expect("the register");
-        // One note per invocation of every project: about 10,000 invocations a second.
-        assert!(register.over() && register.wcu > 5_000.0, "{register:?}");
+        // The fullest of 256 partitions, and the hot project's leased notes: far from the limit.
+        assert!(!register.over() && register.wcu > 10.0, "{register:?}");
         assert!(report
             .keys
             .iter()

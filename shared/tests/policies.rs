@@ -398,15 +398,17 @@ entry_points! {
     step: [ReadKeys, ReadStep, LinkBodies] => |store| Service { settings: &any(), store, process: &any() }.step(any::<Routed<'_>>(), any());
     ingest: [CommitUnits, AppendLogs, NoteProjectDays, NoteWrites, SetAside] => |store| async {
         let payload: Box<serde_json::value::RawValue> = any();
-        runledger::ingest::lambda::handle_invocation(store, &any(), &payload, any()).await
+        runledger::ingest::lambda::handle_invocation(store, &any(), &any(), &payload, any()).await
     };
     archive: [ArchiveRecords] => |store| runledger::archive::archive_batch(store, &any());
     console: [] => |store| async {};
     stats: [KeepStats, SetAside] => |store| runledger::stats::feed::count_batch(store, &any());
     export: [ListExecutions, ListLogs, ExportRecords] => |store| async {
         let _ = runledger::export::export(store, &any(), any()).await;
+        let _ = runledger::export::queue::enqueue(store, &any::<runledger::export::queue::SqsUnits>(), any()).await;
         runledger::export::export_changed(store, any(), any()).await
     };
+    export_worker: [ListExecutions, ListLogs, ExportRecords] => |store| runledger::export::queue::work(store, &any());
 }
 
 #[test]

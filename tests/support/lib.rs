@@ -44,7 +44,17 @@ pub async fn store_via(endpoint: &str) -> DynamoStore {
 /// stream's consumers (the `stats` function): its `drained` file names the last poll that found
 /// nothing new.
 pub async fn stream_delivered() {
-    let path = require_env("RUNLEDGER_STREAM_DRAINED");
+    drained("RUNLEDGER_STREAM_DRAINED", "the stream pump", "test-stream-pump").await
+}
+
+/// Waits until the local stack's export pump has handed every export unit queued so far to the
+/// export worker and the worker answered.
+pub async fn exports_delivered() {
+    drained("RUNLEDGER_EXPORT_DRAINED", "the export pump", "test-export-pump").await
+}
+
+async fn drained(variable: &str, pump: &str, name: &str) {
+    let path = require_env(variable);
     let since = std::time::SystemTime::now()
         .duration_since(std::time::UNIX_EPOCH)
         .unwrap()
@@ -60,7 +70,7 @@ pub async fn stream_delivered() {
         }
         assert!(
             std::time::Instant::now() < deadline,
-            "the stream pump has not caught up in 300 s; see .local/test-stream-pump.log"
+            "{pump} has not caught up in 300 s; see .local/{name}.log"
         );
         tokio::time::sleep(std::time::Duration::from_millis(200)).await;
     }

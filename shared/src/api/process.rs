@@ -2,6 +2,7 @@
 //! handed to the service and the handlers, so tests build one each instead of sharing statics.
 
 use crate::api::auth::KeyCache;
+use crate::ingest::NotedDays;
 use crate::metrics::Metrics;
 use std::sync::Arc;
 
@@ -11,6 +12,8 @@ pub struct Process {
     pub metrics: Arc<Metrics>,
     /// The API keys this instance has looked up.
     pub keys: KeyCache,
+    /// The leases of project days this instance's ingest noted in the register.
+    pub noted_days: NotedDays,
 }
 
 impl Process {
@@ -19,6 +22,7 @@ impl Process {
         Process {
             metrics,
             keys: KeyCache::default(),
+            noted_days: NotedDays::default(),
         }
     }
 }

@@ -18,10 +18,13 @@
 //! changed since it last wrote it, from the register ingest keeps (`NoteProjectDays`).
 
 mod parquet;
+pub mod queue;
 mod scheduled;
+mod units;
 mod writer;
 
 pub use scheduled::{export_changed, DayFailure, ScheduledRun};
+pub use units::{export_unit, pending_units, ExportUnit, Pending, UnitDone};
 use writer::Writer;
 
 use crate::archive::{gzip_rows, row, Row};
@@ -205,6 +208,22 @@ pub async fn export<S: ListExecutions + ListLogs + ExportRecords>(
     req: &ExportRequest,
     now: DateTime<Utc>,
 ) -> Result<Exported, ExportError> {
+    export_named(store, req, now, &run_name(now)).await
+}
+
+/// What names a run's parts apart from every other run's: the time it exports as of.
+fn run_name(now: DateTime<Utc>) -> String {
+    now.format("%Y%m%dT%H%M%S%3fZ").to_string()
+}
+
+/// `export` with the parts named by `run`: the same run of the same records writes the same
+/// objects, byte for byte.
+async fn export_named<S: ListExecutions + ListLogs + ExportRecords>(
+    store: &S,
+    req: &ExportRequest,
+    now: DateTime<Utc>,
+    run: &str,
+) -> Result<Exported, ExportError> {
     let (after, before, format) = parse_request(req)?;
     let (after, before) = whole_days(after, before);
     let project = req.project_id.as_str();
@@ -212,7 +231,7 @@ pub async fn export<S: ListExecutions + ListLogs + ExportRecords>(
         store,
         project,
         format,
-        run: now.format("%Y%m%dT%H%M%S%3fZ").to_string(),
+        run: run.to_string(),
         now,
         days: BTreeMap::new(),
         open: None,

@@ -1,10 +1,9 @@
 //! The scheduled run: every project day of the retention window changed since it was last
 //! written, from the register ingest keeps, with a deadline and a record of what failed.
 
-use super::writer::day_start;
+use super::units::{export_unit, pending_units};
 use super::*;
-use crate::retry::retrying;
-use crate::store::{ExportRecords, ListExecutions, ListLogs, ProjectDay, StoreError};
+use crate::store::{ExportRecords, ListExecutions, ListLogs};
 use chrono::{DateTime, Duration, Utc};
 use serde::Serialize;
 
@@ -41,91 +40,47 @@ pub(super) fn window(now: DateTime<Utc>, retention_days: i64) -> Vec<String> {
         .collect()
 }
 
-/// Writes one project day in JSON Lines, and in Parquet too when the day holds a Parquet export,
-/// so neither format of the day goes stale.
-async fn export_day<S: ListExecutions + ListLogs + ExportRecords>(
-    store: &S,
-    day: &ProjectDay,
-    now: DateTime<Utc>,
-) -> Result<Exported, ExportError> {
-    let names = retrying(StoreError::is_retryable, || store.export_names(&day.project, &day.date)).await?;
-    let mut formats = vec![Format::Jsonl];
-    if names.iter().any(|n| n == Format::Parquet.manifest_name()) {
-        formats.push(Format::Parquet);
-    }
-    let next = day_start(&day.date)
-        .map(|t| (t + Duration::days(1)).date_naive().to_string())
-        .ok_or_else(|| ExportError::Invalid(format!("no day {}", day.date)))?;
-    let mut out = Exported::default();
-    for format in formats {
-        let req = ExportRequest {
-            project_id: day.project.clone(),
-            after_date: day.date.clone(),
-            before_date: next.clone(),
-            format: Some(format.name().to_string()),
-        };
-        let done = export(store, &req, now).await?;
-        out.manifests.extend(done.manifests);
-        out.kept_days.extend(done.kept_days);
-    }
-    Ok(out)
-}
-
-/// The scheduled run: every project day of the window that changed since the run last wrote it
-/// (one Query of the register per day), each written whole and then marked written as of
-/// `now - SETTLE`. A failing project day is reported and the run goes on; it stays pending, so the
-/// next run (or the retry of this one, which the caller causes by failing) writes it. No new day
-/// is started within `DAY_RESERVE` (at most a third of the run's time) of `deadline`: what is left
-/// waits for the next run.
+/// The scheduled run in one process: every project day of the window that changed since the run
+/// last wrote it (one read of the register per day), each a unit (`export_unit`) for `now`. A
+/// failing project day is reported and the run goes on; it stays pending, so the next run (or
+/// the retry of this one, which the caller causes by failing) writes it. No new day is started
+/// within `DAY_RESERVE` (at most a third of the run's time) of `deadline`: what is left waits for
+/// the next run. The queued export (`pending_units` to a queue, a worker per unit) does the same
+/// work many units at a time.
 pub async fn export_changed<S: ListExecutions + ListLogs + ExportRecords>(
     store: &S,
     now: DateTime<Utc>,
     deadline: Option<DateTime<Utc>>,
 ) -> ScheduledRun {
-    let mut run = ScheduledRun::default();
-    let as_of = (now - SETTLE).timestamp_millis();
     let stop = deadline.map(|d| d - DAY_RESERVE.min((d - now) / 3).max(Duration::zero()));
-    for date in window(now, store.retention_days()) {
-        let days = match retrying(StoreError::is_retryable, || store.project_days(&date)).await {
-            Ok(days) => days,
+    let pending = pending_units(store, now).await;
+    let mut run = ScheduledRun {
+        pending: pending.units.len(),
+        failures: pending.failures,
+        ..ScheduledRun::default()
+    };
+    for unit in &pending.units {
+        if stop.is_some_and(|stop| Utc::now() > stop) {
+            run.deferred += 1;
+            continue;
+        }
+        match export_unit(store, unit).await {
+            Ok(done) => {
+                run.kept.extend(
+                    done.exported
+                        .kept_days
+                        .iter()
+                        .map(|d| format!("{}/{d}", unit.project_id)),
+                );
+                run.manifests.extend(done.exported.manifests);
+            }
             Err(e) => {
+                tracing::warn!(project = %unit.project_id, date = %unit.date, error = %e, "exporting a project day failed");
                 run.failures.push(DayFailure {
-                    project_id: None,
-                    date,
+                    project_id: Some(unit.project_id.clone()),
+                    date: unit.date.clone(),
                     error: e.to_string(),
                 });
-                continue;
-            }
-        };
-        for day in days.iter().filter(|d| d.pending()) {
-            run.pending += 1;
-            if stop.is_some_and(|stop| Utc::now() > stop) {
-                run.deferred += 1;
-                continue;
-            }
-            let result = match export_day(store, day, now).await {
-                Ok(done) => retrying(StoreError::is_retryable, || {
-                    store.mark_exported(&day.project, &day.date, as_of)
-                })
-                .await
-                .map(|()| done)
-                .map_err(ExportError::from),
-                Err(e) => Err(e),
-            };
-            match result {
-                Ok(done) => {
-                    run.kept
-                        .extend(done.kept_days.iter().map(|d| format!("{}/{d}", day.project)));
-                    run.manifests.extend(done.manifests);
-                }
-                Err(e) => {
-                    tracing::warn!(project = %day.project, date = %day.date, error = %e, "exporting a project day failed");
-                    run.failures.push(DayFailure {
-                        project_id: Some(day.project.clone()),
-                        date: day.date.clone(),
-                        error: e.to_string(),
-                    });
-                }
             }
         }
     }

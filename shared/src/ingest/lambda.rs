@@ -1,7 +1,7 @@
 //! The Lambda adapter of ingest: a direct invocation (`{"events": [...]}`) or an SQS batch whose
 //! message bodies are such envelopes, with partial batch failure reporting.
 
-use super::{ingest, parse_envelope, EnvelopeError, Outcome, Report};
+use super::{ingest_noting, parse_envelope, EnvelopeError, NotedDays, Outcome, Report};
 use crate::config::Settings;
 use crate::store::Ingests;
 use chrono::{DateTime, Utc};
@@ -57,6 +57,7 @@ fn project_of(raw: &RawValue) -> Option<String> {
 pub async fn handle_invocation<S: Ingests>(
     store: &S,
     settings: &Settings,
+    noted: &NotedDays,
     payload: &RawValue,
     now: DateTime<Utc>,
 ) -> Result<InvocationResult, EnvelopeError> {
@@ -68,7 +69,7 @@ pub async fn handle_invocation<S: Ingests>(
     let is_sqs = serde_json::from_str::<Probe>(payload.get()).is_ok_and(|p| p.records.is_some());
     if !is_sqs {
         let envelope = parse_envelope(payload.get())?;
-        let outcomes = ingest(store, settings, &envelope.events, now).await;
+        let outcomes = ingest_noting(store, settings, noted, &envelope.events, now).await;
         return Ok(InvocationResult::Direct(Report::from_outcomes(&outcomes)));
     }
 
@@ -91,7 +92,7 @@ pub async fn handle_invocation<S: Ingests>(
             Err(e) => refused[m] = Some(e.to_string()),
         }
     }
-    let outcomes = ingest(store, settings, &events, now).await;
+    let outcomes = ingest_noting(store, settings, noted, &events, now).await;
     for (i, outcome) in outcomes.iter().enumerate() {
         if let Outcome::Rejected { code, message } = outcome {
             let m = owner[i];
@@ -162,7 +163,10 @@ pub async fn handle_invocation<S: Ingests>(
     }
     // The notices are event logs like any other, so they are listed, counted and exported.
     let raws: Vec<Box<RawValue>> = notices.iter().map(|(_, n)| n.clone()).collect();
-    for ((m, _), outcome) in notices.iter().zip(ingest(store, settings, &raws, now).await) {
+    for ((m, _), outcome) in notices
+        .iter()
+        .zip(ingest_noting(store, settings, noted, &raws, now).await)
+    {
         if matches!(outcome, Outcome::Rejected { code, .. } if transient(code)) {
             failed[*m] = true;
         }
@@ -261,7 +265,10 @@ mod tests {
         for delivery in 0..2 {
             // Each delivery at its own time: the notices still come out once.
             let now = now + chrono::Duration::seconds(delivery);
-            let InvocationResult::Sqs(r) = handle_invocation(&store, &settings, &batch, now).await.unwrap() else {
+            let InvocationResult::Sqs(r) = handle_invocation(&store, &settings, &NotedDays::default(), &batch, now)
+                .await
+                .unwrap()
+            else {
                 panic!("an SQS batch")
             };
             assert!(

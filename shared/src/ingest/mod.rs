@@ -8,11 +8,13 @@
 //! immutable: each is one put that succeeds only if it is new. `lambda` adapts direct and SQS
 //! invocations; `report` is what producers get back.
 
+pub mod days;
 pub mod lambda;
 pub mod plan;
 pub mod report;
 pub mod wire;
 
+pub use days::{NotedDays, DAY_LEASE};
 pub use lambda::{handle_invocation, InvocationResult};
 pub use report::{codes, Outcome, Report};
 pub use wire::{parse_any, parse_envelope, parse_event, parse_log, Envelope, EnvelopeError, Event, LogEvent, Parsed};
@@ -23,23 +25,32 @@ use crate::model::counts::{Family, Interval};
 use crate::model::limits::MAX_LOG_INLINE_RAW_BYTES;
 use crate::retry;
 use crate::search::Fingerprints;
-use crate::store::{
-    AppendLogs, CommitUnits, Ingests, LogWrite, NoteProjectDays, NoteWrites, StoreError, TokensCommit, UnitKey,
-};
+use crate::store::{AppendLogs, CommitUnits, Ingests, LogWrite, NoteWrites, StoreError, TokensCommit, UnitKey};
 use chrono::{DateTime, Utc};
-use futures::stream::{self, StreamExt, TryStreamExt};
+use futures::stream::{self, StreamExt};
 use plan::{plan_unit, UnitWrite};
 use serde_json::value::RawValue;
-use std::collections::HashSet;
 use std::collections::{BTreeMap, HashMap};
 
 /// Puts and uploads in flight at once per invocation.
 const CONCURRENCY: usize = 8;
 
-/// Validates and stores a batch of raw events; one outcome per event, in order.
+/// Validates and stores a batch of raw events; one outcome per event, in order. Holds no lease
+/// of a project day from before: every project day of the events is noted.
 pub async fn ingest<S: Ingests>(
     store: &S,
     settings: &Settings,
+    raw: &[Box<RawValue>],
+    now: DateTime<Utc>,
+) -> Vec<Outcome> {
+    ingest_noting(store, settings, &NotedDays::default(), raw, now).await
+}
+
+/// `ingest` within an instance that holds the leases `noted` of project days it noted before.
+pub async fn ingest_noting<S: Ingests>(
+    store: &S,
+    settings: &Settings,
+    noted: &NotedDays,
     raw: &[Box<RawValue>],
     now: DateTime<Utc>,
 ) -> Vec<Outcome> {
@@ -57,17 +68,18 @@ pub async fn ingest<S: Ingests>(
             }
         }
     }
-    let mut pending: Vec<usize> = (0..raw.len()).filter(|&i| parsed[i].is_some()).collect();
-    if let Err(e) = note_days(store, settings, &parsed, now).await {
-        tracing::warn!(error = %e, "the register of project days could not be written");
-        for &i in &pending {
-            outcomes[i] = Outcome::rejected(
-                codes::UNAVAILABLE,
-                "storage is unavailable; the event was not stored, send it again",
-            );
-        }
-        return outcomes;
+    // An event whose project day is not in the register is not stored: the export would not
+    // find it. Sending it again notes the day first.
+    let unnoted = days::note_days(store, settings, noted, &parsed, now).await;
+    for &i in &unnoted {
+        outcomes[i] = Outcome::rejected(
+            codes::UNAVAILABLE,
+            "storage is unavailable; the event was not stored, send it again",
+        );
     }
+    let mut pending: Vec<usize> = (0..raw.len())
+        .filter(|&i| parsed[i].is_some() && !unnoted.contains(&i))
+        .collect();
     let mut attempt = 0;
     while !pending.is_empty() {
         let mut events: Vec<(usize, &Event)> = Vec::new();
@@ -114,73 +126,6 @@ pub async fn ingest<S: Ingests>(
 }
 
 type Results = Vec<(usize, Result<Outcome, StoreError>)>;
-
-/// Notes in the register each project and day the events change, before anything of them is
-/// stored, so the scheduled export finds every project day that changed since it last wrote it:
-/// one conditional UpdateItem per distinct project and day per invocation. A step changes the day
-/// its execution started on (where an export puts it), read from the stored summary in one
-/// BatchGetItem for steps whose execution is not in the batch; until the execution is stored, a
-/// step is in no export, and the execution's own event notes its day.
-async fn note_days<S: NoteProjectDays>(
-    store: &S,
-    settings: &Settings,
-    parsed: &[Option<Parsed>],
-    now: DateTime<Utc>,
-) -> Result<(), StoreError> {
-    let day_of = |at: Option<&str>| at.and_then(|t| t.get(..10)).map(str::to_string);
-    let mut days: HashSet<(String, String)> = HashSet::new();
-    let mut executions: HashMap<(String, String), Option<String>> = HashMap::new();
-    let mut steps: Vec<((String, String), Option<String>)> = Vec::new();
-    for p in parsed.iter().flatten() {
-        match p {
-            Parsed::Record(e) => {
-                let day = day_of(e.fields.get(&crate::model::Field::DateStarted).and_then(|v| v.as_str()));
-                let owner = (e.unit.project.clone(), e.unit.execution.clone());
-                if e.unit.step.is_none() {
-                    executions.insert(owner, day);
-                } else {
-                    steps.push((owner, day));
-                }
-            }
-            Parsed::Log(l) => days.extend(day_of(Some(&l.entry.timestamp)).map(|d| (l.entry.project_id.clone(), d))),
-        }
-    }
-    let unknown: Vec<(String, String)> = steps
-        .iter()
-        .map(|(owner, _)| owner.clone())
-        .filter(|owner| !executions.contains_key(owner))
-        .collect::<HashSet<_>>()
-        .into_iter()
-        .collect();
-    let stored = if unknown.is_empty() {
-        HashMap::new()
-    } else {
-        retry::retrying(StoreError::is_retryable, || store.execution_days(&unknown)).await?
-    };
-    for ((project, _), day) in &executions {
-        days.extend(day.clone().map(|d| (project.clone(), d)));
-    }
-    for (owner, own_day) in steps {
-        let day = executions
-            .get(&owner)
-            .cloned()
-            .flatten()
-            .or_else(|| stored.get(&owner).cloned());
-        days.extend(day.or(own_day).map(|d| (owner.0.clone(), d)));
-    }
-    let at_ms = now.timestamp_millis();
-    stream::iter(days.into_iter().map(Ok))
-        .try_for_each_concurrent(CONCURRENCY, |(project, day)| async move {
-            let expires_at = crate::dates::parse(&day).map_or(0, |t| {
-                (t + chrono::Duration::days(settings.retention_days + 2)).timestamp()
-            });
-            retry::retrying(StoreError::is_retryable, || {
-                store.note_project_day(&project, &day, at_ms, expires_at)
-            })
-            .await
-        })
-        .await
-}
 
 /// Stores event logs: large bodies to S3 first, then each log as one put that succeeds only if it
 /// is new (a log already stored is a duplicate, whatever the retry).

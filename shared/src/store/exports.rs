@@ -162,6 +162,10 @@ impl<B: Backend> ExportRecords for Ledger<B> {
             .await
     }
 
+    async fn read_export(&self, project: &str, date: &str, name: &str) -> Result<Option<Vec<u8>>, StoreError> {
+        self.backend.get_object(&export_object_key(project, date, name)).await
+    }
+
     async fn export_names(&self, project: &str, date: &str) -> Result<Vec<String>, StoreError> {
         let folder = export_object_key(project, date, "");
         let found = self.backend.list_objects(&folder).await?;
@@ -182,8 +186,8 @@ impl<B: Backend> ExportRecords for Ledger<B> {
         project_day::of_day(&self.backend, date).await
     }
 
-    async fn mark_exported(&self, project: &str, date: &str, at_ms: i64) -> Result<(), StoreError> {
-        project_day::mark_exported(&self.backend, project, date, at_ms).await
+    async fn mark_exported(&self, day: &ProjectDay, at_ms: i64) -> Result<(), StoreError> {
+        project_day::mark_exported(&self.backend, day, at_ms).await
     }
 
     fn retention_days(&self) -> i64 {

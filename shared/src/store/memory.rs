@@ -23,6 +23,10 @@ pub struct Memory {
     no_list_bucket: std::sync::atomic::AtomicBool,
     /// Object writes under these prefixes fail, for tests of what a failure leaves.
     failing_puts: Mutex<Vec<String>>,
+    /// `set_later` requests made, by item key.
+    later_updates: Mutex<HashMap<(String, String), u64>>,
+    /// Items whose `set_later` fails (unavailable), for tests of what a failure leaves.
+    failing_updates: Mutex<Vec<(String, String)>>,
 }
 
 impl super::MemoryStore {
@@ -75,6 +79,30 @@ impl Memory {
     /// From now on every object write under `prefix` fails (permanently).
     pub fn fail_puts_under(&self, prefix: &str) {
         self.failing_puts.lock().unwrap().push(prefix.to_string());
+    }
+
+    /// The `set_later` requests made of one item so far (each one UpdateItem).
+    pub fn later_updates(&self, pk: &str, sk: &str) -> u64 {
+        let updates = self.later_updates.lock().unwrap();
+        updates.get(&(pk.to_string(), sk.to_string())).copied().unwrap_or(0)
+    }
+
+    /// From now on `set_later` of this item fails (for good, so no retry waits), until
+    /// `heal_updates`.
+    pub fn fail_updates_of(&self, pk: &str, sk: &str) {
+        self.failing_updates
+            .lock()
+            .unwrap()
+            .push((pk.to_string(), sk.to_string()));
+    }
+
+    pub fn heal_updates(&self) {
+        self.failing_updates.lock().unwrap().clear();
+    }
+
+    /// Object writes fail no more.
+    pub fn heal_puts(&self) {
+        self.failing_puts.lock().unwrap().clear();
     }
 
     /// Number of stored items, for tests that check nothing was written.
@@ -297,8 +325,8 @@ impl Backend for Memory {
             .items
             .lock()
             .unwrap()
-            .iter()
-            .filter(|((p, s), _)| p == pk && s.starts_with(prefix))
+            .range((pk.to_string(), prefix.to_string())..)
+            .take_while(|((p, s), _)| p == pk && s.starts_with(prefix))
             .map(|(_, it)| it.clone())
             .collect())
     }
@@ -326,8 +354,15 @@ impl Backend for Memory {
 
     async fn set_later(&self, u: &LaterUpdate) -> Result<bool, StoreError> {
         self.call();
-        let mut items = self.items.lock().unwrap();
         let k = (u.pk.clone(), u.sk.clone());
+        *self.later_updates.lock().unwrap().entry(k.clone()).or_default() += 1;
+        if self.failing_updates.lock().unwrap().contains(&k) {
+            return Err(StoreError::Permanent(format!(
+                "dynamodb: injected failure updating {}",
+                k.0
+            )));
+        }
+        let mut items = self.items.lock().unwrap();
         let later = match items.get(&k) {
             None => u.create,
             Some(it) => table::number_attr(it, u.attribute).is_none_or(|have| have < u.value),

@@ -51,7 +51,7 @@ pub use execution::{ExecutionRecord, Loaded, RecordBodies, StoredUnit, UnitCommi
 pub use exports::export_object_key;
 pub use exports::{Archived, ArchivedRecord};
 pub use ledger::{Ledger, StoreConfig};
-pub use project_day::ProjectDay;
+pub use project_day::{day_partition, day_partitions, day_register_key, day_shard, ProjectDay, DAY_SHARDS};
 pub use set_aside::SetAside;
 pub use shard_layout::{Epoch, ShardChangeError, ShardLayout, LEAD_MS, MAX_SHARDS};
 pub use step::{StepRecord, StepsQuery};
@@ -163,6 +163,13 @@ pub trait ExportRecords: Sync {
         name: &str,
         bytes: Vec<u8>,
     ) -> impl Future<Output = Result<(), StoreError>> + Send;
+    /// One export object of a project and day; `None` when there is none.
+    fn read_export(
+        &self,
+        project: &str,
+        date: &str,
+        name: &str,
+    ) -> impl Future<Output = Result<Option<Vec<u8>>, StoreError>> + Send;
     /// The names of every export object of a project and day, in order.
     fn export_names(&self, project: &str, date: &str) -> impl Future<Output = Result<Vec<String>, StoreError>> + Send;
     /// Deletes one export object of a project and day (one that is gone already is no failure).
@@ -173,16 +180,11 @@ pub trait ExportRecords: Sync {
         name: &str,
     ) -> impl Future<Output = Result<(), StoreError>> + Send;
     /// The register's entries for `date` (`YYYY-MM-DD`): every project that stored records dated
-    /// on it, one Query of the day's partition.
+    /// on it, in project order; one Query of each of the day's partitions.
     fn project_days(&self, date: &str) -> impl Future<Output = Result<Vec<ProjectDay>, StoreError>> + Send;
-    /// Notes that the scheduled export wrote a project's day with every change made before `at_ms`
-    /// (epoch milliseconds); never moves the mark back.
-    fn mark_exported(
-        &self,
-        project: &str,
-        date: &str,
-        at_ms: i64,
-    ) -> impl Future<Output = Result<(), StoreError>> + Send;
+    /// Notes that the scheduled export wrote a project's day (as `project_days` found it) with
+    /// every change made before `at_ms` (epoch milliseconds); never moves the mark back.
+    fn mark_exported(&self, day: &ProjectDay, at_ms: i64) -> impl Future<Output = Result<(), StoreError>> + Send;
     /// Days a record lives.
     fn retention_days(&self) -> i64;
 }
@@ -190,13 +192,14 @@ pub trait ExportRecords: Sync {
 /// The register of which projects have records on which day and when they last changed (what the
 /// scheduled export reads).
 pub trait NoteProjectDays: Sync {
-    /// Notes that records of `project` dated `date` change at `at_ms` (epoch milliseconds): one
+    /// Notes that records of `project` dated `date` change until `until_ms` (epoch milliseconds,
+    /// now or later: a lease that covers changes up to then without another note): one
     /// conditional UpdateItem that creates the entry and never moves `changedAt` back.
     fn note_project_day(
         &self,
         project: &str,
         date: &str,
-        at_ms: i64,
+        until_ms: i64,
         expires_at: i64,
     ) -> impl Future<Output = Result<(), StoreError>> + Send;
     /// The day (`YYYY-MM-DD` of `dateStarted`) of each stored execution among `(project,

@@ -134,7 +134,7 @@ mod tests {
         let day = Item::from([
             (
                 PK.to_string(),
-                table::s(super::super::project_day::day_pk("2026-11-01")),
+                table::s(super::super::project_day::day_register_key("p", "2026-11-01").0),
             ),
             (SK.to_string(), table::s("x")),
         ]);

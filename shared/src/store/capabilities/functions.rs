@@ -45,8 +45,9 @@ pub struct Function {
 
 /// Every function of the template, with the capabilities of its entry point's bound (`entry.rs`):
 /// `Service::listings`, `get`, `steps` and `step`, each behind `ReadKeys`; `ingest::Ingests`;
-/// `archive::archive_batch`; `stats::feed::count_batch`; `export::export` and `export_changed`.
-pub const FUNCTIONS: [Function; 9] = [
+/// `archive::archive_batch`; `stats::feed::count_batch`; `export::export` and `export_changed`;
+/// `export::queue::work`.
+pub const FUNCTIONS: [Function; 10] = [
     Function {
         logical_id: "ListFunction",
         binary: "list",
@@ -105,6 +106,29 @@ pub const FUNCTIONS: [Function; 9] = [
         logical_id: "ExportFunction",
         binary: "export",
         uses: &[all(&LIST_EXECUTIONS), all(&LIST_LOGS), all(&EXPORT_RECORDS)],
+    },
+    // Writes queued units: it never reads the register, only marks the days it wrote.
+    Function {
+        logical_id: "ExportWorkerFunction",
+        binary: "export_worker",
+        uses: &[
+            all(&LIST_EXECUTIONS),
+            all(&LIST_LOGS),
+            Use {
+                capability: &EXPORT_RECORDS,
+                only: Some(&[
+                    "execution_records",
+                    "log_record",
+                    "put_export",
+                    "read_export",
+                    "export_names",
+                    "delete_export",
+                    "mark_exported",
+                    "retention_days",
+                ]),
+                consumer: None,
+            },
+        ],
     },
 ];
 

@@ -248,6 +248,7 @@ pub const EXPORT_RECORDS: Capability = Capability {
         method("execution_records", &[&[call(QUERY, EXECUTIONS)], WHOLE]),
         method("log_record", &[WHOLE]),
         method("put_export", &[&[call(PUT_OBJECT, EXPORTS)]]),
+        method("read_export", &[&[call(GET_OBJECT, EXPORTS)]]),
         method("export_names", &[&[call(LIST_BUCKET, On::Listing("exports/"))]]),
         method("delete_export", &[&[call(DELETE_OBJECT, EXPORTS)]]),
         method("project_days", &[&[call(QUERY, REGISTER)]]),
@@ -509,7 +510,8 @@ mod tests {
             (LOGS, event_log::log_pk("p", "2026-11", 0, 1)),
             (API_KEYS, api_key::key_lookup("k").0),
             (PROJECT_KEYS, api_key::project_keys("p").0),
-            (REGISTER, project_day::day_pk("2026-11-01")),
+            (REGISTER, project_day::day_register_key("p", "2026-11-01").0),
+            (REGISTER, project_day::legacy_day_pk("2026-11-01")),
             (
                 COUNTERS,
                 counter::partition("p", Family::Executions, Dimension::All, at),

@@ -68,6 +68,9 @@ pub struct Measured {
     pub ingest_calls_per_invocation: f64,
     pub ingest_puts_per_invocation: f64,
     pub ingest_cpu_ms: f64,
+    /// How long an ingest instance's note of a project day holds (`ingest::DAY_LEASE`), seconds:
+    /// an instance writes a day's register entry at most once in it.
+    pub register_lease_s: f64,
     /// CPU time of one stats batch of `STREAM_BATCH` records and one archive batch, ms.
     pub stats_batch_cpu_ms: f64,
     pub archive_batch_cpu_ms: f64,
@@ -252,12 +255,41 @@ impl<B> Recorder<B> {
         let mut index_wcu: BTreeMap<&'static str, f64> = BTreeMap::new();
         let (mut table_wcu, mut table_rcu) = (0.0, 0.0);
         let mut keys = Vec::new();
+        // A register partition holds the projects whose ids hash to it: its load is one quiet
+        // project's register writes times the projects in the fullest partition (of as many
+        // projects as the quiet samples stand for), whichever samples happened to meet in it.
+        let register = |index: &Option<ListIndex>, key: &str| {
+            index.is_none() && key.starts_with(super::project_day::PARTITION_PREFIX)
+        };
+        let quiet_samples: Vec<&record::Sample> = s.samples.iter().filter(|x| x.copies > 1.0).collect();
+        let quiet_projects: f64 = quiet_samples.iter().map(|x| x.copies).sum();
+        let register_wcu_per_quiet_project = s
+            .keys
+            .iter()
+            .filter(|((index, key), _)| register(index, key))
+            .flat_map(|(_, t)| t.by_sample.iter())
+            .filter(|(sample, _)| copies(sample) > 1.0)
+            .map(|(_, share)| share.wcu)
+            .sum::<f64>()
+            / quiet_samples.len().max(1) as f64;
+        let fullest_register = fullest_register_partition(quiet_projects.round() as usize) as f64;
+        // The hot project notes its day from every ingest instance, each at most once a lease.
+        let hot_register_cap = ingest_instances(m) / m.register_lease_s.max(1.0);
         for ((index, key), t) in &s.keys {
             let counter_partition = index.is_none() && s.counters.keys().any(|(pk, _)| pk == key);
             let f = factor(shared(&mut t.by_sample.keys()));
             let (mut wcu, mut rcu) = (0.0, 0.0);
+            let mut hot_register = 0.0;
+            if register(index, key) {
+                wcu = register_wcu_per_quiet_project * fullest_register;
+            }
             for (sample, share) in &t.by_sample {
-                wcu += share.wcu * f(sample);
+                if register(index, key) {
+                    // The hot project's own writes add to the partition it hashes to.
+                    hot_register += if copies(sample) > 1.0 { 0.0 } else { share.wcu };
+                } else {
+                    wcu += share.wcu * f(sample);
+                }
                 rcu += share.rcu * f(sample);
                 table_rcu += if index.is_none() {
                     share.rcu * copies(sample)
@@ -275,7 +307,8 @@ impl<B> Recorder<B> {
             if counter_partition {
                 continue;
             }
-            if t.writers.len() == 1 {
+            wcu += hot_register.min(hot_register_cap);
+            if t.writers.len() == 1 && !register(index, key) {
                 r.own_writes = r.own_writes.max(t.sample_writes);
                 r.own_wcu = r.own_wcu.max(t.sample_wcu);
                 r.own_bytes = r.own_bytes.max(t.max_bytes);
@@ -569,11 +602,8 @@ fn checks(r: &Report, m: &Measured) -> Vec<Check> {
         true,
         "set warm throughput to the target",
     ));
-    let ingest_ms = m.ingest_cpu_ms
-        + ((m.ingest_calls_per_invocation - m.ingest_puts_per_invocation)
-            + (m.ingest_puts_per_invocation / 8.0).ceil())
-            * m.call_ms;
-    let ingest = m.ingest_invocations_per_s * ingest_ms / 1000.0;
+    let ingest_ms = ingest_invocation_ms(m);
+    let ingest = ingest_instances(m);
     let stats = (r.stats_records_per_s / per_batch) * stats_ms / 1000.0;
     let archive = (r.removes_per_s / archive_batch) * archive_ms / 1000.0;
     out.push(check(
@@ -708,4 +738,29 @@ impl Report {
         }
         o
     }
+}
+
+/// One ingest invocation's time: its CPU, and its round trips (puts go 8 at a time).
+fn ingest_invocation_ms(m: &Measured) -> f64 {
+    m.ingest_cpu_ms
+        + ((m.ingest_calls_per_invocation - m.ingest_puts_per_invocation) + (m.ingest_puts_per_invocation / 8.0).ceil())
+            * m.call_ms
+}
+
+/// Ingest instances busy at the target.
+fn ingest_instances(m: &Measured) -> f64 {
+    m.ingest_invocations_per_s * ingest_invocation_ms(m) / 1000.0
+}
+
+/// Projects in the fullest register partition when `projects` random 36-character ids are spread
+/// by the register's own hash: what the busiest partition carries, not the average.
+fn fullest_register_partition(projects: usize) -> usize {
+    use sha2::{Digest, Sha256};
+    let mut per: HashMap<u32, usize> = HashMap::new();
+    for n in 0..projects {
+        let digest = Sha256::digest(n.to_le_bytes());
+        let hex: String = digest.iter().take(18).map(|b| format!("{b:02x}")).collect();
+        *per.entry(super::project_day::day_shard(&hex)).or_default() += 1;
+    }
+    per.into_values().max().unwrap_or(0)
 }
