@@ -23,6 +23,8 @@ pub struct Memory {
     no_list_bucket: std::sync::atomic::AtomicBool,
     /// Object writes under these prefixes fail, for tests of what a failure leaves.
     failing_puts: Mutex<Vec<String>>,
+    /// How far `now` is ahead of the host's clock.
+    clock_ahead: Mutex<chrono::Duration>,
 }
 
 impl super::MemoryStore {
@@ -75,6 +77,22 @@ impl Memory {
     /// From now on every object write under `prefix` fails (permanently).
     pub fn fail_puts_under(&self, prefix: &str) {
         self.failing_puts.lock().unwrap().push(prefix.to_string());
+    }
+
+    /// Moves this backend's clock (`Backend::now`) forward, for tests of marks that expire.
+    pub fn advance_clock(&self, by: chrono::Duration) {
+        *self.clock_ahead.lock().unwrap() += by;
+    }
+
+    /// Every stored item whose partition key begins with `prefix`, in key order.
+    pub fn items_under(&self, prefix: &str) -> Vec<Item> {
+        self.items
+            .lock()
+            .unwrap()
+            .iter()
+            .filter(|((pk, _), _)| pk.starts_with(prefix))
+            .map(|(_, it)| it.clone())
+            .collect()
     }
 
     /// Number of stored items, for tests that check nothing was written.
@@ -306,22 +324,10 @@ impl Backend for Memory {
     async fn add_to_counter(&self, u: &CounterUpdate) -> Result<Item, StoreError> {
         self.call();
         let mut items = self.items.lock().unwrap();
-        let item = items
-            .entry((u.pk.clone(), u.sk.clone()))
-            .or_insert_with(|| super::counter::new_item(u));
-        let guarded = !u.mark.is_empty();
-        if guarded && table::string_attr(item, &u.mark).is_some_and(|seen| seen >= u.first.as_str()) {
-            return Err(StoreError::Conflict);
-        }
-        for (name, v) in &u.adds {
-            let now = table::number_attr(item, name).unwrap_or(0);
-            item.insert(name.clone(), AttributeValue::N((now + v).to_string()));
-        }
-        if guarded {
-            item.insert(u.mark.clone(), AttributeValue::S(u.last.clone()));
-        }
-        item.insert(table::EXPIRES_AT.into(), AttributeValue::N(u.expires_at.to_string()));
-        Ok(item.clone())
+        let k = (u.pk.clone(), u.sk.clone());
+        let after = super::counter::apply(items.get(&k), u)?;
+        items.insert(k, after.clone());
+        Ok(after)
     }
 
     async fn set_later(&self, u: &LaterUpdate) -> Result<bool, StoreError> {
@@ -388,5 +394,9 @@ impl Backend for Memory {
 
     async fn presign(&self, key: &str) -> Result<String, StoreError> {
         Ok(format!("memory://{key}"))
+    }
+
+    fn now(&self) -> chrono::DateTime<chrono::Utc> {
+        chrono::Utc::now() + *self.clock_ahead.lock().unwrap()
     }
 }
