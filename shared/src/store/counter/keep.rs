@@ -114,9 +114,11 @@ impl<B: Backend> NoteWrites for Ledger<B> {
         started: DateTime<Utc>,
         n: i64,
     ) -> Result<(), StoreError> {
-        // A slot of its own per call: a hot project's ingest invocations spread over every slot
-        // instead of all updating one item.
-        let slot = rand::random::<u32>() % SLOTS;
+        // One slot per function instance, picked at random: a hot project's ingest runs in many
+        // instances at once, so its notes spread over every slot instead of all updating one
+        // item, while a quiet project's stay in one or two items a total reads.
+        static SLOT: std::sync::OnceLock<u32> = std::sync::OnceLock::new();
+        let slot = *SLOT.get_or_init(|| rand::random::<u32>() % SLOTS);
         for interval in [Interval::Hour, Interval::Day] {
             let u = note_update(project, family, interval, started, n, slot, self.config.retention_days);
             retrying(StoreError::is_retryable, || self.backend.add_to_counter(&u)).await?;

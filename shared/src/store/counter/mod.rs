@@ -9,7 +9,7 @@
 //! day are one range; every value's hours of a day too). Items of the layout before slots
 //! (`D#{value}#{DD}`, `H#{DD}{HH}#{value}`) are read and summed with them until they expire, and
 //! never written again. Ingest's notes of the puts it made (`pw`) are items of their own in the
-//! `all` partition: `PH{DD}{HH}{s}` and `PD{DD}{s}`, at a random slot each.
+//! `all` partition: `PH{DD}{HH}{s}` and `PD{DD}{s}`, each function instance writing one slot.
 //!
 //! Attributes: `n0`..`n4` executions by status (in `Status::ALL` order), `n` event logs,
 //! `h{i}_{bucket}` finished executions by status (`FINISHED[i]`) and duration bucket, `exp` (TTL),
@@ -541,6 +541,21 @@ pub fn reads(selection: &CounterSelection, interval: Interval, starts: &[DateTim
                 to.push('$');
                 out.push(range(&pk, legacy_sort_key(interval, a, ""), to));
             }
+            // The `all` partition holds one value: each run of consecutive hours is one range, in
+            // either layout.
+            (Interval::Hour, Some(_)) if selection.dimension == Dimension::All => {
+                for (first, last) in runs(interval, starts, a, b) {
+                    let mut to = sort_key(interval, last, "", 0);
+                    to.pop();
+                    to.push('~');
+                    let mut from = sort_key(interval, first, "", 0);
+                    from.pop();
+                    out.push(range(&pk, from, to));
+                    let mut to = legacy_sort_key(interval, last, "");
+                    to.push('~');
+                    out.push(range(&pk, legacy_sort_key(interval, first, ""), to));
+                }
+            }
             // One value's hours of each day; legacy items by key.
             (Interval::Hour, Some(values)) => {
                 let mut days: BTreeMap<u32, (u32, u32)> = BTreeMap::new();
@@ -572,19 +587,45 @@ pub fn reads(selection: &CounterSelection, interval: Interval, starts: &[DateTim
     out
 }
 
-/// The Queries that read ingest's notes of its puts for `all` counters starting at `starts`.
+/// The runs of consecutive intervals among `starts` from `a` to `b` (one month's): (first, last).
+fn runs(
+    interval: Interval,
+    starts: &[DateTime<Utc>],
+    a: DateTime<Utc>,
+    b: DateTime<Utc>,
+) -> Vec<(DateTime<Utc>, DateTime<Utc>)> {
+    let mut within: Vec<DateTime<Utc>> = starts.iter().copied().filter(|t| *t >= a && *t <= b).collect();
+    within.sort();
+    within.dedup();
+    let mut out: Vec<(DateTime<Utc>, DateTime<Utc>)> = Vec::new();
+    for t in within {
+        match out.last_mut() {
+            Some((_, last)) if *last + interval.length() == t => *last = t,
+            _ => out.push((t, t)),
+        }
+    }
+    out
+}
+
+/// The Queries that read ingest's notes for `all` counters starting at `starts`: one per run of
+/// consecutive intervals.
 pub fn note_reads(project: &str, family: Family, interval: Interval, starts: &[DateTime<Utc>]) -> Vec<Read> {
-    by_month(project, family, Dimension::All, starts)
-        .into_iter()
-        .map(|(pk, a, b)| {
-            let mut to = note_sort_key(interval, b, 0);
+    let mut out = Vec::new();
+    for (pk, a, b) in by_month(project, family, Dimension::All, starts) {
+        for (first, last) in runs(interval, starts, a, b) {
+            let mut to = note_sort_key(interval, last, 0);
             to.pop();
             to.push('~');
-            let mut from = note_sort_key(interval, a, 0);
+            let mut from = note_sort_key(interval, first, 0);
             from.pop();
-            Read::Range { pk, from, to }
-        })
-        .collect()
+            out.push(Read::Range {
+                pk: pk.clone(),
+                from,
+                to,
+            });
+        }
+    }
+    out
 }
 
 /// Counter rows summed by value and start (a counter's slots and legacy item are one row), with
@@ -771,6 +812,79 @@ mod tests {
         assert_eq!(
             wanted_rows(every, Interval::Day, &days, &["crm", "erp"]).len(),
             2 * 2 * 4
+        );
+    }
+
+    #[tokio::test]
+    async fn slots_notes_and_the_legacy_item_of_a_counter_read_as_one_row() {
+        use crate::store::backend::Backend;
+        use crate::store::{KeepStats, MemoryStore, ReadStats, StoreConfig};
+        let store = MemoryStore::memory(StoreConfig {
+            retention_days: 90,
+            list_shards: 1,
+        });
+        let hour = at("2026-11-05T07:00:00Z");
+        // Ingest instances noted 2 puts each in three slots; the legacy item holds 1 put, taken in.
+        for slot in [0, 5, 15] {
+            let note = note_update("p", Family::Executions, Interval::Hour, hour, 2, slot, 90);
+            store.backend.add_to_counter(&note).await.unwrap();
+        }
+        let all = Counter {
+            project: "p".into(),
+            family: Family::Executions,
+            dimension: Dimension::All,
+            value: String::new(),
+            interval: Interval::Hour,
+            start: hour,
+        };
+        let legacy = CounterUpdate {
+            pk: key(&all, 0).0,
+            sk: legacy_sort_key(Interval::Hour, hour, ""),
+            adds: vec![("pw".into(), 1), ("pa".into(), 1), ("n2".into(), 1)],
+            mark: String::new(),
+            first: String::new(),
+            last: String::new(),
+            prune: Vec::new(),
+            expires_at: 0,
+        };
+        store.backend.add_to_counter(&legacy).await.unwrap();
+        // Two shards of different slots take in 3 and 2 records.
+        let shards: Vec<String> = (0..)
+            .map(|i| format!("shardId-{i}"))
+            .scan(None, |first: &mut Option<u32>, id| {
+                let keep = first.is_none_or(|f| f != slot_of(&id));
+                first.get_or_insert(slot_of(&id));
+                Some(keep.then_some(id))
+            })
+            .flatten()
+            .take(2)
+            .collect();
+        for (shard, records) in shards.iter().zip([3, 2]) {
+            let mut t = Tally::default();
+            t.by_status[2] = 1;
+            t.applied = 1;
+            let mut b = BatchChanges::default();
+            b.counters.insert(
+                all.clone(),
+                (1..=records)
+                    .map(|q| (Sequence::of(&q.to_string()), t.clone()))
+                    .collect(),
+            );
+            store.add_counts(shard, &b).await.unwrap();
+        }
+        let selection = CounterSelection {
+            project: "p".into(),
+            family: Family::Executions,
+            dimension: Dimension::All,
+            values: Some(vec![String::new()]),
+        };
+        let rows = store.counters(&selection, Interval::Hour, &[hour], true).await.unwrap();
+        assert_eq!(rows.len(), 1, "{rows:?}");
+        let t = &rows[0].tally;
+        assert_eq!((t.written, t.applied, t.by_status[2]), (7, 6, 6));
+        assert!(
+            t.applied < t.written,
+            "one noted put is not taken in: the hour is not settled"
         );
     }
 
