@@ -994,8 +994,8 @@ async fn feed_stats(store: &MemoryStore, from: usize, batch: usize) -> usize {
 /// partial batch response), or fail after taking in part of its records and be bisected as
 /// BisectBatchOnFunctionError does, each half delivered in turn and perhaps bisected again;
 /// retries come a few deliveries later, other shards' batches in between. The store's clock moves
-/// on 1 to 4 minutes a delivery, so marks of closed shards expire and are pruned, while every
-/// retry comes well within the maximum record age.
+/// on up to 2 minutes a delivery, so marks of closed shards expire and are pruned, while every
+/// retry comes within the maximum record age.
 struct ShardedStream {
     shards: usize,
     rollover: usize,
@@ -1066,7 +1066,7 @@ impl ShardedStream {
         use rand::Rng;
         let records = store.backend.stream_records(from);
         let end = from + records.len();
-        let mut queues: Vec<std::collections::VecDeque<(String, Vec<Value>)>> = vec![Default::default(); self.shards];
+        let mut queues: Vec<std::collections::VecDeque<Pending>> = vec![Default::default(); self.shards];
         for mut r in records {
             let pk = r["dynamodb"]["NewImage"]["pk"]["S"].as_str().unwrap_or("").to_string();
             let shard = pk.bytes().fold(7u64, |h, b| h.wrapping_mul(31).wrapping_add(b as u64)) as usize % self.shards;
@@ -1081,11 +1081,13 @@ impl ShardedStream {
             r["dynamodb"]["SequenceNumber"] = json!(seq.to_string());
             let id = Self::shard_id(shard, *generation);
             match queues[shard].back_mut() {
-                Some((last, batch)) if *last == id && batch.len() < self.batch => batch.push(r),
-                _ => queues[shard].push_back((id, vec![r])),
+                Some((last, batch, _)) if *last == id && batch.len() < self.batch => batch.push(r),
+                _ => queues[shard].push_back((id, vec![r], None)),
             }
         }
-        // A shard whose next delivery is a retry waits until its step comes.
+        // A shard whose next delivery is a retry waits until its step comes. Retries of a batch
+        // stop failing half an hour after its first delivery and then come at once, so all of
+        // them end within the maximum record age, as Lambda's do.
         let mut due: Vec<Option<usize>> = vec![None; self.shards];
         let mut step = 0;
         while queues.iter().any(|q| !q.is_empty()) {
@@ -1101,14 +1103,20 @@ impl ShardedStream {
                     .unwrap(),
                 None => ready[self.rng.random_range(0..ready.len())],
             };
-            let (id, records) = queues[pick].pop_front().unwrap();
-            let again = self.deliver(store, &id, &records).await;
-            due[pick] = (!again.is_empty()).then(|| step + self.rng.random_range(1..6));
+            let (id, records, first) = queues[pick].pop_front().unwrap();
+            let first = first.unwrap_or(self.minutes);
+            let may_fail = self.minutes - first < 30;
+            let again = self.deliver(store, &id, &records, may_fail).await;
             for segment in again.into_iter().rev() {
-                queues[pick].push_front((id.clone(), segment));
+                queues[pick].push_front((id.clone(), segment, Some(first)));
             }
+            due[pick] = match queues[pick].front() {
+                Some((_, _, Some(_))) if may_fail => Some(step + self.rng.random_range(1..4)),
+                Some((_, _, Some(_))) => Some(step),
+                _ => None,
+            };
             self.deliveries.push((self.minutes, id));
-            let minutes = self.rng.random_range(1..5);
+            let minutes = self.rng.random_range(0..3);
             self.minutes += minutes;
             store.backend.advance_clock(chrono::Duration::minutes(minutes));
         }
@@ -1116,9 +1124,9 @@ impl ShardedStream {
     }
 
     /// One delivery of a batch; answers what Lambda delivers of it again, in order.
-    async fn deliver(&mut self, store: &MemoryStore, id: &str, records: &[Value]) -> Vec<Vec<Value>> {
+    async fn deliver(&mut self, store: &MemoryStore, id: &str, records: &[Value], may_fail: bool) -> Vec<Vec<Value>> {
         use rand::Rng;
-        match self.rng.random_range(0..6) {
+        match if may_fail { self.rng.random_range(0..6) } else { 5 } {
             0 => {
                 count(store, id, records).await;
                 vec![records.to_vec()]
@@ -1141,6 +1149,10 @@ impl ShardedStream {
         }
     }
 }
+
+/// A batch a shard is yet to deliver: its shard id, records, and the minute it was first delivered
+/// when it is a retry.
+type Pending = (String, Vec<Value>, Option<i64>);
 
 /// One delivery of records of a shard to the stats function's logic.
 async fn count(store: &MemoryStore, shard: &str, records: &[Value]) {

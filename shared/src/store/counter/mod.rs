@@ -819,10 +819,7 @@ mod tests {
     async fn slots_notes_and_the_legacy_item_of_a_counter_read_as_one_row() {
         use crate::store::backend::Backend;
         use crate::store::{KeepStats, MemoryStore, ReadStats, StoreConfig};
-        let store = MemoryStore::memory(StoreConfig {
-            retention_days: 90,
-            list_shards: 1,
-        });
+        let store = MemoryStore::memory(StoreConfig::from_settings(&crate::config::Settings::defaults()));
         let hour = at("2026-11-05T07:00:00Z");
         // Ingest instances noted 2 puts each in three slots; the legacy item holds 1 put, taken in.
         for slot in [0, 5, 15] {
