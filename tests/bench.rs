@@ -639,6 +639,7 @@ async fn stats_and_totals(settings: &runledger::config::Settings) -> bool {
         async move {
             let mut batches = 0;
             for chunk in records.chunks(size) {
+                // One shard, so each counter is one slot item, as for a table whose stream has one.
                 let event: StreamEvent =
                     serde_json::from_value(json!({"Records": chunk, "shardId": "shard-1"})).unwrap();
                 let (response, summary) = count_batch(store, &event).await;
@@ -786,13 +787,16 @@ async fn stats_and_totals(settings: &runledger::config::Settings) -> bool {
         if name.starts_with("total, integration") {
             salesforce_total = body["total"].as_u64().unwrap();
             assert_eq!(body["totalExact"], json!(true));
-            // The page itself (1 Query) and the key check (1 GetItem) are in the figures too.
-            let calls_ok = u.calls <= 10;
+            // The page itself (1 Query) and the key check (1 GetItem) are in the figures too. The
+            // counters' slots add Queries: ingest's notes (one per month and run of hours), one
+            // value's hours one per day, and, until the items from before slots expire, their
+            // hours (docs/data-model.md, "Counters", "Reads").
+            let calls_ok = u.calls <= 24;
             let rcu_ok = u.rcu <= 25.0;
             met &= calls_ok && rcu_ok;
             target_line(
                 "page + exact total over 90 days: calls",
-                "<= 10",
+                "<= 24",
                 u.calls.to_string(),
                 "7".into(),
                 calls_ok,

@@ -299,6 +299,7 @@ pub async fn model_at(t: &Target, shards: u32) -> Report {
     m.ingest_puts_per_invocation = per(hot_puts as f64);
     m.ingest_cpu_ms = per(hot_cpu);
     m.hot_share = hot_rate / all_rate.max(1e-9);
+    m.projects = f64::from(t.projects);
 
     // A stats batch and an archive batch of 100 of the hot project's records, timed on tables of
     // their own.

@@ -983,6 +983,185 @@ async fn feed_stats(store: &MemoryStore, from: usize, batch: usize) -> usize {
     from + records.len()
 }
 
+/// A table's stream as Lambda reads it from many shards: each record goes to the shard of its
+/// item (DynamoDB keeps one item's changes on one shard, in order); a shard closes after
+/// `rollover` records and its child, with a new id and sequence numbers from a higher range, goes
+/// on. Each shard's batches are delivered in order, children after parents, shards interleaved at
+/// random. A batch may be delivered again (an answer lost), be retried from a record on (a
+/// partial batch response), or fail after taking in part of its records and be bisected as
+/// BisectBatchOnFunctionError does, each half delivered in turn and perhaps bisected again;
+/// retries come a few deliveries later, other shards' batches in between. The store's clock moves
+/// on up to 2 minutes a delivery, so marks of closed shards expire and are pruned, while every
+/// retry comes within the maximum record age.
+struct ShardedStream {
+    shards: usize,
+    rollover: usize,
+    batch: usize,
+    rng: rand::rngs::StdRng,
+    /// Per shard: its generation, records the current one has taken, its last sequence number.
+    lineage: Vec<(u64, usize, u128)>,
+    /// Minutes the store's clock has been moved on, and each delivery's minute and shard id.
+    minutes: i64,
+    deliveries: Vec<(i64, String)>,
+}
+
+impl ShardedStream {
+    fn new(shards: usize, rollover: usize, batch: usize, seed: u64) -> Self {
+        use rand::SeedableRng;
+        ShardedStream {
+            shards,
+            rollover,
+            batch,
+            rng: rand::rngs::StdRng::seed_from_u64(seed),
+            lineage: (0..shards).map(|s| (0, 0, Self::first_sequence(s, 0))).collect(),
+            minutes: 0,
+            deliveries: Vec::new(),
+        }
+    }
+
+    /// Where a generation's sequence numbers begin: above every number of its parent.
+    fn first_sequence(shard: usize, generation: u64) -> u128 {
+        10u128.pow(26) + generation as u128 * 10u128.pow(22) + shard as u128 * 10u128.pow(12)
+    }
+
+    fn shard_id(shard: usize, generation: u64) -> String {
+        format!(
+            "shardId-00000001764{generation:06}-{:08x}",
+            (shard as u64 + 1) * 2_654_435_761 % (1 << 32)
+        )
+    }
+
+    fn shard_ids(&self) -> usize {
+        self.deliveries
+            .iter()
+            .map(|(_, id)| id)
+            .collect::<std::collections::BTreeSet<_>>()
+            .len()
+    }
+
+    /// The most shards of one slot that delivered within one mark's lifetime (and a delivery's
+    /// clock step): the marks a slot item can need at once.
+    fn live_most(&self) -> usize {
+        use runledger::store::capacity::counters::{slot_of, MARK_LIFETIME_SECONDS};
+        let window = MARK_LIFETIME_SECONDS / 60 + 4;
+        self.deliveries
+            .iter()
+            .map(|(t, id)| {
+                self.deliveries
+                    .iter()
+                    .filter(|(u, other)| u <= t && *u + window >= *t && slot_of(other) == slot_of(id))
+                    .map(|(_, id)| id)
+                    .collect::<std::collections::BTreeSet<_>>()
+                    .len()
+            })
+            .max()
+            .unwrap_or(0)
+    }
+
+    /// Delivers the table's stream from record `from` on; returns where it ends.
+    async fn feed(&mut self, store: &MemoryStore, from: usize) -> usize {
+        use rand::Rng;
+        let records = store.backend.stream_records(from);
+        let end = from + records.len();
+        let mut queues: Vec<std::collections::VecDeque<Pending>> = vec![Default::default(); self.shards];
+        for mut r in records {
+            let pk = r["dynamodb"]["NewImage"]["pk"]["S"].as_str().unwrap_or("").to_string();
+            let shard = pk.bytes().fold(7u64, |h, b| h.wrapping_mul(31).wrapping_add(b as u64)) as usize % self.shards;
+            let (generation, used, seq) = &mut self.lineage[shard];
+            if *used == self.rollover {
+                *generation += 1;
+                *used = 0;
+                *seq = Self::first_sequence(shard, *generation);
+            }
+            *used += 1;
+            *seq += self.rng.random_range(1..1_000_000u128);
+            r["dynamodb"]["SequenceNumber"] = json!(seq.to_string());
+            let id = Self::shard_id(shard, *generation);
+            match queues[shard].back_mut() {
+                Some((last, batch, _)) if *last == id && batch.len() < self.batch => batch.push(r),
+                _ => queues[shard].push_back((id, vec![r], None)),
+            }
+        }
+        // A shard whose next delivery is a retry waits until its step comes. Retries of a batch
+        // stop failing half an hour after its first delivery and then come at once, so all of
+        // them end within the maximum record age, as Lambda's do.
+        let mut due: Vec<Option<usize>> = vec![None; self.shards];
+        let mut step = 0;
+        while queues.iter().any(|q| !q.is_empty()) {
+            step += 1;
+            let ready: Vec<usize> = (0..self.shards)
+                .filter(|s| !queues[*s].is_empty() && due[*s].is_none())
+                .collect();
+            let pick = match (0..self.shards).find(|s| due[*s].is_some_and(|d| d <= step)) {
+                Some(s) => s,
+                None if ready.is_empty() => (0..self.shards)
+                    .filter(|s| due[*s].is_some())
+                    .min_by_key(|s| due[*s])
+                    .unwrap(),
+                None => ready[self.rng.random_range(0..ready.len())],
+            };
+            let (id, records, first) = queues[pick].pop_front().unwrap();
+            let first = first.unwrap_or(self.minutes);
+            let may_fail = self.minutes - first < 30;
+            let again = self.deliver(store, &id, &records, may_fail).await;
+            for segment in again.into_iter().rev() {
+                queues[pick].push_front((id.clone(), segment, Some(first)));
+            }
+            due[pick] = match queues[pick].front() {
+                Some((_, _, Some(_))) if may_fail => Some(step + self.rng.random_range(1..4)),
+                Some((_, _, Some(_))) => Some(step),
+                _ => None,
+            };
+            self.deliveries.push((self.minutes, id));
+            let minutes = self.rng.random_range(0..3);
+            self.minutes += minutes;
+            store.backend.advance_clock(chrono::Duration::minutes(minutes));
+        }
+        end
+    }
+
+    /// One delivery of a batch; answers what Lambda delivers of it again, in order.
+    async fn deliver(&mut self, store: &MemoryStore, id: &str, records: &[Value], may_fail: bool) -> Vec<Vec<Value>> {
+        use rand::Rng;
+        match if may_fail { self.rng.random_range(0..6) } else { 5 } {
+            0 => {
+                count(store, id, records).await;
+                vec![records.to_vec()]
+            }
+            1 => {
+                let k = self.rng.random_range(0..=records.len());
+                count(store, id, &records[..k]).await;
+                vec![records[k.saturating_sub(1)..].to_vec()]
+            }
+            2 | 3 if records.len() > 1 => {
+                let taken = self.rng.random_range(0..records.len());
+                count(store, id, &records[..taken]).await;
+                let (first, second) = records.split_at(records.len() / 2);
+                vec![first.to_vec(), second.to_vec()]
+            }
+            _ => {
+                count(store, id, records).await;
+                Vec::new()
+            }
+        }
+    }
+}
+
+/// A batch a shard is yet to deliver: its shard id, records, and the minute it was first delivered
+/// when it is a retry.
+type Pending = (String, Vec<Value>, Option<i64>);
+
+/// One delivery of records of a shard to the stats function's logic.
+async fn count(store: &MemoryStore, shard: &str, records: &[Value]) {
+    if records.is_empty() {
+        return;
+    }
+    let event: runledger::streams::StreamEvent =
+        serde_json::from_value(json!({"Records": records, "shardId": shard})).unwrap();
+    let (response, summary) = runledger::stats::feed::count_batch(store, &event).await;
+    assert!(response.batch_item_failures.is_empty(), "{summary:?}");
+}
+
 /// Every match of a listing, by following nextCursor.
 async fn page_all(store: &Instance, path: &str, list: &str, query: &[(&str, &str)], key: &str) -> Vec<Value> {
     let mut out = Vec::new();
@@ -1016,8 +1195,50 @@ fn exact_quantile(mut values: Vec<f64>, q: f64) -> f64 {
     values[(q * (values.len() - 1) as f64).floor() as usize]
 }
 
+/// How the stream reaches the stats function.
+enum Delivery {
+    /// One shard: batches of several sizes, each delivered twice, then the whole stream again.
+    OneShard,
+    Sharded(Box<ShardedStream>),
+}
+
 #[tokio::test]
 async fn stats_and_exact_totals_equal_paging_after_redelivered_batches_and_resent_events() {
+    stats_and_totals_equal_paging(Delivery::OneShard).await;
+}
+
+#[tokio::test]
+async fn stats_and_exact_totals_equal_paging_across_64_shards_their_children_and_bisected_batches() {
+    let stream = ShardedStream::new(64, 2, 8, 7);
+    let ids = stats_and_totals_equal_paging(Delivery::Sharded(Box::new(stream))).await;
+    assert!(ids > 250, "{ids} shard ids");
+}
+
+mod sharded {
+    use super::*;
+    use proptest::prelude::*;
+
+    proptest! {
+        #![proptest_config(ProptestConfig { cases: 8, failure_persistence: None, ..ProptestConfig::default() })]
+        /// Whatever the shard count, how often shards are replaced, the batch size and the
+        /// failures, the counters' stats and exact totals equal what paging returns.
+        #[test]
+        fn stats_and_exact_totals_equal_paging_whatever_the_shards_and_failures(
+            shards in 50usize..120,
+            rollover in 1usize..12,
+            batch in 1usize..40,
+            seed in any::<u64>(),
+        ) {
+            let runtime = tokio::runtime::Builder::new_current_thread().build().unwrap();
+            let stream = Box::new(ShardedStream::new(shards, rollover, batch, seed));
+            runtime.block_on(stats_and_totals_equal_paging(Delivery::Sharded(stream)));
+        }
+    }
+}
+
+/// Loads executions and event logs, delivers the stream as `delivery` says, and checks stats and
+/// exact totals against paging; answers the number of shard ids the stream had.
+async fn stats_and_totals_equal_paging(mut delivery: Delivery) -> usize {
     let store = store();
     let p = "stats";
     let integrations = ["salesforce", "hubspot", "slack"];
@@ -1035,7 +1256,10 @@ async fn stats_and_exact_totals_equal_paging_after_redelivered_batches_and_resen
         })
         .collect();
     load(&store, &started).await;
-    let mut at = feed_stats(&store, 0, 37).await;
+    let mut at = match &mut delivery {
+        Delivery::OneShard => feed_stats(&store, 0, 37).await,
+        Delivery::Sharded(stream) => stream.feed(&store, 0).await,
+    };
     let finished: Vec<Value> = (0..240)
         .filter(|n| n % 7 != 0)
         .map(|n| {
@@ -1063,17 +1287,38 @@ async fn stats_and_exact_totals_equal_paging_after_redelivered_batches_and_resen
         })
         .collect();
     load(&store, &logs).await;
-    // Each batch delivered twice, then the whole stream again in other batch sizes (a bisected,
-    // retried delivery): nothing may count twice.
-    let end = feed_stats(&store, at, 23).await;
-    feed_stats(&store, at, 23).await;
-    feed_stats(&store, 0, 11).await;
-    feed_stats(&store, 5, 100).await;
-    at = end;
+    // Nothing may count twice.
+    at = match &mut delivery {
+        // Each batch delivered twice, then the whole stream again in other batch sizes.
+        Delivery::OneShard => {
+            let end = feed_stats(&store, at, 23).await;
+            feed_stats(&store, at, 23).await;
+            feed_stats(&store, 0, 11).await;
+            feed_stats(&store, 5, 100).await;
+            end
+        }
+        Delivery::Sharded(stream) => stream.feed(&store, at).await,
+    };
     assert_eq!(
         feed_stats(&store, at, 10).await,
         at,
         "the counters' own writes are not records"
+    );
+    // However many shards wrote a counter, its items keep the marks of those live within a mark's
+    // lifetime, or no more than the few an item keeps before it prunes.
+    let counters = store.backend.items_under("ST#");
+    let most = counters
+        .iter()
+        .map(runledger::store::capacity::counters::marks_of)
+        .max()
+        .unwrap();
+    let (shard_ids, live) = match &delivery {
+        Delivery::OneShard => (1, 1),
+        Delivery::Sharded(stream) => (stream.shard_ids(), stream.live_most()),
+    };
+    assert!(
+        most <= live.max(runledger::store::capacity::counters::PRUNE_AT + 1),
+        "an item holds {most} marks of {shard_ids} shards, {live} of them live at once"
     );
 
     let k = key(&store, p).await;
@@ -1183,4 +1428,5 @@ async fn stats_and_exact_totals_equal_paging_after_redelivered_batches_and_resen
     let (status, body) = call(&store, Endpoint::Stats, &get(&stats_path, &q, &k)).await;
     assert_eq!(status, 400, "{body}");
     assert!(body.to_string().contains("one dimension"), "{body}");
+    shard_ids
 }

@@ -323,6 +323,59 @@ mod tests {
     }
 
     #[tokio::test]
+    async fn many_shards_of_one_slot_count_once_when_redelivered_and_their_expired_marks_go() {
+        use crate::store::capacity::counters::{marks_of, slot_of, MARK_LIFETIME_SECONDS, PRUNE_AT};
+        let settings = Settings::defaults();
+        let store = MemoryStore::memory(StoreConfig::from_settings(&settings));
+        let now = chrono::Utc::now();
+        let started = now - chrono::Duration::hours(3);
+        let events: Vec<_> = (0..120).map(|n| execution(&format!("m{n}"), "crm", started)).collect();
+        ingest(&store, &settings, &events, now).await;
+        let records = store.backend.stream_records(0);
+        // Shard ids that all write the same slot of every counter: one item takes every mark.
+        let mut ids = (0..).map(|i| format!("shardId-00000001765000000-{i:08x}"));
+        let slot = slot_of("shardId-first");
+        let shards: Vec<String> = (&mut ids).filter(|id| slot_of(id) == slot).take(3 * PRUNE_AT).collect();
+        let deliver = |shard: &str, part: &[Value]| {
+            let event = StreamEvent::parse(json!({"Records": part, "shardId": shard})).unwrap();
+            let store = &store;
+            async move {
+                let (response, summary) = count_batch(store, &event).await;
+                assert!(response.batch_item_failures.is_empty(), "{summary:?}");
+            }
+        };
+        let chunks: Vec<&[Value]> = records.chunks(records.len().div_ceil(shards.len())).collect();
+        for (shard, part) in shards.iter().zip(&chunks) {
+            deliver(shard, part).await;
+        }
+        let marks = || store.backend.items_under("ST#").iter().map(marks_of).max().unwrap();
+        assert!(marks() > PRUNE_AT, "every shard's mark is live: none is pruned");
+        // Each shard's batch again, after all the others wrote the same items: nothing twice.
+        for (shard, part) in shards.iter().zip(&chunks) {
+            deliver(shard, part).await;
+        }
+        assert!(succeeded(&store, now).await.contains("\"SUCCEEDED\":120"));
+
+        // Past the marks' lifetime, a child shard's first batch removes them.
+        store
+            .backend
+            .advance_clock(chrono::Duration::seconds(MARK_LIFETIME_SECONDS + 1));
+        let child = ids.find(|id| slot_of(id) == slot).unwrap();
+        let from = records.len();
+        ingest(&store, &settings, &[execution("m120", "crm", started)], now).await;
+        deliver(&child, &store.backend.stream_records(from)).await;
+        assert!(succeeded(&store, now).await.contains("\"SUCCEEDED\":121"));
+        let all_day = store
+            .backend
+            .items_under("ST#iso#E#all#")
+            .into_iter()
+            .filter(|it| crate::store::capacity::counters::marks_of(it) > 0)
+            .map(|it| marks_of(&it))
+            .collect::<Vec<_>>();
+        assert!(all_day.iter().all(|m| *m == 1), "{all_day:?}");
+    }
+
+    #[tokio::test]
     async fn an_entry_that_is_no_stream_record_is_set_aside_not_fatal() {
         let store = MemoryStore::memory(StoreConfig::from_settings(&Settings::defaults()));
         let event = StreamEvent::parse(json!({"Records": [{"eventName": "INSERT"}], "shardId": "s"})).unwrap();

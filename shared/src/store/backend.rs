@@ -69,18 +69,21 @@ impl GuardedPut {
     }
 }
 
-/// Additions to a counter item's numbers, taken in only when the item's `mark` (the last stream
-/// sequence number of one shard it has taken in) is absent or before `first`; then `mark` becomes
-/// `last`. Creates the item when missing.
+/// Additions to a counter item's numbers, taken in only when the item's `mark` (one stream
+/// shard's last sequence number taken in, as text in which text order is numeric order, and when)
+/// is absent or before `first`; then `mark` becomes `last`. Marks in `prune` are removed, each only
+/// while it holds the value given. Creates the item when missing, unless there are marks to prune.
 #[derive(Clone, Debug)]
 pub struct CounterUpdate {
     pub pk: String,
     pub sk: String,
     pub adds: Vec<(String, i64)>,
-    /// The stream shard's watermark attribute; empty for an addition no stream position guards.
+    /// The stream shard's mark attribute; empty for an addition no stream position guards.
     pub mark: String,
     pub first: String,
     pub last: String,
+    /// Expired marks of other shards and the values they were seen with.
+    pub prune: Vec<(String, String)>,
     pub expires_at: i64,
 }
 
@@ -142,8 +145,8 @@ pub trait Backend: Sync {
     ) -> impl Future<Output = Result<(), StoreError>> + Send;
     /// Items of a collection whose sort key begins with `prefix`.
     fn query_prefix(&self, pk: &str, prefix: &str) -> impl Future<Output = Result<Vec<Item>, StoreError>> + Send;
-    /// Applies a counter update; `Conflict` when the mark says part of it was taken in already.
-    /// Returns the item as it is after the update.
+    /// Applies a counter update; `Conflict` when the mark says part of it was taken in already, or
+    /// a mark to prune holds another value. Returns the item as it is after the update.
     fn add_to_counter(&self, update: &CounterUpdate) -> impl Future<Output = Result<Item, StoreError>> + Send;
     /// Sets an attribute to a later value (`LaterUpdate`); `false` when the item already held as
     /// much or more, or (without `create`) does not exist.
@@ -169,4 +172,9 @@ pub trait Backend: Sync {
         }
     }
     fn presign(&self, key: &str) -> impl Future<Output = Result<String, StoreError>> + Send;
+    /// The time counter marks are stamped with and aged by: the host's clock (the in-memory
+    /// backend's can be moved, for tests of marks that expire).
+    fn now(&self) -> chrono::DateTime<chrono::Utc> {
+        chrono::Utc::now()
+    }
 }

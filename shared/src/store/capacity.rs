@@ -93,6 +93,24 @@ fn write_units_sized(old: Option<&Item>, new: &Item, item_size: fn(&Item) -> usi
     (table, indexes)
 }
 
+/// The counters as a capacity model needs them, from the store's own code: how many slot items a
+/// counter spreads over, the updates a stream batch makes (`counter_updates`, keys included),
+/// what an update does to an item (`apply`) and the prune that follows it (`prune_update`),
+/// ingest's notes (`note_update`), and the requests a read makes (`reads`, `note_reads`). Item
+/// sizes and units are `item_size` and the write rules above.
+pub mod counters {
+    pub use super::super::backend::CounterUpdate;
+    pub use super::super::counter::{
+        apply, counter_updates, expired_marks, key, mark_attribute, marks_of, note_reads, note_update, partition,
+        prune_update, reads, slot_of, sort_key, Read, MARK_LIFETIME_SECONDS, PRUNE_AT, SLOTS,
+    };
+
+    /// Slot items per counter (and per note of ingest's puts).
+    pub fn counter_slots() -> u32 {
+        SLOTS
+    }
+}
+
 /// What a metered backend has consumed, by DynamoDB's billing rules.
 #[derive(Clone, Copy, Debug, Default, PartialEq)]
 pub struct Usage {
@@ -283,8 +301,10 @@ impl<B: Backend> Backend for Metered<B> {
 
     async fn add_to_counter(&self, update: &CounterUpdate) -> Result<Item, StoreError> {
         let after = self.inner.add_to_counter(update).await?;
-        // An update is billed on the larger of the item before and after; counters only grow.
-        let units = units(item_size(&after));
+        // An update is billed on the larger of the item before and after (a prune shrinks it).
+        let key = (update.pk.clone(), update.sk.clone());
+        let before = self.last.lock().unwrap().insert(key, after.clone());
+        let units = units(item_size(&after).max(before.as_ref().map_or(0, item_size)));
         self.add(|u| {
             u.table_wcu += units;
             u.floor_table_wcu += units;
@@ -331,6 +351,10 @@ impl<B: Backend> Backend for Metered<B> {
 
     async fn presign(&self, key: &str) -> Result<String, StoreError> {
         self.inner.presign(key).await
+    }
+
+    fn now(&self) -> chrono::DateTime<chrono::Utc> {
+        self.inner.now()
     }
 }
 

@@ -27,6 +27,8 @@ pub struct Memory {
     later_updates: Mutex<HashMap<(String, String), u64>>,
     /// Items whose `set_later` fails (unavailable), for tests of what a failure leaves.
     failing_updates: Mutex<Vec<(String, String)>>,
+    /// How far `now` is ahead of the host's clock.
+    clock_ahead: Mutex<chrono::Duration>,
 }
 
 impl super::MemoryStore {
@@ -103,6 +105,22 @@ impl Memory {
     /// Object writes fail no more.
     pub fn heal_puts(&self) {
         self.failing_puts.lock().unwrap().clear();
+    }
+
+    /// Moves this backend's clock (`Backend::now`) forward, for tests of marks that expire.
+    pub fn advance_clock(&self, by: chrono::Duration) {
+        *self.clock_ahead.lock().unwrap() += by;
+    }
+
+    /// Every stored item whose partition key begins with `prefix`, in key order.
+    pub fn items_under(&self, prefix: &str) -> Vec<Item> {
+        self.items
+            .lock()
+            .unwrap()
+            .iter()
+            .filter(|((pk, _), _)| pk.starts_with(prefix))
+            .map(|(_, it)| it.clone())
+            .collect()
     }
 
     /// Number of stored items, for tests that check nothing was written.
@@ -334,22 +352,10 @@ impl Backend for Memory {
     async fn add_to_counter(&self, u: &CounterUpdate) -> Result<Item, StoreError> {
         self.call();
         let mut items = self.items.lock().unwrap();
-        let item = items
-            .entry((u.pk.clone(), u.sk.clone()))
-            .or_insert_with(|| super::counter::new_item(u));
-        let guarded = !u.mark.is_empty();
-        if guarded && table::string_attr(item, &u.mark).is_some_and(|seen| seen >= u.first.as_str()) {
-            return Err(StoreError::Conflict);
-        }
-        for (name, v) in &u.adds {
-            let now = table::number_attr(item, name).unwrap_or(0);
-            item.insert(name.clone(), AttributeValue::N((now + v).to_string()));
-        }
-        if guarded {
-            item.insert(u.mark.clone(), AttributeValue::S(u.last.clone()));
-        }
-        item.insert(table::EXPIRES_AT.into(), AttributeValue::N(u.expires_at.to_string()));
-        Ok(item.clone())
+        let k = (u.pk.clone(), u.sk.clone());
+        let after = super::counter::apply(items.get(&k), u)?;
+        items.insert(k, after.clone());
+        Ok(after)
     }
 
     async fn set_later(&self, u: &LaterUpdate) -> Result<bool, StoreError> {
@@ -423,5 +429,9 @@ impl Backend for Memory {
 
     async fn presign(&self, key: &str) -> Result<String, StoreError> {
         Ok(format!("memory://{key}"))
+    }
+
+    fn now(&self) -> chrono::DateTime<chrono::Utc> {
+        chrono::Utc::now() + *self.clock_ahead.lock().unwrap()
     }
 }

@@ -7,8 +7,9 @@
 //! A record's contribution to the counters is a pure function of its state (`contributions`). Each
 //! stream record adds the contribution of its new image and takes away that of its old one, so an
 //! execution that passes through several statuses ends up counted once, under its last status.
-//! Exactness under redelivery is the store's part: every counter item remembers, per stream shard,
-//! the last sequence number it has taken in, and takes in only records past it (docs/data-model.md,
+//! Exactness under redelivery is the store's part: each shard writes one slot item of a counter,
+//! which remembers, per shard that wrote it within the stream's maximum record age, the last
+//! sequence number it has taken in, and takes in only records past it (docs/data-model.md,
 //! "Counters").
 
 pub mod histogram;

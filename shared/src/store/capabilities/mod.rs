@@ -295,7 +295,8 @@ pub const ADMIN_SHARDS: Capability = Capability {
 
 pub const KEEP_STATS: Capability = Capability {
     name: "KeepStats",
-    // The guarded addition, and a strongly consistent read of the counter after a lost race.
+    // The guarded addition and the removal of expired marks, and a strongly consistent read of
+    // the counter after a lost race.
     methods: &[method(
         "add_counts",
         &[&[call(UPDATE_ITEM, COUNTERS), call(GET_ITEM, COUNTERS)]],

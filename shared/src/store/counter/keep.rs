@@ -1,9 +1,9 @@
 //! The counters' capabilities: taking in stream batches exactly once per shard (`KeepStats`),
 //! noting puts before they are made (`NoteWrites`) and reading counters (`ReadStats`).
 
-use super::super::backend::{Backend, CollectionQuery, CounterUpdate};
+use super::super::backend::{Backend, CollectionQuery};
 use super::super::table;
-use super::super::table::SK;
+use super::super::table::{Item, SK};
 use super::super::{CountsWritten, KeepStats, Ledger, NoteWrites, ReadStats, StoreError};
 use super::*;
 use crate::model::counts::CounterSelection;
@@ -18,37 +18,58 @@ const WRITES_IN_FLIGHT: usize = 16;
 const READ_PAGES_MAX: usize = 32;
 
 impl<B: Backend> Ledger<B> {
-    /// One counter's changes past what it has seen from `shard`; `false` when it had seen them all.
+    /// One counter's changes past what its slot has seen from `shard`; `false` when it had seen
+    /// them all.
     async fn add_one(
         &self,
         counter: &Counter,
         list: &[(Sequence, Tally)],
         shard: &str,
+        now: i64,
         retention: i64,
     ) -> Result<bool, StoreError> {
-        let mut seen: Option<Sequence> = None;
+        let mut item: Option<Item> = None;
         for _ in 0..retry::MAX_ATTEMPTS {
-            let Some(u) = update(counter, list, seen.as_ref(), shard, retention) else {
+            let Some(u) = update(counter, list, shard, item.as_ref(), now, retention) else {
                 return Ok(false);
             };
             let transient = |e: &StoreError| e.is_retryable() && !matches!(e, StoreError::Conflict);
             match retrying(transient, || self.backend.add_to_counter(&u)).await {
-                Ok(_) => return Ok(true),
-                // Part of these changes was taken in by an earlier delivery: read how far.
+                Ok(after) => {
+                    if u.prune.is_empty() {
+                        self.prune(&after, &u, now).await;
+                    }
+                    return Ok(true);
+                }
+                // Part of these changes was taken in by an earlier delivery (or a mark to prune
+                // was written since it was read): read how far, and what to prune now.
                 Err(StoreError::Conflict) => {
-                    let item = retrying(StoreError::is_retryable, || self.backend.get_item(&u.pk, &u.sk, true)).await?;
-                    seen = item.as_ref().and_then(|it| self::seen(it, &u.mark));
+                    item = retrying(StoreError::is_retryable, || self.backend.get_item(&u.pk, &u.sk, true)).await?;
                 }
                 Err(e) => return Err(e),
             }
         }
         Err(StoreError::Transient("counter kept changing under its update".into()))
     }
+
+    /// Removes the expired marks an update found on its item. Best effort: the changes are in, and
+    /// marks a failed attempt left are pruned by a later update of the item.
+    async fn prune(&self, after: &Item, u: &CounterUpdate, now: i64) {
+        let Some(p) = prune_update(after, &u.mark, now, u.expires_at) else {
+            return;
+        };
+        match self.backend.add_to_counter(&p).await {
+            // Conflict: one of them was written again since; its shard is back, the mark stays.
+            Ok(_) | Err(StoreError::Conflict) => {}
+            Err(e) => tracing::warn!(error = %e, pk = %p.pk, sk = %p.sk, "expired counter marks not pruned"),
+        }
+    }
 }
 
 impl<B: Backend> KeepStats for Ledger<B> {
     async fn add_counts(&self, shard: &str, changes: &BatchChanges) -> Result<CountsWritten, StoreError> {
         let retention = self.config.retention_days;
+        let now = self.backend.now().timestamp();
         // Checked before anything is written, so a batch that cannot be taken in leaves no part
         // of itself behind (its consumer then isolates the record and sets it aside whole).
         if let Some(c) = changes.counters.keys().find(|c| !fits(c)) {
@@ -70,7 +91,7 @@ impl<B: Backend> KeepStats for Ledger<B> {
             let group: Vec<bool> = stream::iter(0..all.len())
                 .map(|i| async move {
                     let (counter, list) = all[i];
-                    self.add_one(counter, list, shard, retention).await
+                    self.add_one(counter, list, shard, now, retention).await
                 })
                 .buffer_unordered(WRITES_IN_FLIGHT)
                 .try_collect()
@@ -93,77 +114,35 @@ impl<B: Backend> NoteWrites for Ledger<B> {
         started: DateTime<Utc>,
         n: i64,
     ) -> Result<(), StoreError> {
+        // One slot per function instance, picked at random: a hot project's ingest runs in many
+        // instances at once, so its notes spread over every slot instead of all updating one
+        // item, while a quiet project's stay in one or two items a total reads.
+        static SLOT: std::sync::OnceLock<u32> = std::sync::OnceLock::new();
+        let slot = *SLOT.get_or_init(|| rand::random::<u32>() % SLOTS);
         for interval in [Interval::Hour, Interval::Day] {
-            let c = Counter {
-                project: project.to_string(),
-                family,
-                dimension: Dimension::All,
-                value: String::new(),
-                interval,
-                start: interval.floor(started),
-            };
-            let (pk, sk) = key(&c);
-            // No watermark: ingest has no stream position, and each call is its own addition.
-            let u = CounterUpdate {
-                pk,
-                sk,
-                adds: vec![(WRITTEN.to_string(), n)],
-                mark: String::new(),
-                first: String::new(),
-                last: String::new(),
-                expires_at: expires_at(&c, self.config.retention_days),
-            };
+            let u = note_update(project, family, interval, started, n, slot, self.config.retention_days);
             retrying(StoreError::is_retryable, || self.backend.add_to_counter(&u)).await?;
         }
         Ok(())
     }
 }
 
-impl<B: Backend> ReadStats for Ledger<B> {
-    async fn counters(
+impl<B: Backend> Ledger<B> {
+    /// Every item the requests return, in order.
+    async fn read_all(
         &self,
-        selection: &CounterSelection,
-        interval: Interval,
-        starts: &[DateTime<Utc>],
+        requests: Vec<Read>,
         consistent: bool,
-    ) -> Result<Vec<CounterRow>, StoreError> {
-        let wanted: std::collections::BTreeSet<DateTime<Utc>> = starts.iter().copied().collect();
-        let mut rows = Vec::new();
-        match ranges(selection, interval, starts) {
-            // One value's hours: by key, 100 to a call.
-            None => {
-                let values = selection.values.clone().unwrap_or_default();
-                let keys: Vec<(String, String)> = starts
-                    .iter()
-                    .flat_map(|t| {
-                        values.iter().map(move |v| {
-                            key(&Counter {
-                                project: selection.project.clone(),
-                                family: selection.family,
-                                dimension: selection.dimension,
-                                value: v.clone(),
-                                interval,
-                                start: *t,
-                            })
-                        })
-                    })
-                    .collect();
-                for chunk in keys.chunks(100) {
-                    rows.extend(
-                        self.backend
-                            .batch_get(chunk, consistent)
-                            .await?
-                            .iter()
-                            .filter_map(row_of),
-                    );
-                }
-            }
-            Some(ranges) => {
-                let mut pages = 0;
-                for (pk, from, to) in ranges {
+        pages: &mut usize,
+    ) -> Result<Vec<Item>, StoreError> {
+        let mut items = Vec::new();
+        for r in requests {
+            match r {
+                Read::Keys(keys) => items.extend(self.backend.batch_get(&keys, consistent).await?),
+                Read::Range { pk, from, to } => {
                     let mut from = from;
                     loop {
-                        if pages > READ_PAGES_MAX {
+                        if *pages > READ_PAGES_MAX {
                             return Err(StoreError::TooLarge(
                                 "too many counters for one request: narrow the range or filter on a value".into(),
                             ));
@@ -180,10 +159,10 @@ impl<B: Backend> ReadStats for Ledger<B> {
                             .last()
                             .and_then(|it| table::string_attr(it, SK))
                             .map(str::to_string);
-                        rows.extend(page.iter().filter_map(row_of));
+                        items.extend(page);
                         match (more, last) {
                             (true, Some(last)) => {
-                                pages += 1;
+                                *pages += 1;
                                 from = format!("{last}\u{0}");
                             }
                             _ => break,
@@ -192,10 +171,36 @@ impl<B: Backend> ReadStats for Ledger<B> {
                 }
             }
         }
+        Ok(items)
+    }
+}
+
+impl<B: Backend> ReadStats for Ledger<B> {
+    async fn counters(
+        &self,
+        selection: &CounterSelection,
+        interval: Interval,
+        starts: &[DateTime<Utc>],
+        consistent: bool,
+    ) -> Result<Vec<CounterRow>, StoreError> {
+        let wanted: std::collections::BTreeSet<DateTime<Utc>> = starts.iter().copied().collect();
+        let mut pages = 0;
+        let items = self
+            .read_all(reads(selection, interval, starts), consistent, &mut pages)
+            .await?;
+        // Ingest's notes after the counters: every stream record the counters had taken in when
+        // they were read was noted before it was put, so a note read later holds at least as
+        // many puts, and `applied >= written` still means every noted put was taken in.
+        let notes = if selection.dimension == Dimension::All {
+            let r = note_reads(&selection.project, selection.family, interval, starts);
+            self.read_all(r, consistent, &mut pages).await?
+        } else {
+            Vec::new()
+        };
+        let mut rows = sum_rows(&items, &notes, interval, &wanted);
         if let Some(values) = &selection.values {
             rows.retain(|r| values.contains(&r.value));
         }
-        rows.retain(|r| wanted.contains(&r.start));
         rows.sort_by(|a, b| (a.start, &a.value).cmp(&(b.start, &b.value)));
         Ok(rows)
     }

@@ -320,12 +320,13 @@ impl Backend for Dynamo {
             .return_consumed_capacity(ReturnConsumedCapacity::Total);
         // No mark: an addition not guarded by a stream position (ingest's count of its writes).
         let mut expr = String::from("SET #x = :x");
+        let mut conditions = Vec::new();
         if !u.mark.is_empty() {
             req = req
-                .condition_expression("attribute_not_exists(#w) OR #w < :first")
                 .expression_attribute_names("#w", &u.mark)
                 .expression_attribute_values(":first", s(&u.first))
                 .expression_attribute_values(":last", s(&u.last));
+            conditions.push("(attribute_not_exists(#w) OR #w < :first)".to_string());
             expr.push_str(", #w = :last");
         }
         let mut adds = Vec::with_capacity(u.adds.len());
@@ -338,6 +339,23 @@ impl Backend for Dynamo {
         if !adds.is_empty() {
             expr.push_str(" ADD ");
             expr.push_str(&adds.join(", "));
+        }
+        // Expired marks go only while they hold what was read: a shard that wrote one again since
+        // is back, and its mark must stay.
+        let mut removes = Vec::with_capacity(u.prune.len());
+        for (i, (name, value)) in u.prune.iter().enumerate() {
+            removes.push(format!("#p{i}"));
+            conditions.push(format!("#p{i} = :p{i}"));
+            req = req
+                .expression_attribute_names(format!("#p{i}"), name)
+                .expression_attribute_values(format!(":p{i}"), s(value));
+        }
+        if !removes.is_empty() {
+            expr.push_str(" REMOVE ");
+            expr.push_str(&removes.join(", "));
+        }
+        if !conditions.is_empty() {
+            req = req.condition_expression(conditions.join(" AND "));
         }
         match req.update_expression(expr).send().await {
             Ok(out) => {
