@@ -733,7 +733,7 @@ impl Report {
         );
         let _ = writeln!(
             o,
-            "\n== counters (items of one project, dimension and month; marks: one per stream shard) =="
+            "\n== counters (slot items of one project, dimension and month; marks: live stream shards of the slot) =="
         );
         let _ = writeln!(
             o,
