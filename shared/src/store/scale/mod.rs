@@ -225,7 +225,8 @@ fn labels(names: &Names, bucket: &str, shards: u32) -> HashMap<String, String> {
     values.extend(Status::ALL.iter().map(|s| Some(s.as_str().to_string())));
     let mut out = HashMap::new();
     for (project, _) in &names.projects {
-        for shard in 0..shards.max(1) {
+        // Labels for both layouts: the hot project's shards and the quiet projects' one.
+        for (shard, shards) in (0..shards.max(1)).map(|k| (k, shards)).chain([(0, 1)]) {
             for v in &values {
                 for index in ListIndex::ALL {
                     let key =
